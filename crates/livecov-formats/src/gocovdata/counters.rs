@@ -1,0 +1,462 @@
+//! `covcounters.<hash>.<pid>.<nanotime>`: one process's counters (spec §3, validation
+//! §8.2, writing §9).
+//!
+//! Like `go tool covdata`, only the first segment's records are read; the footer's
+//! segment count is kept so callers can warn about the rest.
+
+use super::cursor::{put_uleb, Cursor, StringTableWriter};
+use super::DecodeError;
+
+const COUNTER_MAGIC: [u8; 4] = [0x00, 0x63, 0x77, 0x6d];
+const HEADER_LEN: usize = 32;
+const SEGMENT_HEADER_LEN: usize = 16;
+const FOOTER_LEN: usize = 16;
+
+/// How counter values are encoded in the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CounterFlavor {
+    /// Fixed 4-byte values (`CtrRaw`), little- or big-endian.
+    Raw {
+        /// True when the header's `BigEndian` flag is set.
+        big_endian: bool,
+    },
+    /// ULEB128 values (`CtrULeb128`), what every Go writer produces.
+    Uleb128,
+}
+
+/// One function's counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FuncRecord {
+    /// Index into the meta file's package list.
+    pub pkg: u32,
+    /// Index into that package's function list.
+    pub func: u32,
+    /// Counter `i` belongs to unit `i` of the function.
+    pub counters: Vec<u32>,
+}
+
+/// A decoded counter-data file (first segment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CounterFile {
+    /// The meta file hash this file claims to belong to.
+    pub meta_hash: [u8; 16],
+    /// Payload encoding.
+    pub flavor: CounterFlavor,
+    /// The args table (`argc`, `argv0`…, `GOOS`, `GOARCH`) in file order.
+    pub args: Vec<(String, String)>,
+    /// The function records of the first segment, in file order.
+    pub records: Vec<FuncRecord>,
+    /// The segment count from the footer; segments after the first are not read.
+    pub segments: u32,
+}
+
+impl CounterFile {
+    /// Looks up one args entry.
+    pub fn arg(&self, key: &str) -> Option<&str> {
+        self.args
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `os.Args` as recorded: `argv0..argv<argc-1>`, a missing entry reading as `""`.
+    /// `None` when there is no valid `argc`.
+    pub fn os_args(&self) -> Option<Vec<String>> {
+        let argc: usize = self.arg("argc")?.parse().ok()?;
+        // Bound by the number of entries present so a hostile argc cannot allocate.
+        if argc > self.args.len() {
+            return None;
+        }
+        Some(
+            (0..argc)
+                .map(|i| self.arg(&format!("argv{i}")).unwrap_or("").to_owned())
+                .collect(),
+        )
+    }
+}
+
+/// Decodes a counter-data file. Returns the value and warnings (hash or padding oddities
+/// Go tolerates).
+pub fn decode_counter_file(bytes: &[u8]) -> Result<(CounterFile, Vec<DecodeError>), DecodeError> {
+    let mut warnings = Vec::new();
+    let min = HEADER_LEN + SEGMENT_HEADER_LEN + FOOTER_LEN;
+    if bytes.len() < min {
+        return Err(DecodeError::new(
+            0,
+            format!(
+                "truncated counter-data file: {} bytes, a valid file has at least {min}",
+                bytes.len()
+            ),
+        ));
+    }
+    let mut c = Cursor::new(bytes, 0);
+    let magic = c.take(4, "magic")?;
+    if magic != COUNTER_MAGIC {
+        return Err(DecodeError::new(
+            0,
+            format!("bad magic {magic:02x?}: expected 00 63 77 6d (not a Go counter-data file)"),
+        ));
+    }
+    let version = c.u32_le("version")?;
+    if version != 1 {
+        return Err(DecodeError::new(
+            4,
+            format!("unknown counter-data file version {version} (expected 1)"),
+        ));
+    }
+    let meta_hash = c.hash16("meta hash")?;
+    let flavor = match c.u8("counter flavor")? {
+        1 => {
+            let be = c.u8("byte order")?;
+            if be > 1 {
+                return Err(DecodeError::new(
+                    25,
+                    format!("big-endian flag {be}, expected 0 or 1"),
+                ));
+            }
+            CounterFlavor::Raw { big_endian: be == 1 }
+        }
+        2 => CounterFlavor::Uleb128,
+        other => {
+            return Err(DecodeError::new(
+                24,
+                format!("unknown counter flavor {other} (expected 1 raw or 2 ULEB128)"),
+            ))
+        }
+    };
+
+    let footer_at = bytes.len() - FOOTER_LEN;
+    let mut f = Cursor::new(bytes, footer_at);
+    if f.take(4, "footer magic")? != COUNTER_MAGIC {
+        return Err(DecodeError::new(
+            footer_at as u64,
+            "missing footer magic in the last 16 bytes (truncated or not a counter-data file)",
+        ));
+    }
+    f.take(4, "footer padding")?;
+    let segments = f.u32_le("segment count")?;
+    if segments == 0 {
+        return Err(DecodeError::new(
+            footer_at as u64 + 8,
+            "footer says the file has no segments",
+        ));
+    }
+
+    // Segment 1 lies between the header and the footer that follows it.
+    let body = &bytes[..footer_at];
+    let mut c = Cursor::new(body, HEADER_LEN);
+    let entries = c.u64_le("function record count")?;
+    let strtab_len = c.u32_le("string table length")? as usize;
+    let args_len = c.u32_le("args table length")? as usize;
+    let seg_start = HEADER_LEN + SEGMENT_HEADER_LEN;
+    let strtab_end = seg_start
+        .checked_add(strtab_len)
+        .filter(|&e| e <= body.len())
+        .ok_or_else(|| {
+            DecodeError::new(
+                40,
+                format!("string table length {strtab_len} runs past the end of the segment"),
+            )
+        })?;
+    let args_end = strtab_end
+        .checked_add(args_len)
+        .filter(|&e| e <= body.len())
+        .ok_or_else(|| {
+            DecodeError::new(
+                44,
+                format!("args table length {args_len} runs past the end of the segment"),
+            )
+        })?;
+    if (SEGMENT_HEADER_LEN + strtab_len + args_len) % 4 != 0 {
+        warnings.push(DecodeError::new(
+            44,
+            "segment preamble is not a multiple of 4 bytes",
+        ));
+    }
+    let strings = Cursor::new(&bytes[..strtab_end], seg_start).string_table("counter string table")?;
+    let args = decode_args(&bytes[..args_end], strtab_end, &strings)?;
+
+    let mut c = Cursor::new(body, args_end);
+    let min_record = match flavor {
+        CounterFlavor::Uleb128 => 3,
+        CounterFlavor::Raw { .. } => 12,
+    };
+    if entries > (c.remaining() / min_record) as u64 {
+        return Err(DecodeError::new(
+            32,
+            format!(
+                "header claims {entries} function records, but only {} payload bytes remain",
+                c.remaining()
+            ),
+        ));
+    }
+    let mut records = Vec::with_capacity(entries as usize);
+    for r in 0..entries {
+        let rec_at = c.pos();
+        let wrap = |e: DecodeError| {
+            DecodeError::new(e.offset, format!("function record {r}: {}", e.message))
+        };
+        let n = read_value(&mut c, flavor, "counter count").map_err(wrap)?;
+        let per = match flavor {
+            CounterFlavor::Uleb128 => 1,
+            CounterFlavor::Raw { .. } => 4,
+        };
+        if n as usize > c.remaining() / per {
+            return Err(DecodeError::new(
+                rec_at as u64,
+                format!(
+                    "function record {r}: {n} counters need more than the {} bytes left",
+                    c.remaining()
+                ),
+            ));
+        }
+        let pkg = read_value(&mut c, flavor, "package index").map_err(wrap)?;
+        let func = read_value(&mut c, flavor, "function index").map_err(wrap)?;
+        let mut counters = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            counters.push(read_value(&mut c, flavor, "counter").map_err(wrap)?);
+        }
+        records.push(FuncRecord {
+            pkg,
+            func,
+            counters,
+        });
+    }
+    if segments == 1 && c.remaining() != 0 {
+        warnings.push(DecodeError::new(
+            c.pos() as u64,
+            format!(
+                "{} unexpected bytes between the last record and the footer",
+                c.remaining()
+            ),
+        ));
+    }
+    Ok((
+        CounterFile {
+            meta_hash,
+            flavor,
+            args,
+            records,
+            segments,
+        },
+        warnings,
+    ))
+}
+
+fn read_value(c: &mut Cursor<'_>, flavor: CounterFlavor, what: &str) -> Result<u32, DecodeError> {
+    match flavor {
+        CounterFlavor::Uleb128 => c.uleb32(what),
+        CounterFlavor::Raw { big_endian: false } => c.u32_le(what),
+        CounterFlavor::Raw { big_endian: true } => c.u32_be(what),
+    }
+}
+
+fn decode_args(
+    bytes: &[u8],
+    at: usize,
+    strings: &[String],
+) -> Result<Vec<(String, String)>, DecodeError> {
+    let mut c = Cursor::new(bytes, at);
+    if c.remaining() == 0 {
+        return Ok(Vec::new());
+    }
+    let n = c.uleb64("args count")?;
+    if n > (c.remaining() / 2) as u64 {
+        return Err(DecodeError::new(
+            at as u64,
+            format!("args table claims {n} pairs in {} bytes", c.remaining()),
+        ));
+    }
+    let mut args: Vec<(String, String)> = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let pos = c.pos();
+        let k = c.uleb64("args key")?;
+        let v = c.uleb64("args value")?;
+        let get = |i: u64| usize::try_from(i).ok().and_then(|i| strings.get(i));
+        let (Some(k), Some(v)) = (get(k), get(v)) else {
+            return Err(DecodeError::new(
+                pos as u64,
+                format!(
+                    "malformed string table ref in args: index beyond the {} strings",
+                    strings.len()
+                ),
+            ));
+        };
+        if args.iter().any(|(key, _)| key == k) {
+            return Err(DecodeError::new(
+                pos as u64,
+                format!("malformed args table: key {k:?} repeated"),
+            ));
+        }
+        args.push((k.clone(), v.clone()));
+    }
+    if let Some(argc) = args.iter().find(|(k, _)| k == "argc") {
+        if argc.1.parse::<i64>().is_err() {
+            return Err(DecodeError::new(
+                at as u64,
+                format!("malformed argc in args table: {:?}", argc.1),
+            ));
+        }
+    }
+    if bytes[c.pos()..].iter().any(|&b| b != 0) {
+        return Err(DecodeError::new(
+            c.pos() as u64,
+            "args table padding holds non-zero bytes",
+        ));
+    }
+    Ok(args)
+}
+
+/// Writes a one-segment ULEB128 counter file, as Go's writers do: args sorted by key,
+/// the preamble padded to a multiple of 4, and a footer.
+pub fn encode_counter_file(
+    meta_hash: [u8; 16],
+    args: &[(String, String)],
+    records: &[FuncRecord],
+) -> Vec<u8> {
+    let mut sorted: Vec<&(String, String)> = args.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut st = StringTableWriter::new();
+    let pairs: Vec<(u32, u32)> = sorted
+        .iter()
+        .map(|(k, v)| (st.intern(k), st.intern(v)))
+        .collect();
+    let mut table = Vec::new();
+    st.write(&mut table);
+    let mut args_bytes = Vec::new();
+    put_uleb(&mut args_bytes, pairs.len() as u64);
+    for (k, v) in pairs {
+        put_uleb(&mut args_bytes, u64::from(k));
+        put_uleb(&mut args_bytes, u64::from(v));
+    }
+    while (SEGMENT_HEADER_LEN + table.len() + args_bytes.len()) % 4 != 0 {
+        args_bytes.push(0);
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&COUNTER_MAGIC);
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&meta_hash);
+    out.push(2);
+    out.push(0);
+    out.extend_from_slice(&[0; 6]);
+    out.extend_from_slice(&(records.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(table.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(args_bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(&table);
+    out.extend_from_slice(&args_bytes);
+    for r in records {
+        put_uleb(&mut out, r.counters.len() as u64);
+        put_uleb(&mut out, u64::from(r.pkg));
+        put_uleb(&mut out, u64::from(r.func));
+        for &v in &r.counters {
+            put_uleb(&mut out, u64::from(v));
+        }
+    }
+    out.extend_from_slice(&COUNTER_MAGIC);
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 142-byte file of spec §3.9, byte for byte.
+    fn spec_example_bytes() -> Vec<u8> {
+        let mut b = vec![0x00, 0x63, 0x77, 0x6d, 1, 0, 0, 0];
+        b.extend_from_slice(&[
+            0xf3, 0x3f, 0x68, 0xe2, 0x03, 0xf7, 0xf2, 0xd9, 0x8b, 0x57, 0xaa, 0xd0, 0xd2, 0x3d,
+            0x33, 0x4c,
+        ]);
+        b.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0]);
+        b.extend_from_slice(&4u64.to_le_bytes());
+        b.extend_from_slice(&50u32.to_le_bytes());
+        b.extend_from_slice(&10u32.to_le_bytes());
+        b.push(9);
+        for s in ["", "argv0", "prog/prog2", "GOOS", "linux", "GOARCH", "amd64", "argc", "1"] {
+            b.push(s.len() as u8);
+            b.extend_from_slice(s.as_bytes());
+        }
+        b.extend_from_slice(&[4, 5, 6, 3, 4, 7, 8, 1, 2, 0]);
+        b.extend_from_slice(&[1, 2, 0, 1, 1, 2, 1, 1, 1, 0, 2, 1, 3, 0, 0, 1, 0, 1]);
+        b.extend_from_slice(&[0x00, 0x63, 0x77, 0x6d, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        b
+    }
+
+    #[test]
+    fn decodes_spec_example() {
+        let bytes = spec_example_bytes();
+        assert_eq!(bytes.len(), 142);
+        let (f, w) = decode_counter_file(&bytes).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(f.flavor, CounterFlavor::Uleb128);
+        assert_eq!(f.arg("GOOS"), Some("linux"));
+        assert_eq!(f.os_args(), Some(vec!["prog/prog2".to_owned()]));
+        assert_eq!(f.records.len(), 4);
+        assert_eq!(
+            f.records[3],
+            FuncRecord {
+                pkg: 0,
+                func: 0,
+                counters: vec![1, 0, 1]
+            }
+        );
+    }
+
+    #[test]
+    fn encoder_output_decodes_to_the_same_records() {
+        let (f, _) = decode_counter_file(&spec_example_bytes()).unwrap();
+        let bytes = encode_counter_file(f.meta_hash, &f.args, &f.records);
+        assert_eq!(bytes.len(), 142);
+        let (g, w) = decode_counter_file(&bytes).unwrap();
+        assert!(w.is_empty());
+        assert_eq!(g.records, f.records);
+        let mut a = f.args.clone();
+        let mut b = g.args.clone();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn raw_big_and_little_endian_payloads() {
+        for big in [false, true] {
+            let mut b = spec_example_bytes()[..32].to_vec();
+            b[24] = 1;
+            b[25] = u8::from(big);
+            b.extend_from_slice(&1u64.to_le_bytes());
+            b.extend_from_slice(&2u32.to_le_bytes());
+            b.extend_from_slice(&2u32.to_le_bytes());
+            b.extend_from_slice(&[1, 0, 0, 0]); // table: "" ; args: 0 pairs + pad
+            let put = |b: &mut Vec<u8>, v: u32| {
+                b.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() })
+            };
+            for v in [2, 0, 1, 7, 300] {
+                put(&mut b, v);
+            }
+            b.extend_from_slice(&[0x00, 0x63, 0x77, 0x6d, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+            let (f, w) = decode_counter_file(&b).unwrap();
+            assert!(w.is_empty(), "{w:?}");
+            assert_eq!(f.records[0].counters, vec![7, 300]);
+            assert_eq!(f.records[0].func, 1);
+        }
+    }
+
+    #[test]
+    fn truncation_anywhere_is_an_error_not_a_panic() {
+        let bytes = spec_example_bytes();
+        for cut in 0..bytes.len() {
+            assert!(decode_counter_file(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn record_count_mismatch_names_the_offset() {
+        let mut bytes = spec_example_bytes();
+        bytes[32] = 5;
+        let e = decode_counter_file(&bytes).unwrap_err();
+        assert!(e.message.contains("record"), "{e}");
+    }
+}

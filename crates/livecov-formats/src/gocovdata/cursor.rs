@@ -1,0 +1,226 @@
+//! Bounds-checked reading and plain writing of the primitives both Go files use:
+//! little-endian integers, ULEB128 and string tables.
+
+use super::DecodeError;
+
+/// A read position in an untrusted byte slice. Every read checks what remains.
+pub(crate) struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(bytes: &'a [u8], pos: usize) -> Cursor<'a> {
+        Cursor { bytes, pos }
+    }
+
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len().saturating_sub(self.pos)
+    }
+
+    pub(crate) fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], DecodeError> {
+        if n > self.remaining() {
+            return Err(DecodeError::new(
+                self.pos as u64,
+                format!(
+                    "{what}: need {n} bytes, only {} left (truncated file?)",
+                    self.remaining()
+                ),
+            ));
+        }
+        let s = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    pub(crate) fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    pub(crate) fn u32_le(&mut self, what: &str) -> Result<u32, DecodeError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    pub(crate) fn u32_be(&mut self, what: &str) -> Result<u32, DecodeError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    pub(crate) fn u64_le(&mut self, what: &str) -> Result<u64, DecodeError> {
+        let b = self.take(8, what)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    pub(crate) fn hash16(&mut self, what: &str) -> Result<[u8; 16], DecodeError> {
+        let b = self.take(16, what)?;
+        let mut a = [0u8; 16];
+        a.copy_from_slice(b);
+        Ok(a)
+    }
+
+    /// Reads an unsigned LEB128 value of at most 10 bytes (64 bits).
+    pub(crate) fn uleb64(&mut self, what: &str) -> Result<u64, DecodeError> {
+        let start = self.pos;
+        let mut value: u64 = 0;
+        let mut shift = 0u32;
+        loop {
+            let Some(&byte) = self.bytes.get(self.pos) else {
+                return Err(DecodeError::new(
+                    start as u64,
+                    format!("{what}: ULEB128 value runs past the end of the data"),
+                ));
+            };
+            self.pos += 1;
+            if shift == 63 && byte > 1 {
+                return Err(DecodeError::new(
+                    start as u64,
+                    format!("{what}: ULEB128 value does not fit in 64 bits"),
+                ));
+            }
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+            shift += 7;
+        }
+    }
+
+    /// Reads a ULEB128 value that must fit in 32 bits (strict: larger values are an
+    /// error, where Go would silently truncate).
+    pub(crate) fn uleb32(&mut self, what: &str) -> Result<u32, DecodeError> {
+        let start = self.pos;
+        let v = self.uleb64(what)?;
+        u32::try_from(v).map_err(|_| {
+            DecodeError::new(
+                start as u64,
+                format!("{what}: ULEB128 value {v} does not fit in 32 bits"),
+            )
+        })
+    }
+
+    /// Reads a string table (§1.3): a ULEB count, then per entry a ULEB length and bytes.
+    pub(crate) fn string_table(&mut self, what: &str) -> Result<Vec<String>, DecodeError> {
+        let at = self.pos;
+        let n = self.uleb64(what)?;
+        // Each entry needs at least one byte (its length), so the count is bounded by what
+        // remains; this keeps a hostile count from allocating.
+        if n > self.remaining() as u64 {
+            return Err(DecodeError::new(
+                at as u64,
+                format!(
+                    "{what}: string table claims {n} entries but only {} bytes remain",
+                    self.remaining()
+                ),
+            ));
+        }
+        let mut out = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let len = self.uleb64(what)?;
+            let len = usize::try_from(len).unwrap_or(usize::MAX);
+            let bytes = self.take(len, &format!("{what}: string {i}"))?;
+            out.push(String::from_utf8_lossy(bytes).into_owned());
+        }
+        Ok(out)
+    }
+}
+
+/// Appends `v` as minimal ULEB128.
+pub(crate) fn put_uleb(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Interns strings in first-use order, as Go's string table writer does.
+#[derive(Default)]
+pub(crate) struct StringTableWriter {
+    strings: Vec<String>,
+    index: std::collections::HashMap<String, u32>,
+}
+
+impl StringTableWriter {
+    /// A table that starts with `""` at index 0, like every table Go writes.
+    pub(crate) fn new() -> StringTableWriter {
+        let mut t = StringTableWriter::default();
+        t.intern("");
+        t
+    }
+
+    pub(crate) fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.strings.len() as u32;
+        self.strings.push(s.to_owned());
+        self.index.insert(s.to_owned(), i);
+        i
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        put_uleb(out, self.strings.len() as u64);
+        for s in &self.strings {
+            put_uleb(out, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uleb_round_trips_and_matches_go_examples() {
+        for (v, bytes) in [
+            (0u64, vec![0x00]),
+            (127, vec![0x7f]),
+            (128, vec![0x80, 0x01]),
+            (300, vec![0xac, 0x02]),
+        ] {
+            let mut out = Vec::new();
+            put_uleb(&mut out, v);
+            assert_eq!(out, bytes);
+            assert_eq!(Cursor::new(&bytes, 0).uleb64("x").unwrap(), v);
+        }
+        let mut out = Vec::new();
+        put_uleb(&mut out, u64::MAX);
+        assert_eq!(Cursor::new(&out, 0).uleb64("x").unwrap(), u64::MAX);
+    }
+
+    #[test]
+    fn uleb_rejects_overlong_and_truncated_values() {
+        assert!(Cursor::new(&[0x80, 0x80], 0).uleb64("x").is_err());
+        assert!(Cursor::new(&[0xff; 11], 0).uleb64("x").is_err());
+        let err = Cursor::new(&[0x80, 0x80, 0x80, 0x80, 0x10], 0)
+            .uleb32("counter")
+            .unwrap_err();
+        assert!(err.to_string().contains("32 bits"), "{err}");
+        // Non-minimal encodings are accepted, as Go does.
+        assert_eq!(Cursor::new(&[0x81, 0x00], 0).uleb32("x").unwrap(), 1);
+    }
+
+    #[test]
+    fn string_table_count_is_bounded_by_remaining_bytes() {
+        let err = Cursor::new(&[0xff, 0xff, 0x03, 0x00], 0)
+            .string_table("tab")
+            .unwrap_err();
+        assert!(err.to_string().contains("entries"), "{err}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Go's legacy text profile (`mode: set` + block lines). Placeholder, filled in next.

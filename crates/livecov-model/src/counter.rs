@@ -1,0 +1,168 @@
+//! Counter modes, granularity and the merge rule for counter vectors.
+
+use std::fmt;
+
+/// How a build counts executions (Go's `-covermode`).
+///
+/// The numeric values are Go's `CounterMode` constants, so they can be read and written
+/// directly from the meta-data header byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CounterMode {
+    /// `set`: counters are 0 or 1; merging is a logical OR.
+    Set,
+    /// `count`: plain increments; merging is a saturating sum.
+    Count,
+    /// `atomic`: atomic increments; merging is a saturating sum.
+    Atomic,
+}
+
+impl CounterMode {
+    /// Reads Go's `CMode` byte. 0 (invalid), 4 (regonly) and 5 (testmain) are not usable
+    /// for reports and give `None`.
+    pub fn from_go(byte: u8) -> Option<CounterMode> {
+        match byte {
+            1 => Some(CounterMode::Set),
+            2 => Some(CounterMode::Count),
+            3 => Some(CounterMode::Atomic),
+            _ => None,
+        }
+    }
+
+    /// Go's `CMode` byte for this mode.
+    pub fn to_go(self) -> u8 {
+        match self {
+            CounterMode::Set => 1,
+            CounterMode::Count => 2,
+            CounterMode::Atomic => 3,
+        }
+    }
+
+    /// The mode's name as Go prints it (`set`, `count`, `atomic`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CounterMode::Set => "set",
+            CounterMode::Count => "count",
+            CounterMode::Atomic => "atomic",
+        }
+    }
+
+    /// Parses a mode name as written in a text profile's `mode:` line.
+    pub fn from_name(name: &str) -> Option<CounterMode> {
+        match name {
+            "set" => Some(CounterMode::Set),
+            "count" => Some(CounterMode::Count),
+            "atomic" => Some(CounterMode::Atomic),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CounterMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a build has one counter per block or one per function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CounterGranularity {
+    /// One counter per basic block (what `go build -cover` always asks for).
+    PerBlock,
+    /// One counter per function.
+    PerFunc,
+}
+
+impl CounterGranularity {
+    /// Reads Go's `CGranularity` byte; 0 and unknown values give `None`.
+    pub fn from_go(byte: u8) -> Option<CounterGranularity> {
+        match byte {
+            1 => Some(CounterGranularity::PerBlock),
+            2 => Some(CounterGranularity::PerFunc),
+            _ => None,
+        }
+    }
+
+    /// Go's `CGranularity` byte.
+    pub fn to_go(self) -> u8 {
+        match self {
+            CounterGranularity::PerBlock => 1,
+            CounterGranularity::PerFunc => 2,
+        }
+    }
+
+    /// The name Go prints (`perblock`, `perfunc`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CounterGranularity::PerBlock => "perblock",
+            CounterGranularity::PerFunc => "perfunc",
+        }
+    }
+}
+
+impl fmt::Display for CounterGranularity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What [`merge_counters`] observed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MergeOutcome {
+    /// At least one sum was clamped at `u32::MAX`.
+    pub overflowed: bool,
+}
+
+/// Merges `src` into `dst` element-wise: OR (as 0/1) in set mode, a sum saturating at
+/// `u32::MAX` otherwise. Both slices must have the same length; extra elements of the
+/// longer one are ignored.
+pub fn merge_counters(mode: CounterMode, dst: &mut [u32], src: &[u32]) -> MergeOutcome {
+    let mut overflowed = false;
+    match mode {
+        CounterMode::Set => {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                if s != 0 {
+                    *d = 1;
+                }
+            }
+        }
+        CounterMode::Count | CounterMode::Atomic => {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                let (sum, carry) = d.overflowing_add(s);
+                *d = if carry { u32::MAX } else { sum };
+                overflowed |= carry;
+            }
+        }
+    }
+    MergeOutcome { overflowed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_saturate_and_report_overflow() {
+        let mut dst = vec![2_500_000_000, 1, 0];
+        let out = merge_counters(CounterMode::Count, &mut dst, &[2_500_000_000, 2, 0]);
+        assert_eq!(dst, vec![u32::MAX, 3, 0]);
+        assert!(out.overflowed);
+    }
+
+    #[test]
+    fn set_mode_is_or() {
+        let mut dst = vec![0, 1, 0];
+        let out = merge_counters(CounterMode::Set, &mut dst, &[5, 0, 0]);
+        assert_eq!(dst, vec![1, 1, 0]);
+        assert!(!out.overflowed);
+    }
+
+    #[test]
+    fn mode_bytes_round_trip() {
+        for m in [CounterMode::Set, CounterMode::Count, CounterMode::Atomic] {
+            assert_eq!(CounterMode::from_go(m.to_go()), Some(m));
+            assert_eq!(CounterMode::from_name(m.name()), Some(m));
+        }
+        assert_eq!(CounterMode::from_go(4), None);
+        assert_eq!(CounterGranularity::from_go(2), Some(CounterGranularity::PerFunc));
+    }
+}
