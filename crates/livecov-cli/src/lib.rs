@@ -1,7 +1,73 @@
-//! livecov's command line.
+//! livecov's command line: clap definitions, command glue and exit codes.
+//!
+//! The binary crate calls [`run`] and nothing else. Commands that must accept another
+//! tool's syntax (`livecov go …` takes `go tool covdata` flags) receive their raw
+//! arguments and parse them in their own module.
 #![deny(missing_docs)]
 
+mod exit;
+mod gocmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use exit::Exit;
+
+/// livecov: coverage from live processes, keyed by the exact build.
+#[derive(Parser, Debug)]
+#[command(
+    name = "livecov",
+    version,
+    about = "Coverage from live processes, keyed by the exact build it came from.",
+    long_about = "livecov collects coverage from running Go, Python and LLVM programs, decodes it \
+natively, keys every reading by its exact build, merges, stores and reports it.\n\n\
+Exit status: 0 success, 1 a gate failed, 2 an error (the inputs that could be read were \
+still processed)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// A drop-in for `go tool covdata`: textfmt, percent, func, pkglist, merge, debugdump.
+    ///
+    /// Reads covmeta/covcounters files natively (no Go toolchain needed) and prints
+    /// byte-identical output. Same flags as covdata: `livecov go percent -i=dir1,dir2`.
+    /// Run `livecov go help` for the commands and `livecov go <command> -h` for flags.
+    #[command(disable_help_flag = true)]
+    Go {
+        /// The covdata command and its flags, in Go's flag syntax.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
 /// Runs livecov with the process arguments and returns the exit code.
-pub fn run() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+pub fn run() -> ExitCode {
+    run_with(std::env::args_os()).into()
+}
+
+/// Runs livecov with the given arguments (the first is the program name).
+pub fn run_with<I, T>(args: I) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            };
+        }
+    };
+    match cli.command {
+        Command::Go { args } => gocmd::run(&args),
+    }
 }
