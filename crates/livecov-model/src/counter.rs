@@ -163,6 +163,9 @@ mod tests {
             assert_eq!(CounterMode::from_name(m.name()), Some(m));
         }
         assert_eq!(CounterMode::from_go(4), None);
-        assert_eq!(CounterGranularity::from_go(2), Some(CounterGranularity::PerFunc));
+        assert_eq!(
+            CounterGranularity::from_go(2),
+            Some(CounterGranularity::PerFunc)
+        );
     }
 }

@@ -114,7 +114,9 @@ pub fn decode_counter_file(bytes: &[u8]) -> Result<(CounterFile, Vec<DecodeError
                     format!("big-endian flag {be}, expected 0 or 1"),
                 ));
             }
-            CounterFlavor::Raw { big_endian: be == 1 }
+            CounterFlavor::Raw {
+                big_endian: be == 1,
+            }
         }
         2 => CounterFlavor::Uleb128,
         other => {
@@ -173,7 +175,8 @@ pub fn decode_counter_file(bytes: &[u8]) -> Result<(CounterFile, Vec<DecodeError
             "segment preamble is not a multiple of 4 bytes",
         ));
     }
-    let strings = Cursor::new(&bytes[..strtab_end], seg_start).string_table("counter string table")?;
+    let strings =
+        Cursor::new(&bytes[..strtab_end], seg_start).string_table("counter string table")?;
     let args = decode_args(&bytes[..args_end], strtab_end, &strings)?;
 
     let mut c = Cursor::new(body, args_end);
@@ -375,7 +378,17 @@ mod tests {
         b.extend_from_slice(&50u32.to_le_bytes());
         b.extend_from_slice(&10u32.to_le_bytes());
         b.push(9);
-        for s in ["", "argv0", "prog/prog2", "GOOS", "linux", "GOARCH", "amd64", "argc", "1"] {
+        for s in [
+            "",
+            "argv0",
+            "prog/prog2",
+            "GOOS",
+            "linux",
+            "GOARCH",
+            "amd64",
+            "argc",
+            "1",
+        ] {
             b.push(s.len() as u8);
             b.extend_from_slice(s.as_bytes());
         }
@@ -431,7 +444,11 @@ mod tests {
             b.extend_from_slice(&2u32.to_le_bytes());
             b.extend_from_slice(&[1, 0, 0, 0]); // table: "" ; args: 0 pairs + pad
             let put = |b: &mut Vec<u8>, v: u32| {
-                b.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() })
+                b.extend_from_slice(&if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                })
             };
             for v in [2, 0, 1, 7, 300] {
                 put(&mut b, v);

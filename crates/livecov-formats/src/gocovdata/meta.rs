@@ -100,7 +100,9 @@ fn check_magic_version(c: &mut Cursor<'_>) -> Result<(), DecodeError> {
     if magic != META_MAGIC {
         return Err(DecodeError::new(
             0,
-            format!("bad magic {magic:02x?}: expected 00 63 76 6d (not a Go coverage meta-data file)"),
+            format!(
+                "bad magic {magic:02x?}: expected 00 63 76 6d (not a Go coverage meta-data file)"
+            ),
         ));
     }
     let version = c.u32_le("version")?;
@@ -184,10 +186,7 @@ pub fn decode_meta_file(bytes: &[u8]) -> Result<(MetaFile, Vec<DecodeError>), De
         };
         let range = off as usize..end as usize;
         let pkg = decode_blob(&bytes[range.clone()], off, i, &mut warnings)?;
-        packages.push(PackageMeta {
-            blob: range,
-            ..pkg
-        });
+        packages.push(PackageMeta { blob: range, ..pkg });
     }
     Ok((
         MetaFile {
@@ -207,7 +206,8 @@ fn decode_blob(
     warnings: &mut Vec<DecodeError>,
 ) -> Result<PackageMeta, DecodeError> {
     let at = |pos: usize| base + pos as u64;
-    let err = |pos: usize, msg: String| DecodeError::new(at(pos), format!("package {index}: {msg}"));
+    let err =
+        |pos: usize, msg: String| DecodeError::new(at(pos), format!("package {index}: {msg}"));
     if blob.len() < BLOB_HEADER_LEN {
         return Err(err(
             0,
@@ -441,10 +441,7 @@ impl MetaFile {
             granularity_name(self.granularity),
         );
         let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
-        (
-            encode_meta_file(fh, self.mode, self.granularity, &refs),
-            fh,
-        )
+        (encode_meta_file(fh, self.mode, self.granularity, &refs), fh)
     }
 }
 
@@ -489,7 +486,10 @@ mod tests {
         let (m, warnings) = decode_meta_file(&bytes).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(m.hash, hash);
-        assert_eq!(m.packages[0].functions, spec_example().packages[0].functions);
+        assert_eq!(
+            m.packages[0].functions,
+            spec_example().packages[0].functions
+        );
         assert_eq!(m.packages[0].blob, 74..217);
         assert_eq!(peek_meta_hash(&bytes).unwrap(), hash);
     }

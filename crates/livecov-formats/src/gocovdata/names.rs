@@ -78,7 +78,10 @@ mod tests {
         );
         assert_eq!(
             classify_file_name("covcounters.abc.12.345"),
-            Some(CovFileName::Counters { tag: "abc", pid: 12 })
+            Some(CovFileName::Counters {
+                tag: "abc",
+                pid: 12
+            })
         );
         // Greedy tag: covcounters.H.1.2.3 has tag H.1.
         assert_eq!(
@@ -89,7 +92,10 @@ mod tests {
         assert_eq!(classify_file_name("covmeta."), None);
         assert_eq!(classify_file_name("covcounters.abc.1"), None);
         assert_eq!(classify_file_name("covcounters.abc.x.1"), None);
-        assert_eq!(classify_file_name("covcounters.abc.99999999999999999999.1"), None);
+        assert_eq!(
+            classify_file_name("covcounters.abc.99999999999999999999.1"),
+            None
+        );
         assert_eq!(classify_file_name("metadata.json"), None);
     }
 }
