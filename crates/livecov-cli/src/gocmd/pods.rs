@@ -145,14 +145,17 @@ pub struct LoadedCounters {
     pub os_args: Option<Vec<String>>,
 }
 
+/// A decoded layout, or why it could not be decoded.
+type Decoded = Result<Arc<MetaFile>, String>;
+
 /// Decoded layouts, shared across the runs of one process (e.g. `textfmt -each`).
 #[derive(Default)]
 pub struct MetaCache {
-    by_hash: std::sync::Mutex<HashMap<[u8; 16], Result<Arc<MetaFile>, String>>>,
+    by_hash: std::sync::Mutex<HashMap<[u8; 16], Decoded>>,
 }
 
 impl MetaCache {
-    fn get_or_decode(&self, hash: [u8; 16], path: &Path) -> Result<Arc<MetaFile>, String> {
+    fn get_or_decode(&self, hash: [u8; 16], path: &Path) -> Decoded {
         if let Some(hit) = self.by_hash.lock().expect("cache lock").get(&hash) {
             return hit.clone();
         }
@@ -251,7 +254,7 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
             Err(e) => diags.error(e),
         }
     }
-    let decoded: Vec<Result<Arc<MetaFile>, String>> = firsts
+    let decoded: Vec<Decoded> = firsts
         .par_iter()
         .map(|(entry, hash)| cache.get_or_decode(*hash, &entry.path))
         .collect();
@@ -335,7 +338,7 @@ fn load_counter_file(
     pod_of_hash: &HashMap<[u8; 16], usize>,
     pod_of_tag: &HashMap<&str, usize>,
     firsts: &[(&MetaEntry, [u8; 16])],
-    decoded: &[Result<Arc<MetaFile>, String>],
+    decoded: &[Decoded],
     diags: &mut Diagnostics,
 ) -> Option<(usize, CounterFile2)> {
     let path = c.path.display();

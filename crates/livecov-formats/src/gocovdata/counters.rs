@@ -169,7 +169,7 @@ pub fn decode_counter_file(bytes: &[u8]) -> Result<(CounterFile, Vec<DecodeError
                 format!("args table length {args_len} runs past the end of the segment"),
             )
         })?;
-    if (SEGMENT_HEADER_LEN + strtab_len + args_len) % 4 != 0 {
+    if !(SEGMENT_HEADER_LEN + strtab_len + args_len).is_multiple_of(4) {
         warnings.push(DecodeError::new(
             44,
             "segment preamble is not a multiple of 4 bytes",
@@ -332,7 +332,7 @@ pub fn encode_counter_file(
         put_uleb(&mut args_bytes, u64::from(k));
         put_uleb(&mut args_bytes, u64::from(v));
     }
-    while (SEGMENT_HEADER_LEN + table.len() + args_bytes.len()) % 4 != 0 {
+    while !(SEGMENT_HEADER_LEN + table.len() + args_bytes.len()).is_multiple_of(4) {
         args_bytes.push(0);
     }
     let mut out = Vec::new();
