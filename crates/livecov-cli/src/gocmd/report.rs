@@ -83,31 +83,44 @@ impl<'a> Formatter<'a> {
     /// The units of one package in text-profile order, merged where keys repeat.
     fn sorted_entries(&self, variants: &[Variant<'a>]) -> Vec<Entry<'a>> {
         let n: usize = variants.iter().map(|v| v.counts.len()).sum();
-        let mut entries = Vec::with_capacity(n);
+        // Rank files once so the sort compares integers, not paths.
+        let mut files: Vec<&'a str> = variants
+            .iter()
+            .flat_map(|v| v.pkg.functions.iter().map(|f| f.file.as_str()))
+            .collect();
+        files.sort_unstable();
+        files.dedup();
+        let mut entries: Vec<(u32, Entry<'a>)> = Vec::with_capacity(n);
         for v in variants {
             let mut counts = v.counts.iter();
+            let mut last: Option<(&str, u32)> = None;
             for f in &v.pkg.functions {
+                let rank = match last {
+                    Some((file, r)) if file == f.file => r,
+                    _ => files.binary_search(&f.file.as_str()).unwrap_or(0) as u32,
+                };
+                last = Some((&f.file, rank));
                 for u in &f.units {
-                    entries.push(Entry {
+                    let entry = Entry {
                         file: &f.file,
                         func: &f.name,
                         lit: f.lit,
                         unit: *u,
                         count: *counts.next().unwrap_or(&0),
-                    });
+                    };
+                    entries.push((rank, entry));
                 }
             }
         }
-        entries.sort_unstable_by(|a, b| {
-            a.file
-                .cmp(b.file)
+        entries.sort_unstable_by(|(ra, a), (rb, b)| {
+            ra.cmp(rb)
                 .then_with(|| a.unit.profile_key().cmp(&b.unit.profile_key()))
                 .then_with(|| a.func.cmp(b.func))
                 .then_with(|| a.lit.cmp(&b.lit))
         });
         // Equal keys are now adjacent: fold them the way Go's formatter accumulates.
         let mut out: Vec<Entry<'a>> = Vec::with_capacity(entries.len());
-        for e in entries {
+        for (_, e) in entries {
             match out.last_mut() {
                 Some(last)
                     if last.file == e.file
@@ -151,14 +164,23 @@ impl<'a> Formatter<'a> {
             .packages
             .par_iter()
             .map(|(_, variants)| {
-                let mut buf = Vec::new();
-                for e in self.sorted_entries(variants) {
+                let entries = self.sorted_entries(variants);
+                let mut buf = Vec::with_capacity(entries.len() * 48);
+                for e in entries {
                     let u = e.unit;
-                    let _ = writeln!(
-                        buf,
-                        "{}:{}.{},{}.{} {} {}",
-                        e.file, u.start_line, u.start_col, u.end_line, u.end_col, u.stmts, e.count
-                    );
+                    buf.extend_from_slice(e.file.as_bytes());
+                    for (sep, v) in [
+                        (b':', u.start_line),
+                        (b'.', u.start_col),
+                        (b',', u.end_line),
+                        (b'.', u.end_col),
+                        (b' ', u.stmts),
+                        (b' ', e.count),
+                    ] {
+                        buf.push(sep);
+                        push_decimal(&mut buf, v);
+                    }
+                    buf.push(b'\n');
                 }
                 buf
             })
@@ -207,6 +229,21 @@ impl<'a> Formatter<'a> {
         ]);
         write_tabbed(w, &rows)
     }
+}
+
+/// Appends `v` in decimal.
+fn push_decimal(buf: &mut Vec<u8>, mut v: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
 }
 
 /// Walks sorted units; a new function starts whenever the name changes (Go compares
@@ -264,6 +301,16 @@ fn write_tabbed(w: &mut dyn Write, rows: &[[String; 3]]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_formatting() {
+        let mut b = Vec::new();
+        for v in [0, 7, 10, 4294967295] {
+            push_decimal(&mut b, v);
+            b.push(b' ');
+        }
+        assert_eq!(b, b"0 7 10 4294967295 ");
+    }
 
     #[test]
     fn tabwriter_emulation_matches_go_examples() {
