@@ -219,7 +219,11 @@ pub fn run(args: &[String]) -> Exit {
         }
         dirs.push(PathBuf::from(d));
     }
-    let filter = parsed.value("pkg").map(PkgFilter::parse);
+    // Like covdata, an empty -pkg applies no filter (while -pkg=, matches nothing).
+    let filter = parsed
+        .value("pkg")
+        .filter(|v| !v.is_empty())
+        .map(PkgFilter::parse);
     let opts = LoadOptions {
         recursive: parsed.bool("r"),
     };

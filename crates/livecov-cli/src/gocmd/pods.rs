@@ -242,6 +242,7 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
     let mut pod_of_hash: HashMap<[u8; 16], usize> = HashMap::new();
     let mut pod_of_tag: HashMap<&str, usize> = HashMap::new();
     let mut firsts: Vec<(&MetaEntry, [u8; 16])> = Vec::new();
+    let mut unreadable: HashMap<&str, &Path> = HashMap::new();
     for (entry, header) in metas.iter().zip(headers) {
         match header {
             Ok(hash) => {
@@ -251,7 +252,10 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
                 });
                 pod_of_tag.entry(entry.tag.as_str()).or_insert(idx);
             }
-            Err(e) => diags.error(e),
+            Err(e) => {
+                diags.error(e);
+                unreadable.entry(entry.tag.as_str()).or_insert(&entry.path);
+            }
         }
     }
     let decoded: Vec<Decoded> = firsts
@@ -264,7 +268,14 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
         .par_iter()
         .map(|c| {
             let mut d = Diagnostics::new();
-            let r = load_counter_file(c, &pod_of_hash, &pod_of_tag, &firsts, &decoded, &mut d);
+            let pairing = Pairing {
+                pod_of_hash: &pod_of_hash,
+                pod_of_tag: &pod_of_tag,
+                unreadable: &unreadable,
+                firsts: &firsts,
+                decoded: &decoded,
+            };
+            let r = load_counter_file(c, &pairing, &mut d);
             (r, d)
         })
         .collect::<Vec<_>>()
@@ -333,14 +344,28 @@ struct CounterFile2 {
     os_args: Option<Vec<String>>,
 }
 
+/// What a counter file is paired against.
+struct Pairing<'a> {
+    pod_of_hash: &'a HashMap<[u8; 16], usize>,
+    pod_of_tag: &'a HashMap<&'a str, usize>,
+    /// Meta files whose header could not be read, by file-name tag.
+    unreadable: &'a HashMap<&'a str, &'a Path>,
+    firsts: &'a [(&'a MetaEntry, [u8; 16])],
+    decoded: &'a [Decoded],
+}
+
 fn load_counter_file(
     c: &CounterEntry,
-    pod_of_hash: &HashMap<[u8; 16], usize>,
-    pod_of_tag: &HashMap<&str, usize>,
-    firsts: &[(&MetaEntry, [u8; 16])],
-    decoded: &[Decoded],
+    pairing: &Pairing<'_>,
     diags: &mut Diagnostics,
 ) -> Option<(usize, CounterFile2)> {
+    let Pairing {
+        pod_of_hash,
+        pod_of_tag,
+        unreadable,
+        firsts,
+        decoded,
+    } = pairing;
     let path = c.path.display();
     let bytes = match fs::read(&c.path) {
         Ok(b) => b,
@@ -377,6 +402,13 @@ fn load_counter_file(
                 ));
                 p
             }
+            None if unreadable.contains_key(c.tag.as_str()) => {
+                diags.error(format!(
+                    "counter-data file {path} skipped: its meta-data file {} could not be read",
+                    unreadable[c.tag.as_str()].display()
+                ));
+                return None;
+            }
             None => {
                 diags.error(format!(
                     "counter-data file {path}: no meta-data file with hash {} in the input directories \
@@ -401,34 +433,46 @@ fn load_counter_file(
     };
     let os_args = file.os_args();
     let mut records = Vec::with_capacity(file.records.len());
-    for (k, r) in file.records.into_iter().enumerate() {
+    let offsets = file.record_offsets;
+    for (k, mut r) in file.records.into_iter().enumerate() {
+        let at = offsets.get(k).copied().unwrap_or(0);
         let Some(pkg) = meta.packages.get(r.pkg as usize) else {
-            diags.warn(format!(
-                "counter-data file {path}: function record {k} names package {} but the meta-data file has {}; record ignored",
+            diags.error(format!(
+                "counter-data file {path}: at byte offset {at}: function record {k} names package {} \
+                 but the meta-data file has {} (index out of range); record ignored",
                 r.pkg,
                 meta.packages.len()
             ));
             continue;
         };
         let Some(func) = pkg.functions.get(r.func as usize) else {
-            diags.warn(format!(
-                "counter-data file {path}: function record {k} names function {} of package {} which has {}; record ignored",
+            diags.error(format!(
+                "counter-data file {path}: at byte offset {at}: function record {k} names function {} \
+                 of package {} which has {} (index out of range); record ignored",
                 r.func,
                 pkg.path,
                 pkg.functions.len()
             ));
             continue;
         };
-        if r.counters.len() != func.units.len() {
+        let (units, got) = (func.units.len(), r.counters.len());
+        if got != units {
+            // A longer record keeps its first counters (as covdata does); a shorter one
+            // cannot be aligned with the layout and is left out. Both are errors.
+            let what = if got > units {
+                "the extra counters are ignored"
+            } else {
+                "record ignored"
+            };
             diags.error(format!(
-                "counter-data file {path}: function record {k} ({} in {}) has {} counters, \
-                 the meta-data file declares {} units; file skipped",
-                func.name,
-                func.file,
-                r.counters.len(),
-                func.units.len()
+                "counter-data file {path}: at byte offset {at}: function record {k} ({} in {}) has \
+                 {got} counters, expected {units} (the units its meta-data file declares); {what}",
+                func.name, func.file,
             ));
-            return None;
+            if got < units {
+                continue;
+            }
+            r.counters.truncate(units);
         }
         records.push(r);
     }

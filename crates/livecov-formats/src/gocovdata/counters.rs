@@ -46,6 +46,8 @@ pub struct CounterFile {
     pub args: Vec<(String, String)>,
     /// The function records of the first segment, in file order.
     pub records: Vec<FuncRecord>,
+    /// The byte offset of each record in the file (same order as `records`).
+    pub record_offsets: Vec<u64>,
     /// The segment count from the footer; segments after the first are not read.
     pub segments: u32,
 }
@@ -194,8 +196,10 @@ pub fn decode_counter_file(bytes: &[u8]) -> Result<(CounterFile, Vec<DecodeError
         ));
     }
     let mut records = Vec::with_capacity(entries as usize);
+    let mut record_offsets = Vec::with_capacity(entries as usize);
     for r in 0..entries {
         let rec_at = c.pos();
+        record_offsets.push(rec_at as u64);
         let wrap = |e: DecodeError| {
             DecodeError::new(e.offset, format!("function record {r}: {}", e.message))
         };
@@ -240,6 +244,7 @@ pub fn decode_counter_file(bytes: &[u8]) -> Result<(CounterFile, Vec<DecodeError
             flavor,
             args,
             records,
+            record_offsets,
             segments,
         },
         warnings,

@@ -180,7 +180,7 @@ pub fn decode_meta_file(bytes: &[u8]) -> Result<(MetaFile, Vec<DecodeError>), De
                 META_HEADER_LEN as u64 + 8 * i as u64,
                 format!(
                     "package {i}: blob at offset {off} with length {len} lies outside the \
-                     package area [{blobs_start}, {file_len})"
+                     package area [{blobs_start}, {file_len}) (truncated file?)"
                 ),
             ));
         };
