@@ -5,6 +5,7 @@
 //! arguments and parse them in their own module.
 #![deny(missing_docs)]
 
+mod demo;
 mod exit;
 mod gocmd;
 
@@ -32,6 +33,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run livecov on real example coverage data shipped in the binary.
+    ///
+    /// Writes a few pods of coverage data (written by real programs built with
+    /// `go build -cover`) into DIR, reads them natively and prints the coverage per
+    /// package and per function, and one text profile per pod.
+    Demo {
+        /// Where to write the example data and results.
+        #[arg(long, default_value = "livecov-demo")]
+        dir: std::path::PathBuf,
+    },
     /// A drop-in for `go tool covdata`: textfmt, percent, func, pkglist, merge, debugdump.
     ///
     /// Reads covmeta/covcounters files natively (no Go toolchain needed) and prints
@@ -69,5 +80,9 @@ where
     };
     match cli.command {
         Command::Go { args } => gocmd::run(&args),
+        Command::Demo { dir } => demo::run(&dir).unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            Exit::Error
+        }),
     }
 }
