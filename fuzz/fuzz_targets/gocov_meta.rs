@@ -18,8 +18,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(m.hash),
         "peek_meta_hash disagrees with decode_meta_file"
     );
-    for p in &m.packages {
-        assert!(p.blob.start <= p.blob.end && p.blob.end <= data.len());
+    assert_eq!(m.blobs.len(), m.packages.len());
+    for b in &m.blobs {
+        assert!(b.start <= b.end && b.end <= data.len());
     }
 
     let blobs: Vec<Vec<u8>> = m

@@ -134,8 +134,8 @@ fn check_meta_consistent(bytes: &[u8], m: &MetaFile) {
     for (i, p) in m.packages.iter().enumerate() {
         let off = le_u64(bytes, META_HEADER_LEN + 8 * i).unwrap() as usize;
         let len = le_u64(bytes, META_HEADER_LEN + 8 * (n + i)).unwrap() as usize;
-        assert_eq!(p.blob, off..off + len, "package {i} blob range");
-        let blob = &bytes[p.blob.clone()];
+        assert_eq!(m.blobs[i], off..off + len, "package {i} blob range");
+        let blob = &bytes[m.blobs[i].clone()];
         assert_eq!(p.hash[..], blob[16..32], "package {i} hash");
         assert_eq!(
             le_u32(blob, 40),

@@ -51,7 +51,7 @@ pub fn write(
             }
             let mut preamble = false;
             for (fi, func) in pkg.functions.iter().enumerate() {
-                let live = pod.live[pi][fi];
+                let live = pod.is_live(pi, fi);
                 let show = live || !live_only;
                 if show {
                     if !preamble {

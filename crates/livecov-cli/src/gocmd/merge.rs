@@ -140,7 +140,7 @@ pub fn run(
             })?;
             let blobs: Vec<&[u8]> = kept
                 .iter()
-                .map(|&i| &bytes[meta.packages[i].blob.clone()])
+                .map(|&i| &bytes[meta.blobs[i].clone()])
                 .collect();
             let hash = merge_file_hash(HashAlgo::default(), blobs.iter().copied());
             let out = encode_meta_file(hash, meta.mode, meta.granularity, &blobs);
@@ -150,7 +150,7 @@ pub fn run(
         let mut records = Vec::new();
         for (new_idx, &p) in kept.iter().enumerate() {
             for f in 0..meta.packages[p].functions.len() {
-                if pod.live[p][f] {
+                if pod.is_live(p, f) {
                     records.push(FuncRecord {
                         pkg: new_idx as u32,
                         func: f as u32,
@@ -221,7 +221,7 @@ fn combine(
                     c.functions.push(f.clone());
                     c.functions.len() - 1
                 });
-                if !pod.live[pi][fi] {
+                if !pod.is_live(pi, fi) {
                     continue;
                 }
                 let src = pod.func_counters(pi, fi);
@@ -250,7 +250,6 @@ fn combine(
                 module_path: c.first.module_path.clone(),
                 hash: [0; 16],
                 functions: c.functions.clone(),
-                blob: 0..0,
             };
             encode_package_blob(&pkg, package_hash(HashAlgo::default(), &pkg))
         })

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use livecov_formats::gocovdata::{
-    classify_file_name, decode_counter_file, decode_meta_file, hex16, peek_meta_hash, CovFileName,
-    MetaFile, META_HEADER_LEN,
+    classify_file_name, decode_meta_file_with, hex16, peek_meta_hash, CounterFileReader,
+    CovFileName, MetaFile, PackageCache, RecordHead, META_HEADER_LEN,
 };
 use livecov_model::{merge_counters, CounterMode, Diagnostics};
 use rayon::prelude::*;
@@ -93,6 +93,57 @@ fn list_dir(
     }
 }
 
+/// Where each function's counters lie in a build's dense counter vector.
+pub struct Layout {
+    /// Global index of each package's first function.
+    func_base: Vec<usize>,
+    /// Counter offset of each function (global index), plus the total at the end.
+    func_start: Vec<usize>,
+}
+
+impl Layout {
+    fn new(meta: &MetaFile) -> Layout {
+        let mut func_base = Vec::with_capacity(meta.packages.len());
+        let mut func_start = Vec::new();
+        let mut total = 0;
+        for p in &meta.packages {
+            func_base.push(func_start.len());
+            for f in &p.functions {
+                func_start.push(total);
+                total += f.units.len();
+            }
+        }
+        func_start.push(total);
+        Layout {
+            func_base,
+            func_start,
+        }
+    }
+
+    fn total(&self) -> usize {
+        *self.func_start.last().unwrap_or(&0)
+    }
+
+    fn functions(&self) -> usize {
+        self.func_start.len() - 1
+    }
+
+    fn func_index(&self, pkg: usize, func: usize) -> usize {
+        self.func_base[pkg] + func
+    }
+
+    fn func_range(&self, pkg: usize, func: usize) -> std::ops::Range<usize> {
+        let g = self.func_index(pkg, func);
+        self.func_start[g]..self.func_start[g + 1]
+    }
+
+    fn package_range(&self, meta: &MetaFile, pkg: usize) -> std::ops::Range<usize> {
+        let g = self.func_base[pkg];
+        let n = meta.packages[pkg].functions.len();
+        self.func_start[g]..self.func_start[g + n]
+    }
+}
+
 /// One build found in the inputs, with its merged counters.
 pub struct Pod {
     /// The first meta file seen for this build.
@@ -101,14 +152,12 @@ pub struct Pod {
     pub meta: Arc<MetaFile>,
     /// The counter files merged into `counters`, in visiting order.
     pub counter_files: Vec<LoadedCounters>,
-    /// Per-function merged counters: `counters[func_start[p][f] + i]` is unit `i` of
-    /// function `f` of package `p`.
-    pub counters: Vec<u32>,
-    /// For each package, the offset of each function's first counter.
-    pub func_start: Vec<Vec<usize>>,
-    /// Functions that have at least one counter record (Go's "live" functions), per
-    /// package.
-    pub live: Vec<Vec<bool>>,
+    layout: Layout,
+    /// Merged counters of every unit of the build, function after function.
+    counters: Vec<u32>,
+    /// Functions with at least one counter record (Go's "live" functions), by global
+    /// function index.
+    live: Vec<bool>,
 }
 
 impl Pod {
@@ -119,22 +168,17 @@ impl Pod {
 
     /// The merged counters of one function.
     pub fn func_counters(&self, pkg: usize, func: usize) -> &[u32] {
-        let start = self.func_start[pkg][func];
-        let n = self.meta.packages[pkg].functions[func].units.len();
-        &self.counters[start..start + n]
+        &self.counters[self.layout.func_range(pkg, func)]
     }
 
     /// The merged counters of a whole package (all functions, in order).
     pub fn package_counters(&self, pkg: usize) -> &[u32] {
-        let funcs = &self.meta.packages[pkg].functions;
-        match funcs.len() {
-            0 => &[],
-            n => {
-                let start = self.func_start[pkg][0];
-                let end = self.func_start[pkg][n - 1] + funcs[n - 1].units.len();
-                &self.counters[start..end]
-            }
-        }
+        &self.counters[self.layout.package_range(&self.meta, pkg)]
+    }
+
+    /// True when some counter file had a record for the function.
+    pub fn is_live(&self, pkg: usize, func: usize) -> bool {
+        self.live[self.layout.func_index(pkg, func)]
     }
 }
 
@@ -152,6 +196,7 @@ type Decoded = Result<Arc<MetaFile>, String>;
 #[derive(Default)]
 pub struct MetaCache {
     by_hash: std::sync::Mutex<HashMap<[u8; 16], Decoded>>,
+    packages: PackageCache,
 }
 
 impl MetaCache {
@@ -162,7 +207,7 @@ impl MetaCache {
         let decoded = fs::read(path)
             .map_err(|e| format!("reading meta-data file {}: {e}", path.display()))
             .and_then(|bytes| {
-                decode_meta_file(&bytes)
+                decode_meta_file_with(&bytes, &self.packages)
                     .map(|(m, _warnings)| Arc::new(m))
                     .map_err(|e| format!("decoding meta-data file {}: {e}", path.display()))
             });
@@ -208,6 +253,7 @@ pub struct Loaded {
 /// merges the counter files of each pod. Problems with one file are recorded in the
 /// diagnostics and the rest is still read.
 pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
+    let timer = PhaseTimer::new();
     let mut diags = Diagnostics::new();
     let mut metas = Vec::new();
     let mut counters = Vec::new();
@@ -236,6 +282,7 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
         }
     }
 
+    timer.mark("list");
     // Identity of each meta file from its header; the first file seen per hash wins.
     let headers: Vec<Result<[u8; 16], String>> =
         metas.par_iter().map(|m| read_header(&m.path)).collect();
@@ -263,58 +310,115 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
         .map(|(entry, hash)| cache.get_or_decode(*hash, &entry.path))
         .collect();
 
-    // Counter files: decode in parallel, pair by header hash, validate against the meta.
-    let loaded: Vec<Option<(usize, CounterFile2)>> = counters
-        .par_iter()
-        .map(|c| {
-            let mut d = Diagnostics::new();
-            let pairing = Pairing {
-                pod_of_hash: &pod_of_hash,
-                pod_of_tag: &pod_of_tag,
-                unreadable: &unreadable,
-                firsts: &firsts,
-                decoded: &decoded,
-            };
-            let r = load_counter_file(c, &pairing, &mut d);
-            (r, d)
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|(r, d)| {
-            diags.extend(d);
-            r
-        })
+    // A build is usable when its meta file decodes and has a known mode.
+    let usable: Vec<Option<(Arc<MetaFile>, Layout)>> = firsts
+        .iter()
+        .zip(decoded)
+        .map(
+            |((entry, _), meta)| match meta.and_then(|m| check_usable(&entry.path, m)) {
+                Ok(m) => {
+                    let layout = Layout::new(&m);
+                    Some((m, layout))
+                }
+                Err(e) => {
+                    diags.error(e);
+                    None
+                }
+            },
+        )
         .collect();
+    timer.mark("meta");
 
-    let mut per_pod: Vec<Vec<(usize, &CounterEntry, CounterFile2)>> =
-        (0..firsts.len()).map(|_| Vec::new()).collect();
-    for (entry, item) in counters.iter().zip(loaded) {
-        if let Some((pod, file)) = item {
-            per_pod[pod].push((entry.dir_index, entry, file));
+    // Counter files: decoded in parallel straight into per-thread dense vectors (one
+    // file's records at a time, so a file that fails half way contributes nothing).
+    let pairing = Pairing {
+        pod_of_hash: &pod_of_hash,
+        pod_of_tag: &pod_of_tag,
+        unreadable: &unreadable,
+        firsts: &firsts,
+        usable: &usable,
+    };
+    let (acc, mut files) = counters
+        .par_iter()
+        .enumerate()
+        .fold(
+            || {
+                (
+                    Accumulator::new(usable.len()),
+                    Vec::new(),
+                    Scratch::default(),
+                )
+            },
+            |(mut acc, mut files, mut scratch), (index, c)| {
+                files.push(load_counter_file(
+                    index,
+                    c,
+                    &pairing,
+                    &mut acc,
+                    &mut scratch,
+                ));
+                (acc, files, scratch)
+            },
+        )
+        .map(|(acc, files, _)| (acc, files))
+        .reduce(
+            || (Accumulator::new(usable.len()), Vec::new()),
+            |(mut a, mut fa), (b, fb)| {
+                a.absorb(b, &usable);
+                fa.extend(fb);
+                (a, fa)
+            },
+        );
+    timer.mark("counters");
+
+    // Report in input order, whatever thread read the file.
+    files.sort_by_key(|f| f.index);
+    let mut per_pod: Vec<Vec<LoadedCounters>> = (0..usable.len()).map(|_| Vec::new()).collect();
+    let mut ordered: Vec<(usize, &CounterEntry, FileOutcome)> = files
+        .into_iter()
+        .map(|f| (counters[f.index].dir_index, &counters[f.index], f))
+        .collect();
+    // Go visits a pod's counter files by (input directory, path).
+    ordered.sort_by(|a, b| (a.0, &a.1.path).cmp(&(b.0, &b.1.path)));
+    for (_, entry, f) in ordered {
+        diags.extend(f.diags);
+        if let Some(pod) = f.pod {
+            if f.overflowed {
+                diags.warn(format!(
+                    "uint32 overflow during counter merge of {}: sums saturated at 4294967295",
+                    entry.path.display()
+                ));
+            }
+            per_pod[pod].push(LoadedCounters {
+                path: entry.path.clone(),
+                args: f.args,
+                os_args: f.os_args,
+            });
         }
     }
-
-    let mut pods = Vec::with_capacity(firsts.len());
-    for (((entry, _hash), meta), mut files) in firsts.iter().zip(decoded).zip(per_pod) {
-        let meta = match meta.and_then(|m| check_usable(&entry.path, m)) {
-            Ok(m) => m,
-            Err(e) => {
-                diags.error(e);
-                for (_, c, _) in &files {
-                    diags.error(format!(
-                        "counter-data file {} skipped: its meta-data file {} could not be read",
-                        c.path.display(),
-                        entry.path.display()
-                    ));
-                }
-                continue;
-            }
+    let mut pods = Vec::with_capacity(usable.len());
+    for (((entry, _), build), (files, slot)) in firsts
+        .iter()
+        .zip(usable)
+        .zip(per_pod.into_iter().zip(acc.pods))
+    {
+        let Some((meta, layout)) = build else {
+            continue;
         };
-        files.sort_by(|a, b| (a.0, &a.1.path).cmp(&(b.0, &b.1.path)));
-        pods.push(merge_pod(entry.path.clone(), meta, files, &mut diags));
+        let (counters, live) =
+            slot.unwrap_or_else(|| (vec![0; layout.total()], vec![false; layout.functions()]));
+        pods.push(Pod {
+            meta_path: entry.path.clone(),
+            meta,
+            counter_files: files,
+            layout,
+            counters,
+            live,
+        });
     }
     // Go visits pods in the order of their meta file paths.
     pods.sort_by(|a, b| a.meta_path.cmp(&b.meta_path));
+    timer.mark("merge");
     Loaded { pods, diags }
 }
 
@@ -337,11 +441,62 @@ fn check_usable(path: &Path, meta: Arc<MetaFile>) -> Result<Arc<MetaFile>, Strin
     Ok(meta)
 }
 
-/// A counter file decoded and checked against its meta file.
-struct CounterFile2 {
-    records: Vec<livecov_formats::gocovdata::FuncRecord>,
+/// Merged counters and live flags per build, as one thread saw them.
+struct Accumulator {
+    pods: Vec<Option<(Vec<u32>, Vec<bool>)>>,
+}
+
+impl Accumulator {
+    fn new(n: usize) -> Accumulator {
+        Accumulator {
+            pods: (0..n).map(|_| None).collect(),
+        }
+    }
+
+    fn slot(&mut self, pod: usize, layout: &Layout) -> &mut (Vec<u32>, Vec<bool>) {
+        self.pods[pod]
+            .get_or_insert_with(|| (vec![0; layout.total()], vec![false; layout.functions()]))
+    }
+
+    /// Merges another thread's vectors into these. Sums and ORs are associative and
+    /// commutative, so the order files were read in does not change the result.
+    fn absorb(&mut self, other: Accumulator, usable: &[Option<(Arc<MetaFile>, Layout)>]) {
+        for (i, slot) in other.pods.into_iter().enumerate() {
+            let Some((counters, live)) = slot else {
+                continue;
+            };
+            let Some((meta, _)) = &usable[i] else {
+                continue;
+            };
+            match &mut self.pods[i] {
+                None => self.pods[i] = Some((counters, live)),
+                Some((dst, dst_live)) => {
+                    let mode = CounterMode::from_go(meta.mode).unwrap_or(CounterMode::Count);
+                    merge_counters(mode, dst, &counters);
+                    for (d, s) in dst_live.iter_mut().zip(live) {
+                        *d |= s;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Buffers reused from one counter file to the next on a thread.
+#[derive(Default)]
+struct Scratch {
+    heads: Vec<(RecordHead, usize, usize)>,
+    values: Vec<u32>,
+}
+
+/// What reading one counter file gave, besides its counters.
+struct FileOutcome {
+    index: usize,
+    pod: Option<usize>,
     args: Vec<(String, String)>,
     os_args: Option<Vec<String>>,
+    overflowed: bool,
+    diags: Diagnostics,
 }
 
 /// What a counter file is paired against.
@@ -351,189 +506,201 @@ struct Pairing<'a> {
     /// Meta files whose header could not be read, by file-name tag.
     unreadable: &'a HashMap<&'a str, &'a Path>,
     firsts: &'a [(&'a MetaEntry, [u8; 16])],
-    decoded: &'a [Decoded],
+    usable: &'a [Option<(Arc<MetaFile>, Layout)>],
 }
 
 fn load_counter_file(
+    index: usize,
     c: &CounterEntry,
     pairing: &Pairing<'_>,
-    diags: &mut Diagnostics,
-) -> Option<(usize, CounterFile2)> {
-    let Pairing {
-        pod_of_hash,
-        pod_of_tag,
-        unreadable,
-        firsts,
-        decoded,
-    } = pairing;
+    acc: &mut Accumulator,
+    scratch: &mut Scratch,
+) -> FileOutcome {
+    let mut out = FileOutcome {
+        index,
+        pod: None,
+        args: Vec::new(),
+        os_args: None,
+        overflowed: false,
+        diags: Diagnostics::new(),
+    };
+    let diags = &mut out.diags;
     let path = c.path.display();
     let bytes = match fs::read(&c.path) {
         Ok(b) => b,
         Err(e) => {
             diags.error(format!("reading counter-data file {path}: {e}"));
-            return None;
+            return out;
         }
     };
-    let (file, warnings) = match decode_counter_file(&bytes) {
+    let (mut reader, warnings) = match CounterFileReader::new(&bytes) {
         Ok(v) => v,
         Err(e) => {
             diags.error(format!("decoding counter-data file {path}: {e}"));
-            return None;
+            return out;
         }
     };
     for w in warnings {
         diags.warn(format!("counter-data file {path}: {w}"));
     }
-    if file.segments > 1 {
+    if reader.segments > 1 {
         diags.warn(format!(
             "counter-data file {path}: {} segments; only the first is read, as go tool covdata does",
-            file.segments
+            reader.segments
         ));
     }
-    let pod = match pod_of_hash.get(&file.meta_hash) {
+    let pod = match pairing.pod_of_hash.get(&reader.meta_hash) {
         Some(&p) => p,
-        None => match pod_of_tag.get(c.tag.as_str()) {
+        None => match pairing.pod_of_tag.get(c.tag.as_str()) {
             Some(&p) => {
                 diags.warn(format!(
                     "counter-data file {path}: header names meta hash {}, which no meta-data file has; \
                      paired with {} by file name",
-                    hex16(&file.meta_hash),
-                    firsts[p].0.path.display()
+                    hex16(&reader.meta_hash),
+                    pairing.firsts[p].0.path.display()
                 ));
                 p
             }
-            None if unreadable.contains_key(c.tag.as_str()) => {
+            None if pairing.unreadable.contains_key(c.tag.as_str()) => {
                 diags.error(format!(
                     "counter-data file {path} skipped: its meta-data file {} could not be read",
-                    unreadable[c.tag.as_str()].display()
+                    pairing.unreadable[c.tag.as_str()].display()
                 ));
-                return None;
+                return out;
             }
             None => {
                 diags.error(format!(
                     "counter-data file {path}: no meta-data file with hash {} in the input directories \
                      (expected covmeta.{} beside it)",
-                    hex16(&file.meta_hash),
-                    hex16(&file.meta_hash)
+                    hex16(&reader.meta_hash),
+                    hex16(&reader.meta_hash)
                 ));
-                return None;
+                return out;
             }
         },
     };
-    let Ok(meta) = &decoded[pod] else {
-        // Reported once for the pod.
-        return Some((
-            pod,
-            CounterFile2 {
-                records: Vec::new(),
-                args: file.args,
-                os_args: None,
-            },
+    let Some((meta, layout)) = &pairing.usable[pod] else {
+        diags.error(format!(
+            "counter-data file {path} skipped: its meta-data file {} could not be read",
+            pairing.firsts[pod].0.path.display()
         ));
+        return out;
     };
-    let os_args = file.os_args();
-    let mut records = Vec::with_capacity(file.records.len());
-    let offsets = file.record_offsets;
-    for (k, mut r) in file.records.into_iter().enumerate() {
-        let at = offsets.get(k).copied().unwrap_or(0);
-        let Some(pkg) = meta.packages.get(r.pkg as usize) else {
+
+    // Read every record first: a file that fails half way contributes nothing.
+    scratch.heads.clear();
+    scratch.values.clear();
+    loop {
+        let start = scratch.values.len();
+        match reader.append_next_record(&mut scratch.values) {
+            Ok(Some(head)) => {
+                scratch
+                    .heads
+                    .push((head, start, scratch.values.len() - start));
+            }
+            Ok(None) => break,
+            Err(e) => {
+                diags.error(format!("decoding counter-data file {path}: {e}"));
+                return out;
+            }
+        }
+    }
+    if let Some(w) = reader.trailing_warning() {
+        diags.warn(format!("counter-data file {path}: {w}"));
+    }
+    out.os_args = os_args(&reader.args);
+    out.args = std::mem::take(&mut reader.args);
+    out.pod = Some(pod);
+
+    let mode = CounterMode::from_go(meta.mode).unwrap_or(CounterMode::Count);
+    let (counters, live) = acc.slot(pod, layout);
+    for (k, &(head, start, len)) in scratch.heads.iter().enumerate() {
+        let at = head.offset;
+        let Some(pkg) = meta.packages.get(head.pkg as usize) else {
             diags.error(format!(
                 "counter-data file {path}: at byte offset {at}: function record {k} names package {} \
                  but the meta-data file has {} (index out of range); record ignored",
-                r.pkg,
+                head.pkg,
                 meta.packages.len()
             ));
             continue;
         };
-        let Some(func) = pkg.functions.get(r.func as usize) else {
+        let Some(func) = pkg.functions.get(head.func as usize) else {
             diags.error(format!(
                 "counter-data file {path}: at byte offset {at}: function record {k} names function {} \
                  of package {} which has {} (index out of range); record ignored",
-                r.func,
+                head.func,
                 pkg.path,
                 pkg.functions.len()
             ));
             continue;
         };
-        let (units, got) = (func.units.len(), r.counters.len());
-        if got != units {
+        let units = func.units.len();
+        if len != units {
             // A longer record keeps its first counters (as covdata does); a shorter one
             // cannot be aligned with the layout and is left out. Both are errors.
-            let what = if got > units {
+            let what = if len > units {
                 "the extra counters are ignored"
             } else {
                 "record ignored"
             };
             diags.error(format!(
                 "counter-data file {path}: at byte offset {at}: function record {k} ({} in {}) has \
-                 {got} counters, expected {units} (the units its meta-data file declares); {what}",
+                 {len} counters, expected {units} (the units its meta-data file declares); {what}",
                 func.name, func.file,
             ));
-            if got < units {
+            if len < units {
                 continue;
             }
-            r.counters.truncate(units);
         }
-        records.push(r);
+        let range = layout.func_range(head.pkg as usize, head.func as usize);
+        let src = &scratch.values[start..start + units];
+        out.overflowed |= merge_counters(mode, &mut counters[range], src).overflowed;
+        live[layout.func_index(head.pkg as usize, head.func as usize)] = true;
     }
-    Some((
-        pod,
-        CounterFile2 {
-            records,
-            args: file.args,
-            os_args,
-        },
-    ))
+    out
 }
 
-fn merge_pod(
-    meta_path: PathBuf,
-    meta: Arc<MetaFile>,
-    files: Vec<(usize, &CounterEntry, CounterFile2)>,
-    diags: &mut Diagnostics,
-) -> Pod {
-    let mut func_start = Vec::with_capacity(meta.packages.len());
-    let mut live = Vec::with_capacity(meta.packages.len());
-    let mut total = 0usize;
-    for p in &meta.packages {
-        let mut starts = Vec::with_capacity(p.functions.len());
-        for f in &p.functions {
-            starts.push(total);
-            total += f.units.len();
-        }
-        func_start.push(starts);
-        live.push(vec![false; p.functions.len()]);
+/// `os.Args` from an args table (`argc`, `argv0`…), as Go's reader rebuilds it.
+fn os_args(args: &[(String, String)]) -> Option<Vec<String>> {
+    let get = |k: &str| {
+        args.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let argc: usize = get("argc")?.parse().ok()?;
+    if argc > args.len() {
+        return None;
     }
-    let mode = CounterMode::from_go(meta.mode).unwrap_or(CounterMode::Count);
-    let mut counters = vec![0u32; total];
-    let mut counter_files = Vec::with_capacity(files.len());
-    for (_, entry, file) in files {
-        let mut overflowed = false;
-        for r in &file.records {
-            let (p, f) = (r.pkg as usize, r.func as usize);
-            let start = func_start[p][f];
-            let dst = &mut counters[start..start + r.counters.len()];
-            overflowed |= merge_counters(mode, dst, &r.counters).overflowed;
-            live[p][f] = true;
+    Some(
+        (0..argc)
+            .map(|i| get(&format!("argv{i}")).unwrap_or("").to_owned())
+            .collect(),
+    )
+}
+
+/// Prints phase durations to stderr when `LIVECOV_TIMINGS` is set (for bench/ work).
+struct PhaseTimer {
+    on: bool,
+    last: std::cell::Cell<std::time::Instant>,
+}
+
+impl PhaseTimer {
+    fn new() -> PhaseTimer {
+        PhaseTimer {
+            on: std::env::var_os("LIVECOV_TIMINGS").is_some(),
+            last: std::cell::Cell::new(std::time::Instant::now()),
         }
-        if overflowed {
-            diags.warn(format!(
-                "uint32 overflow during counter merge of {}: sums saturated at 4294967295",
-                entry.path.display()
-            ));
-        }
-        counter_files.push(LoadedCounters {
-            path: entry.path.clone(),
-            args: file.args,
-            os_args: file.os_args,
-        });
     }
-    Pod {
-        meta_path,
-        meta,
-        counter_files,
-        counters,
-        func_start,
-        live,
+
+    fn mark(&self, phase: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "timing: {phase} {:.1} ms",
+                (now - self.last.get()).as_secs_f64() * 1e3
+            );
+            self.last.set(now);
+        }
     }
 }

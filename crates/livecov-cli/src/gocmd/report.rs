@@ -55,6 +55,7 @@ impl<'a> Formatter<'a> {
             }
             let variants = self.packages.entry(pkg.path.as_str()).or_default();
             let counts = pod.package_counters(i);
+            let pkg: &'a PackageMeta = pkg;
             let existing = variants.iter_mut().find(|v| {
                 std::ptr::eq(v.pkg, pkg)
                     || (v.pkg.hash == pkg.hash && v.pkg.functions == pkg.functions)
@@ -86,7 +87,7 @@ impl<'a> Formatter<'a> {
         // Rank files once so the sort compares integers, not paths.
         let mut files: Vec<&'a str> = variants
             .iter()
-            .flat_map(|v| v.pkg.functions.iter().map(|f| f.file.as_str()))
+            .flat_map(|v| v.pkg.functions.iter().map(|f| &*f.file))
             .collect();
         files.sort_unstable();
         files.dedup();
@@ -96,8 +97,8 @@ impl<'a> Formatter<'a> {
             let mut last: Option<(&str, u32)> = None;
             for f in &v.pkg.functions {
                 let rank = match last {
-                    Some((file, r)) if file == f.file => r,
-                    _ => files.binary_search(&f.file.as_str()).unwrap_or(0) as u32,
+                    Some((file, r)) if std::ptr::eq(file, &*f.file) || file == &*f.file => r,
+                    _ => files.binary_search(&&*f.file).unwrap_or(0) as u32,
                 };
                 last = Some((&f.file, rank));
                 for u in &f.units {

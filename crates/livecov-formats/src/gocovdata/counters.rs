@@ -77,133 +77,203 @@ impl CounterFile {
     }
 }
 
-/// Decodes a counter-data file. Returns the value and warnings (hash or padding oddities
-/// Go tolerates).
-pub fn decode_counter_file(bytes: &[u8]) -> Result<(CounterFile, Vec<DecodeError>), DecodeError> {
-    let mut warnings = Vec::new();
-    let min = HEADER_LEN + SEGMENT_HEADER_LEN + FOOTER_LEN;
-    if bytes.len() < min {
-        return Err(DecodeError::new(
-            0,
-            format!(
-                "truncated counter-data file: {} bytes, a valid file has at least {min}",
-                bytes.len()
-            ),
-        ));
-    }
-    let mut c = Cursor::new(bytes, 0);
-    let magic = c.take(4, "magic")?;
-    if magic != COUNTER_MAGIC {
-        return Err(DecodeError::new(
-            0,
-            format!("bad magic {magic:02x?}: expected 00 63 77 6d (not a Go counter-data file)"),
-        ));
-    }
-    let version = c.u32_le("version")?;
-    if version != 1 {
-        return Err(DecodeError::new(
-            4,
-            format!("unknown counter-data file version {version} (expected 1)"),
-        ));
-    }
-    let meta_hash = c.hash16("meta hash")?;
-    let flavor = match c.u8("counter flavor")? {
-        1 => {
-            let be = c.u8("byte order")?;
-            if be > 1 {
-                return Err(DecodeError::new(
-                    25,
-                    format!("big-endian flag {be}, expected 0 or 1"),
-                ));
-            }
-            CounterFlavor::Raw {
-                big_endian: be == 1,
-            }
-        }
-        2 => CounterFlavor::Uleb128,
-        other => {
+/// A counter-data file whose header, args and footer have been read, with its records
+/// still to be streamed (first segment only). Reading records one at a time into a
+/// caller's buffer keeps merging many large files free of per-record allocations.
+pub struct CounterFileReader<'a> {
+    /// The meta file hash this file claims to belong to.
+    pub meta_hash: [u8; 16],
+    /// Payload encoding.
+    pub flavor: CounterFlavor,
+    /// The args table in file order.
+    pub args: Vec<(String, String)>,
+    /// The segment count from the footer; segments after the first are not read.
+    pub segments: u32,
+    cursor: Cursor<'a>,
+    entries: u64,
+    next: u64,
+}
+
+/// Where a function record lies and which function it is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordHead {
+    /// Byte offset of the record in the file.
+    pub offset: u64,
+    /// Index into the meta file's package list.
+    pub pkg: u32,
+    /// Index into that package's function list.
+    pub func: u32,
+}
+
+impl<'a> CounterFileReader<'a> {
+    /// Reads the header, footer, string table and args. Returns the reader and warnings
+    /// (padding oddities Go tolerates).
+    pub fn new(bytes: &'a [u8]) -> Result<(CounterFileReader<'a>, Vec<DecodeError>), DecodeError> {
+        let mut warnings = Vec::new();
+        let min = HEADER_LEN + SEGMENT_HEADER_LEN + FOOTER_LEN;
+        if bytes.len() < min {
             return Err(DecodeError::new(
-                24,
-                format!("unknown counter flavor {other} (expected 1 raw or 2 ULEB128)"),
-            ))
+                0,
+                format!(
+                    "truncated counter-data file: {} bytes, a valid file has at least {min}",
+                    bytes.len()
+                ),
+            ));
         }
-    };
+        let mut c = Cursor::new(bytes, 0);
+        let magic = c.take(4, "magic")?;
+        if magic != COUNTER_MAGIC {
+            return Err(DecodeError::new(
+                0,
+                format!(
+                    "bad magic {magic:02x?}: expected 00 63 77 6d (not a Go counter-data file)"
+                ),
+            ));
+        }
+        let version = c.u32_le("version")?;
+        if version != 1 {
+            return Err(DecodeError::new(
+                4,
+                format!("unknown counter-data file version {version} (expected 1)"),
+            ));
+        }
+        let meta_hash = c.hash16("meta hash")?;
+        let flavor = match c.u8("counter flavor")? {
+            1 => {
+                let be = c.u8("byte order")?;
+                if be > 1 {
+                    return Err(DecodeError::new(
+                        25,
+                        format!("big-endian flag {be}, expected 0 or 1"),
+                    ));
+                }
+                CounterFlavor::Raw {
+                    big_endian: be == 1,
+                }
+            }
+            2 => CounterFlavor::Uleb128,
+            other => {
+                return Err(DecodeError::new(
+                    24,
+                    format!("unknown counter flavor {other} (expected 1 raw or 2 ULEB128)"),
+                ))
+            }
+        };
 
-    let footer_at = bytes.len() - FOOTER_LEN;
-    let mut f = Cursor::new(bytes, footer_at);
-    if f.take(4, "footer magic")? != COUNTER_MAGIC {
-        return Err(DecodeError::new(
-            footer_at as u64,
-            "missing footer magic in the last 16 bytes (truncated or not a counter-data file)",
-        ));
-    }
-    f.take(4, "footer padding")?;
-    let segments = f.u32_le("segment count")?;
-    if segments == 0 {
-        return Err(DecodeError::new(
-            footer_at as u64 + 8,
-            "footer says the file has no segments",
-        ));
-    }
+        let footer_at = bytes.len() - FOOTER_LEN;
+        let mut f = Cursor::new(bytes, footer_at);
+        if f.take(4, "footer magic")? != COUNTER_MAGIC {
+            return Err(DecodeError::new(
+                footer_at as u64,
+                "missing footer magic in the last 16 bytes (truncated or not a counter-data file)",
+            ));
+        }
+        f.take(4, "footer padding")?;
+        let segments = f.u32_le("segment count")?;
+        if segments == 0 {
+            return Err(DecodeError::new(
+                footer_at as u64 + 8,
+                "footer says the file has no segments",
+            ));
+        }
 
-    // Segment 1 lies between the header and the footer that follows it.
-    let body = &bytes[..footer_at];
-    let mut c = Cursor::new(body, HEADER_LEN);
-    let entries = c.u64_le("function record count")?;
-    let strtab_len = c.u32_le("string table length")? as usize;
-    let args_len = c.u32_le("args table length")? as usize;
-    let seg_start = HEADER_LEN + SEGMENT_HEADER_LEN;
-    let strtab_end = seg_start
-        .checked_add(strtab_len)
-        .filter(|&e| e <= body.len())
-        .ok_or_else(|| {
-            DecodeError::new(
-                40,
-                format!("string table length {strtab_len} runs past the end of the segment"),
-            )
-        })?;
-    let args_end = strtab_end
-        .checked_add(args_len)
-        .filter(|&e| e <= body.len())
-        .ok_or_else(|| {
-            DecodeError::new(
+        // Segment 1 lies between the header and the footer that follows it.
+        let body = &bytes[..footer_at];
+        let mut c = Cursor::new(body, HEADER_LEN);
+        let entries = c.u64_le("function record count")?;
+        let strtab_len = c.u32_le("string table length")? as usize;
+        let args_len = c.u32_le("args table length")? as usize;
+        let seg_start = HEADER_LEN + SEGMENT_HEADER_LEN;
+        let strtab_end = seg_start
+            .checked_add(strtab_len)
+            .filter(|&e| e <= body.len())
+            .ok_or_else(|| {
+                DecodeError::new(
+                    40,
+                    format!("string table length {strtab_len} runs past the end of the segment"),
+                )
+            })?;
+        let args_end = strtab_end
+            .checked_add(args_len)
+            .filter(|&e| e <= body.len())
+            .ok_or_else(|| {
+                DecodeError::new(
+                    44,
+                    format!("args table length {args_len} runs past the end of the segment"),
+                )
+            })?;
+        if !(SEGMENT_HEADER_LEN + strtab_len + args_len).is_multiple_of(4) {
+            warnings.push(DecodeError::new(
                 44,
-                format!("args table length {args_len} runs past the end of the segment"),
-            )
-        })?;
-    if !(SEGMENT_HEADER_LEN + strtab_len + args_len).is_multiple_of(4) {
-        warnings.push(DecodeError::new(
-            44,
-            "segment preamble is not a multiple of 4 bytes",
-        ));
-    }
-    let strings =
-        Cursor::new(&bytes[..strtab_end], seg_start).string_table("counter string table")?;
-    let args = decode_args(&bytes[..args_end], strtab_end, &strings)?;
+                "segment preamble is not a multiple of 4 bytes",
+            ));
+        }
+        let strings =
+            Cursor::new(&bytes[..strtab_end], seg_start).string_table("counter string table")?;
+        let args = decode_args(&bytes[..args_end], strtab_end, &strings)?;
 
-    let mut c = Cursor::new(body, args_end);
-    let min_record = match flavor {
-        CounterFlavor::Uleb128 => 3,
-        CounterFlavor::Raw { .. } => 12,
-    };
-    if entries > (c.remaining() / min_record) as u64 {
-        return Err(DecodeError::new(
-            32,
-            format!(
-                "header claims {entries} function records, but only {} payload bytes remain",
-                c.remaining()
-            ),
-        ));
+        let c = Cursor::new(body, args_end);
+        let min_record = match flavor {
+            CounterFlavor::Uleb128 => 3,
+            CounterFlavor::Raw { .. } => 12,
+        };
+        if entries > (c.remaining() / min_record) as u64 {
+            return Err(DecodeError::new(
+                32,
+                format!(
+                    "header claims {entries} function records, but only {} payload bytes remain",
+                    c.remaining()
+                ),
+            ));
+        }
+        Ok((
+            CounterFileReader {
+                meta_hash,
+                flavor,
+                args,
+                segments,
+                cursor: c,
+                entries,
+                next: 0,
+            },
+            warnings,
+        ))
     }
-    let mut records = Vec::with_capacity(entries as usize);
-    let mut record_offsets = Vec::with_capacity(entries as usize);
-    for r in 0..entries {
+
+    /// The number of function records the segment header announces.
+    pub fn record_count(&self) -> u64 {
+        self.entries
+    }
+
+    /// Reads the next record's counters into `counters` (cleared first). `None` after
+    /// the last record.
+    pub fn next_record(
+        &mut self,
+        counters: &mut Vec<u32>,
+    ) -> Result<Option<RecordHead>, DecodeError> {
+        counters.clear();
+        self.append_next_record(counters)
+    }
+
+    /// Reads the next record, appending its counters to `values`; the record's counters
+    /// are the last `values.len() - (length before)` elements. `None` after the last
+    /// record.
+    pub fn append_next_record(
+        &mut self,
+        values: &mut Vec<u32>,
+    ) -> Result<Option<RecordHead>, DecodeError> {
+        if self.next == self.entries {
+            return Ok(None);
+        }
+        let r = self.next;
+        self.next += 1;
+        let flavor = self.flavor;
+        let c = &mut self.cursor;
         let rec_at = c.pos();
-        record_offsets.push(rec_at as u64);
         let wrap = |e: DecodeError| {
             DecodeError::new(e.offset, format!("function record {r}: {}", e.message))
         };
-        let n = read_value(&mut c, flavor, "counter count").map_err(wrap)?;
+        let n = read_value(c, flavor, "counter count").map_err(wrap)?;
         let per = match flavor {
             CounterFlavor::Uleb128 => 1,
             CounterFlavor::Raw { .. } => 4,
@@ -217,40 +287,69 @@ pub fn decode_counter_file(bytes: &[u8]) -> Result<(CounterFile, Vec<DecodeError
                 ),
             ));
         }
-        let pkg = read_value(&mut c, flavor, "package index").map_err(wrap)?;
-        let func = read_value(&mut c, flavor, "function index").map_err(wrap)?;
-        let mut counters = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            counters.push(read_value(&mut c, flavor, "counter").map_err(wrap)?);
+        let pkg = read_value(c, flavor, "package index").map_err(wrap)?;
+        let func = read_value(c, flavor, "function index").map_err(wrap)?;
+        match flavor {
+            CounterFlavor::Uleb128 => c.uleb32_many(n as usize, values, "counter").map_err(wrap)?,
+            CounterFlavor::Raw { .. } => {
+                values.reserve(n as usize);
+                for _ in 0..n {
+                    values.push(read_value(c, flavor, "counter").map_err(wrap)?);
+                }
+            }
         }
-        records.push(FuncRecord {
+        Ok(Some(RecordHead {
+            offset: rec_at as u64,
             pkg,
             func,
-            counters,
+        }))
+    }
+
+    /// After the last record: a warning when bytes remain before the footer of a
+    /// one-segment file.
+    pub fn trailing_warning(&self) -> Option<DecodeError> {
+        (self.segments == 1 && self.cursor.remaining() != 0).then(|| {
+            DecodeError::new(
+                self.cursor.pos() as u64,
+                format!(
+                    "{} unexpected bytes between the last record and the footer",
+                    self.cursor.remaining()
+                ),
+            )
+        })
+    }
+}
+
+/// Decodes a counter-data file. Returns the value and warnings (hash or padding oddities
+/// Go tolerates).
+pub fn decode_counter_file(bytes: &[u8]) -> Result<(CounterFile, Vec<DecodeError>), DecodeError> {
+    let (mut reader, mut warnings) = CounterFileReader::new(bytes)?;
+    let mut records = Vec::with_capacity(reader.record_count() as usize);
+    let mut record_offsets = Vec::with_capacity(reader.record_count() as usize);
+    let mut buf = Vec::new();
+    while let Some(head) = reader.next_record(&mut buf)? {
+        record_offsets.push(head.offset);
+        records.push(FuncRecord {
+            pkg: head.pkg,
+            func: head.func,
+            counters: buf.clone(),
         });
     }
-    if segments == 1 && c.remaining() != 0 {
-        warnings.push(DecodeError::new(
-            c.pos() as u64,
-            format!(
-                "{} unexpected bytes between the last record and the footer",
-                c.remaining()
-            ),
-        ));
-    }
+    warnings.extend(reader.trailing_warning());
     Ok((
         CounterFile {
-            meta_hash,
-            flavor,
-            args,
+            meta_hash: reader.meta_hash,
+            flavor: reader.flavor,
+            args: reader.args,
             records,
             record_offsets,
-            segments,
+            segments: reader.segments,
         },
         warnings,
     ))
 }
 
+#[inline]
 fn read_value(c: &mut Cursor<'_>, flavor: CounterFlavor, what: &str) -> Result<u32, DecodeError> {
     match flavor {
         CounterFlavor::Uleb128 => c.uleb32(what),

@@ -18,10 +18,47 @@ impl<'a> Cursor<'a> {
         self.pos
     }
 
+    /// Reads `n` ULEB128 values that must fit in 32 bits, appending them to `out`.
+    /// The loop the counter payload spends its time in: one-byte values (zero and small
+    /// counts, by far the most common) take a single compare.
+    pub(crate) fn uleb32_many(
+        &mut self,
+        n: usize,
+        out: &mut Vec<u32>,
+        what: &str,
+    ) -> Result<(), DecodeError> {
+        out.reserve(n);
+        let mut left = n;
+        while left > 0 {
+            // Eight one-byte values at once when no continuation bit is set.
+            if left >= 8 {
+                if let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
+                    let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+                    if word & 0x8080_8080_8080_8080 == 0 {
+                        out.extend(chunk.iter().map(|&b| u32::from(b)));
+                        self.pos += 8;
+                        left -= 8;
+                        continue;
+                    }
+                }
+            }
+            match self.bytes.get(self.pos) {
+                Some(&b) if b < 0x80 => {
+                    self.pos += 1;
+                    out.push(u32::from(b));
+                }
+                _ => out.push(self.uleb32(what)?),
+            }
+            left -= 1;
+        }
+        Ok(())
+    }
+
     pub(crate) fn remaining(&self) -> usize {
         self.bytes.len().saturating_sub(self.pos)
     }
 
+    #[inline]
     pub(crate) fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], DecodeError> {
         if n > self.remaining() {
             return Err(DecodeError::new(
@@ -37,20 +74,24 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
         Ok(self.take(1, what)?[0])
     }
 
+    #[inline]
     pub(crate) fn u32_le(&mut self, what: &str) -> Result<u32, DecodeError> {
         let b = self.take(4, what)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    #[inline]
     pub(crate) fn u32_be(&mut self, what: &str) -> Result<u32, DecodeError> {
         let b = self.take(4, what)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    #[inline]
     pub(crate) fn u64_le(&mut self, what: &str) -> Result<u64, DecodeError> {
         let b = self.take(8, what)?;
         let mut a = [0u8; 8];
@@ -58,6 +99,7 @@ impl<'a> Cursor<'a> {
         Ok(u64::from_le_bytes(a))
     }
 
+    #[inline]
     pub(crate) fn hash16(&mut self, what: &str) -> Result<[u8; 16], DecodeError> {
         let b = self.take(16, what)?;
         let mut a = [0u8; 16];
@@ -66,7 +108,20 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads an unsigned LEB128 value of at most 10 bytes (64 bits).
+    #[inline]
     pub(crate) fn uleb64(&mut self, what: &str) -> Result<u64, DecodeError> {
+        // Most values (counters, indices, short lengths) fit in one byte.
+        if let Some(&b) = self.bytes.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+        self.uleb64_multi(what)
+    }
+
+    #[inline(never)]
+    fn uleb64_multi(&mut self, what: &str) -> Result<u64, DecodeError> {
         let start = self.pos;
         let mut value: u64 = 0;
         let mut shift = 0u32;
@@ -94,7 +149,14 @@ impl<'a> Cursor<'a> {
 
     /// Reads a ULEB128 value that must fit in 32 bits (strict: larger values are an
     /// error, where Go would silently truncate).
+    #[inline]
     pub(crate) fn uleb32(&mut self, what: &str) -> Result<u32, DecodeError> {
+        if let Some(&b) = self.bytes.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u32::from(b));
+            }
+        }
         let start = self.pos;
         let v = self.uleb64(what)?;
         u32::try_from(v).map_err(|_| {
@@ -107,6 +169,18 @@ impl<'a> Cursor<'a> {
 
     /// Reads a string table (§1.3): a ULEB count, then per entry a ULEB length and bytes.
     pub(crate) fn string_table(&mut self, what: &str) -> Result<Vec<String>, DecodeError> {
+        Ok(self
+            .string_table_shared(what)?
+            .iter()
+            .map(|s| s.to_string())
+            .collect())
+    }
+
+    /// Like [`Cursor::string_table`], with strings that can be shared cheaply.
+    pub(crate) fn string_table_shared(
+        &mut self,
+        what: &str,
+    ) -> Result<Vec<std::sync::Arc<str>>, DecodeError> {
         let at = self.pos;
         let n = self.uleb64(what)?;
         // Each entry needs at least one byte (its length), so the count is bounded by what
@@ -124,8 +198,11 @@ impl<'a> Cursor<'a> {
         for i in 0..n {
             let len = self.uleb64(what)?;
             let len = usize::try_from(len).unwrap_or(usize::MAX);
-            let bytes = self.take(len, &format!("{what}: string {i}"))?;
-            out.push(String::from_utf8_lossy(bytes).into_owned());
+            let at = self.pos;
+            let bytes = self
+                .take(len, what)
+                .map_err(|e| DecodeError::new(at as u64, format!("string {i}: {}", e.message)))?;
+            out.push(std::sync::Arc::from(String::from_utf8_lossy(bytes)));
         }
         Ok(out)
     }

@@ -1,6 +1,7 @@
 //! `covmeta.<hash>`: a build's layout (spec §2, validation §8.1, writing §9).
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use livecov_model::Unit;
 
@@ -22,8 +23,38 @@ pub struct MetaFile {
     pub mode: u8,
     /// Raw `CGranularity` byte (1 perblock, 2 perfunc).
     pub granularity: u8,
-    /// Packages in file order; a counter record's `pkgIdx` indexes this list.
-    pub packages: Vec<PackageMeta>,
+    /// Packages in file order; a counter record's `pkgIdx` indexes this list. Shared:
+    /// builds that embed byte-identical package blobs share one decoded value.
+    pub packages: Vec<Arc<PackageMeta>>,
+    /// Where each package blob lies in the file it was decoded from (empty for values
+    /// built in memory), so merges can copy blobs verbatim.
+    pub blobs: Vec<Range<usize>>,
+}
+
+/// Decoded package blobs shared between meta files: the builds of one cluster embed
+/// the same packages (the standard library, shared modules) byte for byte, and each is
+/// decoded once. Keyed by the blob's bytes, so sharing never merges different blobs.
+#[derive(Default)]
+pub struct PackageCache {
+    by_blob: std::sync::Mutex<std::collections::HashMap<Arc<[u8]>, Arc<PackageMeta>>>,
+}
+
+impl PackageCache {
+    /// An empty cache.
+    pub fn new() -> PackageCache {
+        PackageCache::default()
+    }
+
+    fn get(&self, blob: &[u8]) -> Option<Arc<PackageMeta>> {
+        self.by_blob.lock().ok()?.get(blob).cloned()
+    }
+
+    fn insert(&self, blob: &[u8], pkg: Arc<PackageMeta>) -> Arc<PackageMeta> {
+        match self.by_blob.lock() {
+            Ok(mut map) => map.entry(Arc::from(blob)).or_insert(pkg).clone(),
+            Err(_) => pkg,
+        }
+    }
 }
 
 /// One package of a meta file.
@@ -39,18 +70,16 @@ pub struct PackageMeta {
     pub hash: [u8; 16],
     /// Functions in index order; a counter record's `funcIdx` indexes this list.
     pub functions: Vec<FuncMeta>,
-    /// Where the package blob lies in the file it was decoded from (empty for values
-    /// built in memory), so merges can copy it verbatim.
-    pub blob: Range<usize>,
 }
 
 /// One function of a package.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FuncMeta {
     /// Function name as Go records it (`main`, `T.M`, `*T.M`, `func.L11.C14`).
-    pub name: String,
+    /// Shared with the package's string table: a layout has many functions per file.
+    pub name: Arc<str>,
     /// Source file as Go records it (usually `<import path>/<base name>`).
-    pub file: String,
+    pub file: Arc<str>,
     /// True for a package-level function literal.
     pub lit: bool,
     /// Units in counter order: counter `i` belongs to unit `i`.
@@ -118,6 +147,15 @@ fn check_magic_version(c: &mut Cursor<'_>) -> Result<(), DecodeError> {
 /// Decodes a whole meta-data file. Returns the value and warnings for inconsistencies
 /// Go tolerates (a wrong `TotalLength`, `StrTabOffset`, or `NumFiles`).
 pub fn decode_meta_file(bytes: &[u8]) -> Result<(MetaFile, Vec<DecodeError>), DecodeError> {
+    decode_meta_file_with(bytes, &PackageCache::new())
+}
+
+/// Like [`decode_meta_file`], sharing package blobs already decoded through `cache`.
+/// A shared blob's warnings were given when it was first decoded.
+pub fn decode_meta_file_with(
+    bytes: &[u8],
+    cache: &PackageCache,
+) -> Result<(MetaFile, Vec<DecodeError>), DecodeError> {
     let mut warnings = Vec::new();
     let mut c = Cursor::new(bytes, 0);
     check_magic_version(&mut c)?;
@@ -173,6 +211,7 @@ pub fn decode_meta_file(bytes: &[u8]) -> Result<(MetaFile, Vec<DecodeError>), De
     st.string_table("file string table")?;
 
     let mut packages = Vec::with_capacity(n);
+    let mut blobs = Vec::with_capacity(n);
     for (i, (&off, &len)) in offsets.iter().zip(&lengths).enumerate() {
         let end = off.checked_add(len).filter(|&e| e <= file_len);
         let Some(end) = end.filter(|_| off >= blobs_start) else {
@@ -185,8 +224,13 @@ pub fn decode_meta_file(bytes: &[u8]) -> Result<(MetaFile, Vec<DecodeError>), De
             ));
         };
         let range = off as usize..end as usize;
-        let pkg = decode_blob(&bytes[range.clone()], off, i, &mut warnings)?;
-        packages.push(PackageMeta { blob: range, ..pkg });
+        let blob = &bytes[range.clone()];
+        let pkg = match cache.get(blob) {
+            Some(p) => p,
+            None => cache.insert(blob, Arc::new(decode_blob(blob, off, i, &mut warnings)?)),
+        };
+        packages.push(pkg);
+        blobs.push(range);
     }
     Ok((
         MetaFile {
@@ -194,6 +238,7 @@ pub fn decode_meta_file(bytes: &[u8]) -> Result<(MetaFile, Vec<DecodeError>), De
             mode,
             granularity,
             packages,
+            blobs,
         },
         warnings,
     ))
@@ -250,7 +295,7 @@ fn decode_blob(
         func_offsets.push(c.u32_le("function offset")? as usize);
     }
     let strings = c
-        .string_table("package string table")
+        .string_table_shared("package string table")
         .map_err(|e| err(e.offset as usize, e.message))?;
     let strings_end = c.pos();
     debug_assert!(strings_end >= func_table_end);
@@ -263,7 +308,7 @@ fn decode_blob(
             ),
         ));
     }
-    let lookup = |idx: u64, pos: usize, what: &str| -> Result<String, DecodeError> {
+    let lookup = |idx: u64, pos: usize, what: &str| -> Result<Arc<str>, DecodeError> {
         usize::try_from(idx)
             .ok()
             .and_then(|i| strings.get(i))
@@ -278,9 +323,9 @@ fn decode_blob(
                 )
             })
     };
-    let name = lookup(u64::from(name_idx), 4, "package name")?;
-    let path = lookup(u64::from(path_idx), 8, "package path")?;
-    let module_path = lookup(u64::from(module_idx), 12, "module path")?;
+    let name = lookup(u64::from(name_idx), 4, "package name")?.to_string();
+    let path = lookup(u64::from(path_idx), 8, "package path")?.to_string();
+    let module_path = lookup(u64::from(module_idx), 12, "module path")?.to_string();
 
     let mut functions = Vec::with_capacity(num_funcs);
     for (fi, &off) in func_offsets.iter().enumerate() {
@@ -343,7 +388,6 @@ fn decode_blob(
         module_path,
         hash,
         functions,
-        blob: 0..0,
     })
 }
 
@@ -455,7 +499,8 @@ mod tests {
             hash: [0; 16],
             mode: 3,
             granularity: 1,
-            packages: vec![PackageMeta {
+            blobs: vec![],
+            packages: vec![Arc::new(PackageMeta {
                 name: "main".into(),
                 path: "example.com/prog/cmd/empty".into(),
                 module_path: "example.com/prog".into(),
@@ -472,8 +517,7 @@ mod tests {
                         stmts: 4,
                     }],
                 }],
-                blob: 0..0,
-            }],
+            })],
         }
     }
 
@@ -490,7 +534,7 @@ mod tests {
             m.packages[0].functions,
             spec_example().packages[0].functions
         );
-        assert_eq!(m.packages[0].blob, 74..217);
+        assert_eq!(m.blobs[0], 74..217);
         assert_eq!(peek_meta_hash(&bytes).unwrap(), hash);
     }
 

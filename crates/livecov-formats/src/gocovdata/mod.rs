@@ -17,12 +17,13 @@ mod names;
 use std::fmt;
 
 pub use counters::{
-    decode_counter_file, encode_counter_file, CounterFile, CounterFlavor, FuncRecord,
+    decode_counter_file, encode_counter_file, CounterFile, CounterFileReader, CounterFlavor,
+    FuncRecord, RecordHead,
 };
 pub use hash::{file_hash, func_hash, merge_file_hash, package_hash, HashAlgo};
 pub use meta::{
-    decode_meta_file, encode_meta_file, encode_package_blob, peek_meta_hash, FuncMeta, MetaFile,
-    PackageMeta, META_HEADER_LEN,
+    decode_meta_file, decode_meta_file_with, encode_meta_file, encode_package_blob, peek_meta_hash,
+    FuncMeta, MetaFile, PackageCache, PackageMeta, META_HEADER_LEN,
 };
 pub use names::{classify_file_name, counter_file_name, meta_file_name, CovFileName};
 
