@@ -324,6 +324,7 @@ fn open_output(path: &str) -> io::Result<Box<dyn Write>> {
 /// A granularity clash is an error for every command.
 fn build_formatter<'a>(
     cmd: &str,
+    cache: &'a MetaCache,
     pods: &'a [Pod],
     filter: Option<&PkgFilter>,
     diags: &mut Diagnostics,
@@ -331,7 +332,7 @@ fn build_formatter<'a>(
     let first = pods.first()?;
     let mode = first.mode().unwrap_or(CounterMode::Count);
     let granularity = first.meta.granularity;
-    let mut fmt = Formatter::new(mode);
+    let mut fmt = Formatter::new(mode, &cache.orders);
     let mut prev_mode = mode;
     for pod in pods {
         let pod_mode = pod.mode().unwrap_or(CounterMode::Count);
@@ -379,7 +380,7 @@ fn report(
     if loaded.pods.is_empty() {
         diags.warn("no applicable files found in input directories");
     }
-    let fmt = build_formatter(cmd, &loaded.pods, filter, &mut diags);
+    let fmt = build_formatter(cmd, cache, &loaded.pods, filter, &mut diags);
     let stdout = io::stdout();
     let mut so = io::BufWriter::new(stdout.lock());
     if let Some(fmt) = &fmt {
@@ -441,7 +442,7 @@ fn textfmt_each(
             let mut d = loaded.diags;
             let path = out_dir.join(format!("{name}.txt"));
             let mut w = io::BufWriter::new(fs::File::create(&path)?);
-            if let Some(fmt) = build_formatter("textfmt", &loaded.pods, filter, &mut d) {
+            if let Some(fmt) = build_formatter("textfmt", cache, &loaded.pods, filter, &mut d) {
                 fmt.write_textfmt(&mut w)?;
             }
             w.flush()?;

@@ -197,6 +197,8 @@ type Decoded = Result<Arc<MetaFile>, String>;
 pub struct MetaCache {
     by_hash: std::sync::Mutex<HashMap<[u8; 16], Decoded>>,
     packages: PackageCache,
+    /// Sorted unit order per decoded package (valid as long as `packages` holds them).
+    pub orders: super::report::OrderCache,
 }
 
 impl MetaCache {

@@ -6,8 +6,9 @@
 //! that carry an identical package (same hash and layout) are first merged as dense
 //! vectors, so keyed work is only done once per distinct package layout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
 
 use livecov_formats::gocovdata::PackageMeta;
 use livecov_model::{merge_counters, percent_1dp, CounterMode, Unit};
@@ -26,6 +27,66 @@ struct Variant<'a> {
 pub struct Formatter<'a> {
     mode: CounterMode,
     packages: BTreeMap<&'a str, Vec<Variant<'a>>>,
+    orders: &'a OrderCache,
+}
+
+/// The text-profile order of each package layout's units, computed once per process:
+/// `textfmt -each` over hundreds of directories of the same build sorts it once.
+///
+/// Keyed by the address of the decoded package, which the meta cache keeps alive for
+/// the whole process, so an address is never reused for another package.
+#[derive(Default)]
+pub struct OrderCache {
+    by_pkg: Mutex<HashMap<usize, Arc<Option<Vec<UnitRef>>>>>,
+}
+
+/// One unit of a package: its function, its index in the function, and its index in
+/// the package's counter vector.
+#[derive(Clone, Copy)]
+struct UnitRef {
+    func: u32,
+    unit: u32,
+    flat: u32,
+}
+
+impl OrderCache {
+    /// The sorted units of `pkg`, or `None` when two units share a key (never produced
+    /// by Go's cover tool) and must go through the keyed merge.
+    fn order(&self, pkg: &PackageMeta) -> Arc<Option<Vec<UnitRef>>> {
+        let key = pkg as *const PackageMeta as usize;
+        if let Some(hit) = self.by_pkg.lock().expect("order cache lock").get(&key) {
+            return hit.clone();
+        }
+        let mut refs = Vec::new();
+        let mut flat = 0u32;
+        for (fi, f) in pkg.functions.iter().enumerate() {
+            for ui in 0..f.units.len() {
+                refs.push(UnitRef {
+                    func: fi as u32,
+                    unit: ui as u32,
+                    flat,
+                });
+                flat += 1;
+            }
+        }
+        let unit = |r: &UnitRef| {
+            let f = &pkg.functions[r.func as usize];
+            (
+                &*f.file,
+                f.units[r.unit as usize].profile_key(),
+                &*f.name,
+                f.lit,
+            )
+        };
+        refs.sort_unstable_by(|a, b| unit(a).cmp(&unit(b)));
+        let unique = refs.windows(2).all(|w| unit(&w[0]) != unit(&w[1]));
+        let order = Arc::new(unique.then_some(refs));
+        self.by_pkg
+            .lock()
+            .expect("order cache lock")
+            .insert(key, order.clone());
+        order
+    }
 }
 
 /// One line of a text profile before printing.
@@ -40,10 +101,11 @@ struct Entry<'a> {
 
 impl<'a> Formatter<'a> {
     /// A formatter merging with `mode` (Go uses the first pod's mode).
-    pub fn new(mode: CounterMode) -> Formatter<'a> {
+    pub fn new(mode: CounterMode, orders: &'a OrderCache) -> Formatter<'a> {
         Formatter {
             mode,
             packages: BTreeMap::new(),
+            orders,
         }
     }
 
@@ -83,6 +145,23 @@ impl<'a> Formatter<'a> {
 
     /// The units of one package in text-profile order, merged where keys repeat.
     fn sorted_entries(&self, variants: &[Variant<'a>]) -> Vec<Entry<'a>> {
+        if let [only] = variants {
+            if let Some(order) = self.orders.order(only.pkg).as_ref() {
+                return order
+                    .iter()
+                    .map(|r| {
+                        let f = &only.pkg.functions[r.func as usize];
+                        Entry {
+                            file: &f.file,
+                            func: &f.name,
+                            lit: f.lit,
+                            unit: f.units[r.unit as usize],
+                            count: only.counts[r.flat as usize],
+                        }
+                    })
+                    .collect();
+            }
+        }
         let n: usize = variants.iter().map(|v| v.counts.len()).sum();
         // Rank files once so the sort compares integers, not paths.
         let mut files: Vec<&'a str> = variants
