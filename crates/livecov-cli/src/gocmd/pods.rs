@@ -456,8 +456,12 @@ impl Accumulator {
     }
 
     fn slot(&mut self, pod: usize, layout: &Layout) -> &mut (Vec<u32>, Vec<bool>) {
-        self.pods[pod]
-            .get_or_insert_with(|| (vec![0; layout.total()], vec![false; layout.functions()]))
+        self.pods[pod].get_or_insert_with(|| {
+            (
+                written_zeros(layout.total()),
+                vec![false; layout.functions()],
+            )
+        })
     }
 
     /// Merges another thread's vectors into these. Sums and ORs are associative and
@@ -484,9 +488,21 @@ impl Accumulator {
     }
 }
 
+/// A zeroed vector whose pages are already written. `vec![0; n]` maps the shared zero
+/// page, and the first write to each page then costs a copy-on-write fault with a TLB
+/// shoot-down on every core, which dominated merging on two threads.
+fn written_zeros(n: usize) -> Vec<u32> {
+    let mut v = Vec::with_capacity(n);
+    v.extend(std::iter::repeat_n(0u32, n));
+    v
+}
+
 /// Buffers reused from one counter file to the next on a thread.
 #[derive(Default)]
 struct Scratch {
+    /// The file's bytes. Reused, because freeing large buffers unmaps memory, and that
+    /// costs a TLB shoot-down on every core.
+    bytes: Vec<u8>,
     heads: Vec<(RecordHead, usize, usize)>,
     values: Vec<u32>,
 }
@@ -528,18 +544,32 @@ fn load_counter_file(
     };
     let diags = &mut out.diags;
     let path = c.path.display();
-    let bytes = match fs::read(&c.path) {
-        Ok(b) => b,
-        Err(e) => {
-            diags.error(format!("reading counter-data file {path}: {e}"));
-            return out;
-        }
-    };
-    let (mut reader, warnings) = match CounterFileReader::new(&bytes) {
+    scratch.bytes.clear();
+    if let Err(e) = fs::File::open(&c.path).and_then(|mut f| f.read_to_end(&mut scratch.bytes)) {
+        diags.error(format!("reading counter-data file {path}: {e}"));
+        return out;
+    }
+    let bytes = std::mem::take(&mut scratch.bytes);
+    merge_counter_bytes(&bytes, c, pairing, acc, scratch, &mut out);
+    scratch.bytes = bytes;
+    out
+}
+
+fn merge_counter_bytes(
+    bytes: &[u8],
+    c: &CounterEntry,
+    pairing: &Pairing<'_>,
+    acc: &mut Accumulator,
+    scratch: &mut Scratch,
+    out: &mut FileOutcome,
+) {
+    let diags = &mut out.diags;
+    let path = c.path.display();
+    let (mut reader, warnings) = match CounterFileReader::new(bytes) {
         Ok(v) => v,
         Err(e) => {
             diags.error(format!("decoding counter-data file {path}: {e}"));
-            return out;
+            return;
         }
     };
     for w in warnings {
@@ -568,7 +598,7 @@ fn load_counter_file(
                     "counter-data file {path} skipped: its meta-data file {} could not be read",
                     pairing.unreadable[c.tag.as_str()].display()
                 ));
-                return out;
+                return;
             }
             None => {
                 diags.error(format!(
@@ -577,7 +607,7 @@ fn load_counter_file(
                     hex16(&reader.meta_hash),
                     hex16(&reader.meta_hash)
                 ));
-                return out;
+                return;
             }
         },
     };
@@ -586,7 +616,7 @@ fn load_counter_file(
             "counter-data file {path} skipped: its meta-data file {} could not be read",
             pairing.firsts[pod].0.path.display()
         ));
-        return out;
+        return;
     };
 
     // Read every record first: a file that fails half way contributes nothing.
@@ -603,7 +633,7 @@ fn load_counter_file(
             Ok(None) => break,
             Err(e) => {
                 diags.error(format!("decoding counter-data file {path}: {e}"));
-                return out;
+                return;
             }
         }
     }
@@ -660,7 +690,6 @@ fn load_counter_file(
         out.overflowed |= merge_counters(mode, &mut counters[range], src).overflowed;
         live[layout.func_index(head.pkg as usize, head.func as usize)] = true;
     }
-    out
 }
 
 /// `os.Args` from an args table (`argc`, `argv0`…), as Go's reader rebuilds it.

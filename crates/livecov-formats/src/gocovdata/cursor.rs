@@ -42,10 +42,14 @@ impl<'a> Cursor<'a> {
                     }
                 }
             }
-            match self.bytes.get(self.pos) {
-                Some(&b) if b < 0x80 => {
+            match self.bytes.get(self.pos..self.pos + 2) {
+                Some(&[b, _]) if b < 0x80 => {
                     self.pos += 1;
                     out.push(u32::from(b));
+                }
+                Some(&[b0, b1]) if b1 < 0x80 => {
+                    self.pos += 2;
+                    out.push(u32::from(b0 & 0x7f) | (u32::from(b1) << 7));
                 }
                 _ => out.push(self.uleb32(what)?),
             }
