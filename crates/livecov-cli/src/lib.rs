@@ -5,6 +5,7 @@
 //! arguments and parse them in their own module.
 #![deny(missing_docs)]
 
+mod cluster;
 mod demo;
 mod exit;
 mod gocmd;
@@ -33,6 +34,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Commands over a cluster collection (download, compile).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Report a compiled collection per owner and per build (table or JSON).
+    Report(cluster::report::ReportArgs),
     /// Run livecov on real example coverage data shipped in the binary.
     ///
     /// Writes a few pods of coverage data (written by real programs built with
@@ -54,6 +60,17 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// `livecov cluster …`: the older tool's verbs, natively.
+#[derive(Subcommand, Debug)]
+enum ClusterCommand {
+    /// Compile every report directory of a collection into its store (livecov.db).
+    ///
+    /// Decodes Go coverage natively and in parallel, keeps the latest snapshot of each
+    /// process, groups processes into owners and merges them. Unchanged inputs are
+    /// skipped; inputs that failed are retried on the next run.
+    Compile(cluster::compile::CompileArgs),
 }
 
 /// Runs livecov with the process arguments and returns the exit code.
@@ -80,9 +97,19 @@ where
     };
     match cli.command {
         Command::Go { args } => gocmd::run(&args),
+        Command::Cluster(ClusterCommand::Compile(args)) => or_error(cluster::compile::run(&args)),
+        Command::Report(args) => or_error(cluster::report::run(&args)),
         Command::Demo { dir } => demo::run(&dir).unwrap_or_else(|e| {
             eprintln!("error: {e:#}");
             Exit::Error
         }),
     }
+}
+
+/// Prints an error chain and maps it to exit status 2.
+fn or_error(result: anyhow::Result<Exit>) -> Exit {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        Exit::Error
+    })
 }

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod counter;
+pub mod owners;
 mod diagnostics;
 mod unit;
 

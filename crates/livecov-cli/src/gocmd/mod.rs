@@ -9,8 +9,8 @@
 mod debugdump;
 mod flags;
 mod merge;
-mod pkgmatch;
-mod pods;
+pub(crate) mod pkgmatch;
+pub(crate) mod pods;
 mod report;
 
 use std::fs;

@@ -102,7 +102,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    fn new(meta: &MetaFile) -> Layout {
+    pub(crate) fn new(meta: &MetaFile) -> Layout {
         let mut func_base = Vec::with_capacity(meta.packages.len());
         let mut func_start = Vec::new();
         let mut total = 0;
@@ -120,19 +120,19 @@ impl Layout {
         }
     }
 
-    fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         *self.func_start.last().unwrap_or(&0)
     }
 
-    fn functions(&self) -> usize {
+    pub(crate) fn functions(&self) -> usize {
         self.func_start.len() - 1
     }
 
-    fn func_index(&self, pkg: usize, func: usize) -> usize {
+    pub(crate) fn func_index(&self, pkg: usize, func: usize) -> usize {
         self.func_base[pkg] + func
     }
 
-    fn func_range(&self, pkg: usize, func: usize) -> std::ops::Range<usize> {
+    pub(crate) fn func_range(&self, pkg: usize, func: usize) -> std::ops::Range<usize> {
         let g = self.func_index(pkg, func);
         self.func_start[g]..self.func_start[g + 1]
     }
@@ -202,7 +202,7 @@ pub struct MetaCache {
 }
 
 impl MetaCache {
-    fn get_or_decode(&self, hash: [u8; 16], path: &Path) -> Decoded {
+    pub(crate) fn get_or_decode(&self, hash: [u8; 16], path: &Path) -> Decoded {
         if let Some(hit) = self.by_hash.lock().expect("cache lock").get(&hash) {
             return hit.clone();
         }
@@ -222,7 +222,7 @@ impl MetaCache {
     }
 }
 
-fn read_header(path: &Path) -> Result<[u8; 16], String> {
+pub(crate) fn read_header(path: &Path) -> Result<[u8; 16], String> {
     let mut f = fs::File::open(path)
         .map_err(|e| format!("reading meta-data file {}: {e}", path.display()))?;
     let mut buf = [0u8; META_HEADER_LEN];
@@ -491,7 +491,7 @@ impl Accumulator {
 /// A zeroed vector whose pages are already written. `vec![0; n]` maps the shared zero
 /// page, and the first write to each page then costs a copy-on-write fault with a TLB
 /// shoot-down on every core, which dominated merging on two threads.
-fn written_zeros(n: usize) -> Vec<u32> {
+pub(crate) fn written_zeros(n: usize) -> Vec<u32> {
     let mut v = Vec::with_capacity(n);
     v.extend(std::iter::repeat_n(0u32, n));
     v
@@ -693,7 +693,7 @@ fn merge_counter_bytes(
 }
 
 /// `os.Args` from an args table (`argc`, `argv0`…), as Go's reader rebuilds it.
-fn os_args(args: &[(String, String)]) -> Option<Vec<String>> {
+pub(crate) fn os_args(args: &[(String, String)]) -> Option<Vec<String>> {
     let get = |k: &str| {
         args.iter()
             .find(|(key, _)| key == k)

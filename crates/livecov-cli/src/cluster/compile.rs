@@ -1,0 +1,1110 @@
+//! `livecov cluster compile`: every report directory of a collection into the store.
+//!
+//! Per directory (in parallel): read `metadata.json` and `info.json`, decode the Go
+//! coverage files natively, and keep the latest snapshot of each process (the producer
+//! writes cumulative `.1`/`.2` toggles; the newer one wins, by the object time the
+//! download recorded, else the file's time field, else element-wise dominance). One
+//! writer stores the results; each build's layout is stored once.
+//!
+//! Then owners: processes are grouped by namespace/owner type/owner/binary/build, host
+//! duplicates of pod processes are dropped once, and each group's counters are merged
+//! (saturating sum, or `--merge max` like the older tool). Unchanged inputs and owners
+//! are skipped by fingerprint and content hash; failed inputs are retried next run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use livecov_formats::gocovdata::{classify_file_name, CounterFileReader, CovFileName, MetaFile};
+use livecov_model::owners::{infer_owners, PodOrigin};
+use livecov_model::{merge_counters, CounterMode};
+use livecov_store::{
+    compress_counters, decompress_counters, BuildFile, ImageSourceRow, InputRow, OwnerRow,
+    ProcessRow, Store,
+};
+use md5::{Digest, Md5};
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use crate::exit::Exit;
+use crate::gocmd::pods::{read_header, written_zeros, Layout, MetaCache};
+
+/// How processes of one build are combined into an owner's profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MergeRule {
+    /// Saturating sum of counts (set mode: OR), like Go.
+    Sum,
+    /// Element-wise maximum, like the older tool.
+    Max,
+}
+
+/// Flags of `livecov cluster compile`.
+#[derive(clap::Args, Debug)]
+pub struct CompileArgs {
+    /// The collection directory (report directories under `<collection>/coverage/`).
+    #[arg(long)]
+    pub collection: PathBuf,
+    /// Recompile inputs even when unchanged: `*` for all, or `field=glob` with field one
+    /// of namespace, node, container, image (several are ANDed).
+    #[arg(long, value_name = "FILTER")]
+    pub update: Vec<String>,
+    /// How processes of one build combine into an owner's counts.
+    #[arg(long, value_enum, default_value_t = MergeRule::Sum)]
+    pub merge: MergeRule,
+    /// Source files injected by the coverage infrastructure, left out of every total
+    /// (matched by file name, not substring).
+    #[arg(
+        long = "exclude-file",
+        value_name = "NAME",
+        default_values_t = ["coverage_server.go".to_owned(), "coverage_producer.go".to_owned()]
+    )]
+    pub exclude_files: Vec<String>,
+}
+
+/// `metadata.json` as the download writes it (older tool's fields plus ours); the
+/// aliases accept the flatter form other collectors (and bench/) write.
+#[derive(Deserialize, Default)]
+struct Metadata {
+    #[serde(default, alias = "pod")]
+    pod_name: String,
+    #[serde(default)]
+    namespace: String,
+    #[serde(default)]
+    container: ContainerField,
+    #[serde(default)]
+    binary_name: String,
+    #[serde(default)]
+    collected_at: String,
+    #[serde(default)]
+    hostname: String,
+    #[serde(default)]
+    host_process: bool,
+    #[serde(default, alias = "kind")]
+    owner_kind: String,
+    #[serde(default, alias = "workload")]
+    owner_name: String,
+    /// The bench generator's name for the image.
+    #[serde(default)]
+    image: String,
+    /// The bench generator's name for the binary.
+    #[serde(default)]
+    binary: String,
+    /// The bench generator's name for the node.
+    #[serde(default)]
+    node: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ContainerMeta {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    image: String,
+}
+
+/// `container` is an object (`{name, image}`) or just the name.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ContainerField {
+    Object(ContainerMeta),
+    Name(String),
+}
+
+impl Default for ContainerField {
+    fn default() -> ContainerField {
+        ContainerField::Object(ContainerMeta::default())
+    }
+}
+
+impl ContainerField {
+    fn into_parts(self) -> (String, String) {
+        match self {
+            ContainerField::Object(c) => (c.name, c.image),
+            ContainerField::Name(n) => (n, String::new()),
+        }
+    }
+}
+
+/// `info.json` written by the producer (flattened `X-Art-Coverage-*` headers).
+#[derive(Deserialize, Default)]
+struct Info {
+    #[serde(default)]
+    source_url: String,
+    #[serde(default)]
+    source_commit: String,
+    #[serde(default)]
+    software_group: String,
+    #[serde(default)]
+    software_key: String,
+}
+
+/// `--update` filters.
+struct UpdateFilter {
+    all: bool,
+    rules: Vec<(String, globset::GlobMatcher)>,
+}
+
+impl UpdateFilter {
+    fn parse(values: &[String]) -> Result<UpdateFilter> {
+        let mut f = UpdateFilter {
+            all: false,
+            rules: Vec::new(),
+        };
+        for v in values {
+            if v == "*" {
+                f.all = true;
+                continue;
+            }
+            let (field, glob) = v.split_once('=').with_context(|| {
+                format!("--update {v:?}: expected * or field=glob (namespace, node, container, image)")
+            })?;
+            if !matches!(field, "namespace" | "node" | "container" | "image") {
+                anyhow::bail!(
+                    "--update {v:?}: unknown field {field:?} (expected namespace, node, container or image)"
+                );
+            }
+            let m = globset::Glob::new(glob)
+                .with_context(|| format!("--update {v:?}: bad glob"))?
+                .compile_matcher();
+            f.rules.push((field.to_owned(), m));
+        }
+        Ok(f)
+    }
+
+    fn forces(&self, input: &InputRow) -> bool {
+        if self.all {
+            return true;
+        }
+        !self.rules.is_empty()
+            && self.rules.iter().all(|(field, m)| {
+                let v = match field.as_str() {
+                    "namespace" => &input.namespace,
+                    "node" => &input.hostname,
+                    "container" => &input.container,
+                    _ => &input.image,
+                };
+                m.is_match(v)
+            })
+    }
+}
+
+/// One decoded build, shared by every directory of the run.
+struct BuildInfo {
+    meta: Arc<MetaFile>,
+    layout: Layout,
+    meta_path: PathBuf,
+    /// Unit indices (into the dense vector) excluded as infrastructure.
+    excluded: Vec<bool>,
+    statements: u64,
+}
+
+/// What compiling one directory produced.
+struct Compiled {
+    input: InputRow,
+    processes: Vec<(Arc<BuildInfo>, ProcessRow)>,
+    warnings: Vec<String>,
+    /// Counter vectors of the processes (for build totals), only when small enough to
+    /// keep; otherwise recomputed from the store.
+    info: Option<Info>,
+}
+
+fn fingerprint(dir: &Path) -> std::io::Result<String> {
+    let mut names: Vec<(String, u64, i128)> = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let relevant = name.starts_with("covmeta.")
+            || name.starts_with("covcounters.")
+            || matches!(name.as_str(), "metadata.json" | "info.json" | ".livecov-objects.json");
+        if !relevant {
+            continue;
+        }
+        let md = e.metadata()?;
+        let mtime = md
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        names.push((name, md.len(), mtime));
+    }
+    names.sort();
+    let mut h = Md5::new();
+    for (n, len, t) in names {
+        h.update(format!("{n}\0{len}\0{t}\n").as_bytes());
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn tool_version() -> String {
+    format!("livecov {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Reads a directory's origin. Unreadable metadata is an error for the directory.
+fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>), String> {
+    let meta_path = dir.join("metadata.json");
+    let md: Metadata = match fs::read(&meta_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            format!("{}: not valid metadata JSON: {e}", meta_path.display())
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "{}: missing (expected the pod, namespace and container of the reports; \
+                 `livecov cluster download` writes it)",
+                meta_path.display()
+            ))
+        }
+        Err(e) => return Err(format!("{}: {e}", meta_path.display())),
+    };
+    let info: Option<Info> = fs::read(dir.join("info.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let pick = |a: &str, b: &str| if a.is_empty() { b.to_owned() } else { a.to_owned() };
+    let (container, container_image) = md.container.into_parts();
+    let input = InputRow {
+        dir: name.to_owned(),
+        namespace: md.namespace.clone(),
+        pod: md.pod_name,
+        container,
+        hostname: pick(&md.hostname, &md.node),
+        image: pick(&container_image, &md.image),
+        binary: pick(&md.binary_name, &md.binary),
+        is_host: md.host_process || md.namespace.is_empty(),
+        collected_at: md.collected_at,
+        owner_kind: md.owner_kind,
+        owner_name: md.owner_name,
+        source_url: info.as_ref().map(|i| i.source_url.clone()).unwrap_or_default(),
+        source_commit: info
+            .as_ref()
+            .map(|i| i.source_commit.clone())
+            .unwrap_or_default(),
+        tool_version: tool_version(),
+        ..InputRow::default()
+    };
+    Ok((input, info))
+}
+
+/// Object times recorded by the download (`.livecov-objects.json`): name → time.
+fn object_times(dir: &Path) -> HashMap<String, String> {
+    #[derive(Deserialize)]
+    struct Obj {
+        #[serde(default)]
+        last_modified: String,
+    }
+    let Ok(bytes) = fs::read(dir.join(".livecov-objects.json")) else {
+        return HashMap::new();
+    };
+    let parsed: HashMap<String, Obj> = serde_json::from_slice(&bytes).unwrap_or_default();
+    parsed
+        .into_iter()
+        .map(|(k, v)| {
+            let name = k.rsplit('/').next().unwrap_or(&k).to_owned();
+            (name, v.last_modified)
+        })
+        .collect()
+}
+
+/// A snapshot of one process read from one counter file.
+struct Snapshot {
+    time: String,
+    counters: Vec<u32>,
+}
+
+/// Picks the latest snapshot of a process: by time when both have one, else the one
+/// that dominates element-wise; when neither does, the element-wise maximum (and says so).
+fn latest(mut snaps: Vec<Snapshot>, warnings: &mut Vec<String>, what: &str) -> (Vec<u32>, String) {
+    snaps.sort_by(|a, b| a.time.cmp(&b.time));
+    let mut best = snaps.pop().expect("at least one snapshot");
+    for s in snaps.into_iter().rev() {
+        if !s.time.is_empty() && !best.time.is_empty() && s.time != best.time {
+            continue; // older by time
+        }
+        let ge = best.counters.iter().zip(&s.counters).all(|(a, b)| a >= b);
+        let le = best.counters.iter().zip(&s.counters).all(|(a, b)| a <= b);
+        if le && !ge {
+            best = s;
+        } else if !ge {
+            warnings.push(format!(
+                "{what}: two snapshots without times and neither contains the other; kept the element-wise maximum"
+            ));
+            for (a, b) in best.counters.iter_mut().zip(&s.counters) {
+                *a = (*a).max(*b);
+            }
+        }
+    }
+    (best.counters, best.time)
+}
+
+struct Run<'a> {
+    cache: &'a MetaCache,
+    builds: Mutex<HashMap<[u8; 16], Arc<BuildInfo>>>,
+    exclude: &'a [String],
+}
+
+impl Run<'_> {
+    fn build(&self, hash: [u8; 16], meta_path: &Path) -> Result<Arc<BuildInfo>, String> {
+        if let Some(b) = self.builds.lock().expect("builds lock").get(&hash) {
+            return Ok(b.clone());
+        }
+        let meta = self.cache.get_or_decode(hash, meta_path)?;
+        if CounterMode::from_go(meta.mode).is_none() {
+            return Err(format!(
+                "{}: at byte offset 48: counter mode {} is not set, count or atomic",
+                meta_path.display(),
+                meta.mode
+            ));
+        }
+        let layout = Layout::new(&meta);
+        let mut excluded = Vec::with_capacity(layout.total());
+        let mut statements = 0u64;
+        for p in &meta.packages {
+            for f in &p.functions {
+                let base = f.file.rsplit('/').next().unwrap_or(&f.file);
+                let skip = self.exclude.iter().any(|e| e == base);
+                for u in &f.units {
+                    excluded.push(skip);
+                    if !skip {
+                        statements += u64::from(u.stmts);
+                    }
+                }
+            }
+        }
+        let info = Arc::new(BuildInfo {
+            meta,
+            layout,
+            meta_path: meta_path.to_owned(),
+            excluded,
+            statements,
+        });
+        Ok(self
+            .builds
+            .lock()
+            .expect("builds lock")
+            .entry(hash)
+            .or_insert(info)
+            .clone())
+    }
+
+    /// Decodes one report directory into its processes.
+    fn compile_dir(&self, dir: &Path, mut input: InputRow, info: Option<Info>) -> Compiled {
+        let mut warnings = Vec::new();
+        let times = object_times(dir);
+        let mut names: Vec<String> = match fs::read_dir(dir) {
+            Ok(rd) => rd
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(e) => {
+                input.error = format!("{}: {e}", dir.display());
+                return Compiled { input, processes: Vec::new(), warnings, info };
+            }
+        };
+        names.sort();
+        let mut content = Md5::new();
+        let mut by_hash: HashMap<[u8; 16], Arc<BuildInfo>> = HashMap::new();
+        let mut errors = Vec::new();
+        for n in &names {
+            if let Some(CovFileName::Meta { .. }) = classify_file_name(n) {
+                let path = dir.join(n);
+                match read_header(&path).and_then(|h| self.build(h, &path).map(|b| (h, b))) {
+                    Ok((h, b)) => {
+                        content.update(h);
+                        by_hash.insert(h, b);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        let mut snaps: BTreeMap<([u8; 16], i64), Vec<Snapshot>> = BTreeMap::new();
+        let mut buf = Vec::new();
+        for n in &names {
+            let Some(CovFileName::Counters { pid, .. }) = classify_file_name(n) else {
+                continue;
+            };
+            let path = dir.join(n);
+            buf.clear();
+            if let Err(e) = fs::File::open(&path).and_then(|mut f| f.read_to_end(&mut buf)) {
+                errors.push(format!("reading {}: {e}", path.display()));
+                continue;
+            }
+            content.update(&buf);
+            match self.decode_counters(&path, &buf, &by_hash, &mut warnings) {
+                Ok((hash, counters)) => {
+                    let time = times.get(n).cloned().unwrap_or_else(|| file_time(n, &path));
+                    snaps
+                        .entry((hash, pid))
+                        .or_default()
+                        .push(Snapshot { time, counters });
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Ok(b) = fs::read(dir.join("metadata.json")) {
+            content.update(&b);
+        }
+        input.content_hash = hex(&content.finalize());
+        let mut processes = Vec::new();
+        for ((hash, pid), list) in snaps {
+            let build = by_hash[&hash].clone();
+            let superseded = list.len() as i64 - 1;
+            let (counters, time) = latest(list, &mut warnings, &format!("{} pid {pid}", dir.display()));
+            let covered = covered_statements(&build, &counters);
+            processes.push((
+                build.clone(),
+                ProcessRow {
+                    build_id: 0,
+                    pid,
+                    snapshot_time: time,
+                    superseded,
+                    covered,
+                    counters: compress_counters(&counters),
+                },
+            ));
+        }
+        if processes.is_empty() && errors.is_empty() {
+            errors.push(format!(
+                "{}: no counter data (covcounters.*) for any meta-data file",
+                dir.display()
+            ));
+        }
+        if !errors.is_empty() {
+            input.error = errors.join("; ");
+        }
+        Compiled {
+            input,
+            processes,
+            warnings,
+            info,
+        }
+    }
+
+    /// Decodes one counter file into a dense vector aligned to its build.
+    fn decode_counters(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        by_hash: &HashMap<[u8; 16], Arc<BuildInfo>>,
+        warnings: &mut Vec<String>,
+    ) -> Result<([u8; 16], Vec<u32>), String> {
+        let p = path.display();
+        let (mut reader, _) =
+            CounterFileReader::new(bytes).map_err(|e| format!("decoding {p}: {e}"))?;
+        let hash = reader.meta_hash;
+        let build = by_hash.get(&hash).ok_or_else(|| {
+            format!(
+                "{p}: no meta-data file with hash {} in its directory",
+                livecov_formats::gocovdata::hex16(&hash)
+            )
+        })?;
+        let mode = CounterMode::from_go(build.meta.mode).unwrap_or(CounterMode::Count);
+        let mut dense = written_zeros(build.layout.total());
+        let mut rec = Vec::new();
+        while let Some(head) = reader
+            .next_record(&mut rec)
+            .map_err(|e| format!("decoding {p}: {e}"))?
+        {
+            let (pi, fi) = (head.pkg as usize, head.func as usize);
+            let Some(func) = build.meta.packages.get(pi).and_then(|pk| pk.functions.get(fi)) else {
+                warnings.push(format!(
+                    "{p}: at byte offset {}: record for package {pi} function {fi} is out of range; ignored",
+                    head.offset
+                ));
+                continue;
+            };
+            if rec.len() < func.units.len() {
+                return Err(format!(
+                    "{p}: at byte offset {}: {} has {} counters, expected {}",
+                    head.offset,
+                    func.name,
+                    rec.len(),
+                    func.units.len()
+                ));
+            }
+            let range = build.layout.func_range(pi, fi);
+            let n = range.len();
+            merge_counters(mode, &mut dense[range], &rec[..n]);
+        }
+        Ok((hash, dense))
+    }
+}
+
+/// A counter file's time when the download recorded none: the name's last field when
+/// it is a Unix time in nanoseconds (runtime-written files), else the file's mtime.
+fn file_time(name: &str, path: &Path) -> String {
+    if let Some(last) = name.rsplit('.').next() {
+        if last.len() >= 16 && last.bytes().all(|b| b.is_ascii_digit()) {
+            return format!("ns:{last:0>20}");
+        }
+    }
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| format!("ns:{:020}", d.as_nanos()))
+        .unwrap_or_default()
+}
+
+fn covered_statements(build: &BuildInfo, counters: &[u32]) -> u64 {
+    let mut covered = 0u64;
+    let mut i = 0;
+    for p in &build.meta.packages {
+        for f in &p.functions {
+            for u in &f.units {
+                if counters[i] != 0 && !build.excluded[i] {
+                    covered += u64::from(u.stmts);
+                }
+                i += 1;
+            }
+        }
+    }
+    covered
+}
+
+fn build_files(build: &BuildInfo, counters: Option<&[u32]>) -> Vec<BuildFile> {
+    let mut files: BTreeMap<&str, BuildFile> = BTreeMap::new();
+    let mut i = 0;
+    for p in &build.meta.packages {
+        for f in &p.functions {
+            let entry = files.entry(&f.file).or_insert_with(|| BuildFile {
+                path: f.file.to_string(),
+                package: p.path.clone(),
+                statements: 0,
+                covered: 0,
+                excluded: build.excluded.get(i).copied().unwrap_or(false),
+            });
+            for u in &f.units {
+                entry.statements += u64::from(u.stmts);
+                if counters.is_some_and(|c| c[i] != 0) {
+                    entry.covered += u64::from(u.stmts);
+                }
+                i += 1;
+            }
+        }
+    }
+    files.into_values().collect()
+}
+
+/// What a compile run did.
+#[derive(Default, Debug)]
+pub struct Summary {
+    /// Inputs compiled this run.
+    pub compiled: usize,
+    /// Inputs skipped as unchanged.
+    pub unchanged: usize,
+    /// Inputs that failed (recorded, retried next run).
+    pub failed: usize,
+    /// Inputs removed because their directory is gone.
+    pub removed: usize,
+    /// Owner groups recomputed.
+    pub owners_updated: usize,
+    /// Owner groups in the store.
+    pub owners: usize,
+    /// Builds in the store.
+    pub builds: usize,
+}
+
+/// Runs `cluster compile`.
+pub fn run(args: &CompileArgs) -> Result<Exit> {
+    let summary = compile(args)?;
+    eprintln!(
+        "compiled {} inputs ({} unchanged, {} failed, {} removed); {} builds; {} owners ({} updated)",
+        summary.compiled,
+        summary.unchanged,
+        summary.failed,
+        summary.removed,
+        summary.builds,
+        summary.owners,
+        summary.owners_updated
+    );
+    eprintln!(
+        "store: {}",
+        args.collection.join("livecov.db").display()
+    );
+    Ok(if summary.failed > 0 { Exit::Error } else { Exit::Ok })
+}
+
+/// Compiles a collection into its store.
+pub fn compile(args: &CompileArgs) -> Result<Summary> {
+    let coverage = args.collection.join("coverage");
+    let filter = UpdateFilter::parse(&args.update)?;
+    let mut dirs: Vec<String> = fs::read_dir(&coverage)
+        .with_context(|| {
+            format!(
+                "reading {} (a collection holds report directories under coverage/; \
+                 `livecov cluster download` creates them)",
+                coverage.display()
+            )
+        })?
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    let db = args.collection.join("livecov.db");
+    let mut store = Store::open(&db)?;
+    let stored: HashMap<String, InputRow> = store
+        .inputs()?
+        .into_iter()
+        .map(|i| (i.dir.clone(), i))
+        .collect();
+
+    // Which inputs need compiling: new, changed, failed last time, another livecov
+    // version, or forced by --update.
+    let version = tool_version();
+    let fingerprints: Vec<(String, std::io::Result<String>)> = dirs
+        .par_iter()
+        .map(|d| (d.clone(), fingerprint(&coverage.join(d))))
+        .collect();
+    let mut summary = Summary::default();
+    let mut todo = Vec::new();
+    for (d, fp) in &fingerprints {
+        let fp = fp.as_ref().map(String::as_str).unwrap_or("");
+        match stored.get(d) {
+            Some(old)
+                if old.fingerprint == fp
+                    && old.error.is_empty()
+                    && old.tool_version == version
+                    && !filter.forces(old) =>
+            {
+                summary.unchanged += 1
+            }
+            _ => todo.push((d.clone(), fp.to_owned())),
+        }
+    }
+    let gone: Vec<String> = stored
+        .keys()
+        .filter(|d| !dirs.contains(d))
+        .cloned()
+        .collect();
+
+    let cache = MetaCache::default();
+    let run = Run {
+        cache: &cache,
+        builds: Mutex::new(HashMap::new()),
+        exclude: &args.exclude_files,
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Compiled>(32);
+    let writer_result: Result<(usize, usize)> = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| -> Result<(usize, usize)> {
+            let (mut compiled, mut failed) = (0, 0);
+            let mut batch = Vec::new();
+            let flush = |store: &mut Store, batch: &mut Vec<Compiled>| -> Result<()> {
+                store.transaction(|tx| {
+                    for c in batch.drain(..) {
+                        let mut rows = Vec::new();
+                        for (build, mut p) in c.processes {
+                            let id = match tx.build_id(&build.meta.hash)? {
+                                Some(id) => id,
+                                None => {
+                                    let bytes = fs::read(&build.meta_path).unwrap_or_default();
+                                    tx.insert_build(
+                                        &build.meta.hash,
+                                        build.meta.mode_name(),
+                                        build.layout.total() as u64,
+                                        build.statements,
+                                        &bytes,
+                                        &build_files(&build, None),
+                                    )?
+                                }
+                            };
+                            p.build_id = id;
+                            rows.push(p);
+                        }
+                        tx.replace_input(&c.input, &rows)?;
+                        for w in &c.warnings {
+                            tx.add_diagnostic(&c.input.dir, "warning", w)?;
+                        }
+                        if !c.input.error.is_empty() {
+                            tx.add_diagnostic(&c.input.dir, "error", &c.input.error)?;
+                        }
+                        if let Some(info) = &c.info {
+                            let key = if c.input.is_host || c.input.image.is_empty() {
+                                format!("host:{}", c.input.binary)
+                            } else {
+                                c.input.image.clone()
+                            };
+                            if !(info.source_url.is_empty()
+                                && info.software_group.is_empty()
+                                && info.software_key.is_empty())
+                            {
+                                tx.fill_image_source(&ImageSourceRow {
+                                    image: key,
+                                    source_repo: info.source_url.clone(),
+                                    commit_id: info.source_commit.clone(),
+                                    software_group: info.software_group.clone(),
+                                    software_key: info.software_key.clone(),
+                                    origin: "info.json".to_owned(),
+                                    error: String::new(),
+                                })?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })?;
+                Ok(())
+            };
+            for c in rx {
+                if c.input.error.is_empty() {
+                    compiled += 1;
+                } else {
+                    eprintln!("error: {}: {}", c.input.dir, c.input.error);
+                    failed += 1;
+                }
+                batch.push(c);
+                if batch.len() >= 64 {
+                    flush(&mut store, &mut batch)?;
+                }
+            }
+            flush(&mut store, &mut batch)?;
+            store.transaction(|tx| {
+                for d in &gone {
+                    tx.delete_input(d)?;
+                }
+                Ok(())
+            })?;
+            Ok((compiled, failed))
+        });
+        todo.par_iter().for_each_with(tx, |tx, (d, fp)| {
+            let dir = coverage.join(d);
+            let compiled = match read_origin(&dir, d) {
+                Ok((mut input, info)) => {
+                    input.fingerprint = fp.clone();
+                    run.compile_dir(&dir, input, info)
+                }
+                Err(e) => Compiled {
+                    input: InputRow {
+                        dir: d.clone(),
+                        fingerprint: fp.clone(),
+                        tool_version: tool_version(),
+                        error: e,
+                        ..InputRow::default()
+                    },
+                    processes: Vec::new(),
+                    warnings: Vec::new(),
+                    info: None,
+                },
+            };
+            let _ = tx.send(compiled);
+        });
+        writer.join().expect("writer thread")
+    });
+    let (compiled, failed) = writer_result?;
+    summary.compiled = compiled;
+    summary.failed = failed;
+    summary.removed = gone.len();
+
+    let mut store = Store::open(&db)?;
+    let anything_changed = compiled + failed + gone.len() > 0;
+    if anything_changed || filter.all {
+        summary.owners_updated = compile_owners(&mut store, &run, args, &filter)?;
+    }
+    summary.owners = store.owners()?.len();
+    summary.builds = store.builds()?.len();
+    Ok(summary)
+}
+
+impl Run<'_> {
+    /// A build's decoded layout: from this run when it was seen, else from the store.
+    fn layout_of(
+        &self,
+        store: &Store,
+        build_id: i64,
+        hashes: &HashMap<i64, [u8; 16]>,
+    ) -> Result<Arc<BuildInfo>> {
+        if let Some(h) = hashes.get(&build_id) {
+            if let Some(b) = self.builds.lock().expect("builds lock").get(h) {
+                return Ok(b.clone());
+            }
+        }
+        stored_build(store, build_id, self.exclude)
+    }
+}
+
+/// The layout of a stored build, decoded (for builds not seen this run).
+fn stored_build(store: &Store, build_id: i64, exclude: &[String]) -> Result<Arc<BuildInfo>> {
+    let bytes = store.build_layout(build_id)?;
+    let (meta, _) = livecov_formats::gocovdata::decode_meta_file(&bytes)
+        .map_err(|e| anyhow::anyhow!("stored layout of build {build_id}: {e}"))?;
+    let layout = Layout::new(&meta);
+    let mut excluded = Vec::new();
+    let mut statements = 0;
+    for p in &meta.packages {
+        for f in &p.functions {
+            let base = f.file.rsplit('/').next().unwrap_or(&f.file);
+            let skip = exclude.iter().any(|e| e == base);
+            for u in &f.units {
+                excluded.push(skip);
+                if !skip {
+                    statements += u64::from(u.stmts);
+                }
+            }
+        }
+    }
+    Ok(Arc::new(BuildInfo {
+        meta: Arc::new(meta),
+        layout,
+        meta_path: PathBuf::new(),
+        excluded,
+        statements,
+    }))
+}
+
+fn merge_into(rule: MergeRule, mode: CounterMode, dst: &mut [u32], src: &[u32]) {
+    match rule {
+        MergeRule::Sum => {
+            merge_counters(mode, dst, src);
+        }
+        MergeRule::Max => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = (*d).max(*s);
+            }
+        }
+    }
+}
+
+/// Per-file covered statements of each build with a changed owner: the merge of its
+/// owners' counters (host duplicates of pod processes are already left out there).
+fn update_build_totals(
+    store: &mut Store,
+    layouts: &HashMap<i64, Arc<BuildInfo>>,
+    changed: &BTreeSet<i64>,
+    rule: MergeRule,
+) -> Result<()> {
+    let owners = store.owners()?;
+    let mut per_build: BTreeMap<i64, Vec<&OwnerRow>> = BTreeMap::new();
+    for o in &owners {
+        if changed.contains(&o.build_id) {
+            per_build.entry(o.build_id).or_default().push(o);
+        }
+    }
+    let totals: Vec<(i64, Vec<(String, u64)>)> = per_build
+        .par_iter()
+        .map(|(id, list)| {
+            let info = &layouts[id];
+            let mode = CounterMode::from_go(info.meta.mode).unwrap_or(CounterMode::Count);
+            let mut merged = written_zeros(info.layout.total());
+            for o in list {
+                let v = decompress_counters(&o.counters, info.layout.total())
+                    .map_err(|e| anyhow::anyhow!("store: owner {}: {e}", o.key))?;
+                merge_into(rule, mode, &mut merged, &v);
+            }
+            let files = build_files(info, Some(&merged))
+                .into_iter()
+                .map(|f| (f.path, f.covered))
+                .collect();
+            Ok((*id, files))
+        })
+        .collect::<Result<_>>()?;
+    store.transaction(|tx| {
+        for (id, files) in &totals {
+            tx.set_build_coverage(*id, files)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// An input's processes as members of owner groups: (input index, process).
+type Members = BTreeMap<String, Vec<(usize, ProcessRow)>>;
+
+/// Groups processes into owners, stores each changed group, and updates the totals of
+/// the builds whose owners changed. Returns the number of groups recomputed.
+fn compile_owners(
+    store: &mut Store,
+    run: &Run<'_>,
+    args: &CompileArgs,
+    filter: &UpdateFilter,
+) -> Result<usize> {
+    let inputs: Vec<InputRow> = store
+        .inputs()?
+        .into_iter()
+        .filter(|i| i.error.is_empty())
+        .collect();
+    let builds: HashMap<i64, [u8; 16]> =
+        store.builds()?.into_iter().map(|b| (b.id, b.hash)).collect();
+    let origins: Vec<PodOrigin> = inputs
+        .iter()
+        .map(|i| PodOrigin {
+            namespace: i.namespace.clone(),
+            pod_name: i.pod.clone(),
+            container: i.container.clone(),
+            hostname: i.hostname.clone(),
+            binary: i.binary.clone(),
+            owner_ref: (!i.owner_kind.is_empty())
+                .then(|| (i.owner_kind.clone(), i.owner_name.clone())),
+            is_host: i.is_host,
+        })
+        .collect();
+    let owners = infer_owners(&origins);
+
+    // Processes of every input; host processes that duplicate a pod process (same
+    // binary, node and build: the producer uploads hostNetwork pods twice) drop out.
+    let mut per_input = Vec::with_capacity(inputs.len());
+    let mut pod_keys = BTreeSet::new();
+    for i in &inputs {
+        let procs = store.processes(&i.dir)?;
+        if !i.is_host {
+            for p in &procs {
+                pod_keys.insert((i.binary.clone(), i.hostname.clone(), p.build_id));
+            }
+        }
+        per_input.push(procs);
+    }
+    let mut members: Members = BTreeMap::new();
+    for (idx, (i, procs)) in inputs.iter().zip(per_input).enumerate() {
+        let owner = &owners[idx];
+        for p in procs {
+            if i.is_host && pod_keys.contains(&(i.binary.clone(), i.hostname.clone(), p.build_id))
+            {
+                continue;
+            }
+            let ns = if i.is_host { "host" } else { i.namespace.as_str() };
+            let binary = if i.binary.is_empty() { &i.container } else { &i.binary };
+            let build_hex = builds
+                .get(&p.build_id)
+                .map(livecov_formats::gocovdata::hex16)
+                .unwrap_or_default();
+            let key = format!("{ns}/{}/{}/{binary}/{build_hex}", owner.kind, owner.name);
+            members.entry(key).or_default().push((idx, p));
+        }
+    }
+
+    let stored: HashMap<String, String> = store
+        .transaction(|tx| tx.owner_hashes())?
+        .into_iter()
+        .collect();
+    // A group is recomputed when its members' content, the merge rule, or --update say so.
+    let mut todo = Vec::new();
+    for (key, list) in &members {
+        let mut hashes: Vec<&str> = list
+            .iter()
+            .map(|(idx, _)| inputs[*idx].content_hash.as_str())
+            .collect();
+        hashes.sort();
+        let mut h = Md5::new();
+        for x in &hashes {
+            h.update(x.as_bytes());
+        }
+        h.update(format!("{:?}", args.merge).as_bytes());
+        let input_hash = hex(&h.finalize());
+        let forced = list.iter().any(|(idx, _)| filter.forces(&inputs[*idx]));
+        if stored.get(key) != Some(&input_hash) || forced {
+            todo.push((key, list, input_hash));
+        }
+    }
+    let mut layouts: HashMap<i64, Arc<BuildInfo>> = HashMap::new();
+    let deleted: Vec<&String> = stored.keys().filter(|k| !members.contains_key(*k)).collect();
+    let mut changed: BTreeSet<i64> = todo.iter().map(|(_, l, _)| l[0].1.build_id).collect();
+    for o in store.owners()? {
+        if deleted.contains(&&o.key) {
+            changed.insert(o.build_id);
+        }
+    }
+    for &id in &changed {
+        layouts.insert(id, run.layout_of(store, id, &builds)?);
+    }
+    let ctx = OwnerContext {
+        inputs: &inputs,
+        owners: &owners,
+        layouts: &layouts,
+        rule: args.merge,
+    };
+    let rows: Vec<OwnerRow> = todo
+        .par_iter()
+        .map(|(key, list, input_hash)| ctx.row(key, list, input_hash))
+        .collect::<Result<_>>()?;
+    store.transaction(|tx| {
+        for r in &rows {
+            tx.upsert_owner(r)?;
+        }
+        for key in &deleted {
+            tx.delete_owner(key)?;
+        }
+        Ok(())
+    })?;
+    update_build_totals(store, &layouts, &changed, args.merge)?;
+    Ok(rows.len())
+}
+
+/// What computing one owner group needs.
+struct OwnerContext<'a> {
+    inputs: &'a [InputRow],
+    owners: &'a [livecov_model::owners::Owner],
+    layouts: &'a HashMap<i64, Arc<BuildInfo>>,
+    rule: MergeRule,
+}
+
+impl OwnerContext<'_> {
+    fn row(&self, key: &str, list: &[(usize, ProcessRow)], input_hash: &str) -> Result<OwnerRow> {
+        let build_id = list[0].1.build_id;
+        let info = &self.layouts[&build_id];
+        let mode = CounterMode::from_go(info.meta.mode).unwrap_or(CounterMode::Count);
+        let mut merged = written_zeros(info.layout.total());
+        let mut pods = BTreeSet::new();
+        let mut containers = BTreeSet::new();
+        let mut hosts = BTreeSet::new();
+        let mut images = BTreeSet::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for (idx, p) in list {
+            let i = &self.inputs[*idx];
+            let v = decompress_counters(&p.counters, info.layout.total())
+                .map_err(|e| anyhow::anyhow!("store: process of {}: {e}", i.dir))?;
+            merge_into(self.rule, mode, &mut merged, &v);
+            pods.insert(if i.is_host {
+                i.hostname.clone()
+            } else {
+                i.pod.clone()
+            });
+            containers.insert(if i.container.is_empty() {
+                i.binary.clone()
+            } else {
+                i.container.clone()
+            });
+            if !i.hostname.is_empty() {
+                hosts.insert(i.hostname.clone());
+            }
+            images.insert(if i.is_host || i.image.is_empty() {
+                format!("host:{}", i.binary)
+            } else {
+                i.image.clone()
+            });
+            seen.push(&i.collected_at);
+        }
+        seen.sort();
+        let first = &self.inputs[list[0].0];
+        let owner = &self.owners[list[0].0];
+        Ok(OwnerRow {
+            key: key.to_owned(),
+            namespace: if first.is_host {
+                "host".into()
+            } else {
+                first.namespace.clone()
+            },
+            owner_type: owner.kind.to_string(),
+            owner: owner.name.clone(),
+            binary: if first.binary.is_empty() {
+                first.container.clone()
+            } else {
+                first.binary.clone()
+            },
+            build_id,
+            pods: pods.into_iter().collect(),
+            containers: containers.into_iter().collect(),
+            hosts: hosts.into_iter().collect(),
+            images: images.into_iter().collect(),
+            first_seen: seen.first().map(|s| s.to_string()).unwrap_or_default(),
+            last_seen: seen.last().map(|s| s.to_string()).unwrap_or_default(),
+            statements: info.statements,
+            covered: covered_statements(info, &merged),
+            input_hash: input_hash.to_owned(),
+            counters: compress_counters(&merged),
+        })
+    }
+}

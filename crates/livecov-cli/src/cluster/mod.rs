@@ -1,0 +1,4 @@
+//! `livecov cluster …` (the older tool's verbs) and `livecov report`.
+
+pub mod compile;
+pub mod report;

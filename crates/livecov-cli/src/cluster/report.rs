@@ -1,0 +1,235 @@
+//! `livecov report`: what a compiled collection covers, per owner and per build, as a
+//! terminal table or JSON.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use livecov_model::percent_1dp;
+use livecov_store::Store;
+use serde::Serialize;
+
+use crate::exit::Exit;
+
+/// Output formats of `livecov report`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned tables for a terminal.
+    Table,
+    /// One JSON document with `builds` and `owners`.
+    Json,
+}
+
+/// Flags of `livecov report`.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// The collection directory (compiled with `livecov cluster compile`).
+    #[arg(long)]
+    pub collection: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// One build in the JSON report.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct BuildReport {
+    /// Hex of the Go meta-file hash.
+    pub build: String,
+    /// Counter mode.
+    pub mode: String,
+    /// Statements (infrastructure files excluded).
+    pub statements: u64,
+    /// Statements covered by any process of the build.
+    pub covered_statements: u64,
+    /// Owner groups running the build.
+    pub owners: usize,
+    /// Distinct pods running the build.
+    pub pods: usize,
+}
+
+/// One owner group in the JSON report.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct OwnerReport {
+    /// Namespace (`host` for host processes).
+    pub namespace: String,
+    /// Owner type.
+    pub owner_type: String,
+    /// Owner name.
+    pub owner: String,
+    /// Binary name.
+    pub binary: String,
+    /// Hex of the build's hash.
+    pub build: String,
+    /// Statements of the build.
+    pub statements: u64,
+    /// Statements covered by the owner's processes.
+    pub covered_statements: u64,
+    /// Pod names.
+    pub pods: Vec<String>,
+    /// Containers.
+    pub containers: Vec<String>,
+    /// Nodes.
+    pub hosts: Vec<String>,
+    /// Images.
+    pub images: Vec<String>,
+    /// Earliest collection time.
+    pub first_seen: String,
+    /// Latest collection time.
+    pub last_seen: String,
+}
+
+/// The whole JSON report.
+#[derive(Serialize, Debug)]
+pub struct Report {
+    /// Builds, by hash.
+    pub builds: Vec<BuildReport>,
+    /// Owner groups, by key.
+    pub owners: Vec<OwnerReport>,
+    /// Inputs that failed to compile: (directory, error).
+    pub errors: Vec<(String, String)>,
+}
+
+/// Reads the report out of a compiled store.
+pub fn build_report(store: &Store) -> Result<Report> {
+    let builds = store.builds()?;
+    let owners = store.owners()?;
+    let hex_of: BTreeMap<i64, String> = builds
+        .iter()
+        .map(|b| (b.id, livecov_formats::gocovdata::hex16(&b.hash)))
+        .collect();
+    let mut build_rows = Vec::new();
+    for b in &builds {
+        let files = store.build_files(b.id)?;
+        let (statements, covered) = files
+            .iter()
+            .filter(|f| !f.excluded)
+            .fold((0, 0), |(s, c), f| (s + f.statements, c + f.covered));
+        let mine: Vec<_> = owners.iter().filter(|o| o.build_id == b.id).collect();
+        let pods: BTreeSet<&String> = mine.iter().flat_map(|o| &o.pods).collect();
+        build_rows.push(BuildReport {
+            build: hex_of[&b.id].clone(),
+            mode: b.mode.clone(),
+            statements,
+            covered_statements: covered,
+            owners: mine.len(),
+            pods: pods.len(),
+        });
+    }
+    let owner_rows = owners
+        .into_iter()
+        .map(|o| OwnerReport {
+            build: hex_of.get(&o.build_id).cloned().unwrap_or_default(),
+            namespace: o.namespace,
+            owner_type: o.owner_type,
+            owner: o.owner,
+            binary: o.binary,
+            statements: o.statements,
+            covered_statements: o.covered,
+            pods: o.pods,
+            containers: o.containers,
+            hosts: o.hosts,
+            images: o.images,
+            first_seen: o.first_seen,
+            last_seen: o.last_seen,
+        })
+        .collect();
+    let errors = store
+        .inputs()?
+        .into_iter()
+        .filter(|i| !i.error.is_empty())
+        .map(|i| (i.dir, i.error))
+        .collect();
+    Ok(Report {
+        builds: build_rows,
+        owners: owner_rows,
+        errors,
+    })
+}
+
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(c, s)| format!("{s:<w$}", w = widths[c]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Runs `livecov report`.
+pub fn run(args: &ReportArgs) -> Result<Exit> {
+    let db = args.collection.join("livecov.db");
+    if !db.exists() {
+        anyhow::bail!(
+            "{} does not exist\nhint: run `livecov cluster compile --collection {}` first",
+            db.display(),
+            args.collection.display()
+        );
+    }
+    let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let report = build_report(&store)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Table => {
+            let mut rows = vec![vec![
+                "NAMESPACE".into(),
+                "TYPE".into(),
+                "OWNER".into(),
+                "BINARY".into(),
+                "PODS".into(),
+                "COVERAGE".into(),
+                "STATEMENTS".into(),
+                "BUILD".into(),
+            ]];
+            for o in &report.owners {
+                rows.push(vec![
+                    o.namespace.clone(),
+                    o.owner_type.clone(),
+                    o.owner.clone(),
+                    o.binary.clone(),
+                    o.pods.len().to_string(),
+                    format!("{}%", percent_1dp(o.covered_statements, o.statements)),
+                    format!("{}/{}", o.covered_statements, o.statements),
+                    o.build[..12.min(o.build.len())].to_owned(),
+                ]);
+            }
+            println!("Owners ({}):\n{}", report.owners.len(), table(&rows));
+            let mut rows = vec![vec![
+                "BUILD".into(),
+                "MODE".into(),
+                "OWNERS".into(),
+                "PODS".into(),
+                "COVERAGE".into(),
+                "STATEMENTS".into(),
+            ]];
+            for b in &report.builds {
+                rows.push(vec![
+                    b.build.clone(),
+                    b.mode.clone(),
+                    b.owners.to_string(),
+                    b.pods.to_string(),
+                    format!("{}%", percent_1dp(b.covered_statements, b.statements)),
+                    format!("{}/{}", b.covered_statements, b.statements),
+                ]);
+            }
+            println!("Builds ({}):\n{}", report.builds.len(), table(&rows));
+            for (dir, e) in &report.errors {
+                println!("error: {dir}: {e}");
+            }
+        }
+    }
+    Ok(if report.errors.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Error
+    })
+}

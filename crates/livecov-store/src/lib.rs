@@ -1,0 +1,777 @@
+//! livecov's store: where `cluster compile` writes and reports read.
+//!
+//! One SQLite file per collection (`<collection>/livecov.db`). What is stored, compactly:
+//! - **builds**, keyed by the 16-byte hash inside Go's meta file; each layout is stored
+//!   once (the meta file itself, zstd-compressed), with per-file statement totals;
+//! - **inputs**: one row per report directory, with its origin (namespace, pod, node,
+//!   image…), a cheap fingerprint and a content hash for incremental compiles, and the
+//!   last error, which is retried on the next run (errors are not sticky);
+//! - **processes**: the latest snapshot of each process, as a compressed vector of u32
+//!   counters aligned to its build's layout (ULEB128, then zstd);
+//! - **owners**: owner groups (namespace/type/owner/binary/build) with their pods,
+//!   containers, hosts, images, first/last seen, merged counters and totals;
+//! - **image sources** and **diagnostics**.
+//!
+//! The schema is versioned; [`Store::open`] applies forward migrations in order.
+//! Invariants: this crate does no decoding of coverage formats and no network I/O.
+#![deny(missing_docs)]
+
+mod counters;
+mod schema;
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+pub use counters::{compress_counters, decompress_counters};
+pub use schema::SCHEMA_VERSION;
+
+/// A store error, naming the database and what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("store {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: String,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// A stored value could not be decoded.
+    #[error("store {path}: {what}")]
+    Corrupt {
+        /// The database file.
+        path: String,
+        /// What was wrong.
+        what: String,
+    },
+    /// The file was written by a newer livecov.
+    #[error("store {path}: schema version {found} is newer than this livecov understands ({SCHEMA_VERSION}); upgrade livecov")]
+    TooNew {
+        /// The database file.
+        path: String,
+        /// The version found.
+        found: i64,
+    },
+}
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A build as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildRow {
+    /// Database id.
+    pub id: i64,
+    /// The 16-byte identity (Go meta-file hash).
+    pub hash: [u8; 16],
+    /// Counter mode name (`set`, `count`, `atomic`).
+    pub mode: String,
+    /// Number of coverable units (counters).
+    pub units: u64,
+    /// Statements counted (infrastructure files excluded).
+    pub statements: u64,
+}
+
+/// Per-file statement totals of a build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildFile {
+    /// File path as the build records it.
+    pub path: String,
+    /// Import path of its package.
+    pub package: String,
+    /// Statements in the file.
+    pub statements: u64,
+    /// Statements covered by any process of the build (updated by compile).
+    pub covered: u64,
+    /// True for injected infrastructure files, left out of every total.
+    pub excluded: bool,
+}
+
+/// One report directory's origin and bookkeeping.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputRow {
+    /// Directory name under `<collection>/coverage/`.
+    pub dir: String,
+    /// Cheap fingerprint of the directory's files (names, sizes, times).
+    pub fingerprint: String,
+    /// Hash of the coverage content (counters, meta hashes, metadata).
+    pub content_hash: String,
+    /// livecov version that compiled it (a new version recompiles).
+    pub tool_version: String,
+    /// Empty when compiled without error; the error otherwise (retried next run).
+    pub error: String,
+    /// Kubernetes namespace (empty for host processes).
+    pub namespace: String,
+    /// Pod name (the hostname for host processes).
+    pub pod: String,
+    /// Container name.
+    pub container: String,
+    /// Node (hostname).
+    pub hostname: String,
+    /// Image reference as the producer recorded it.
+    pub image: String,
+    /// Binary name.
+    pub binary: String,
+    /// True for processes found on the host network rather than in a pod.
+    pub is_host: bool,
+    /// When the process was discovered / collected (RFC 3339).
+    pub collected_at: String,
+    /// ownerReference kind, when the metadata carries one.
+    pub owner_kind: String,
+    /// ownerReference name, when the metadata carries one.
+    pub owner_name: String,
+    /// Source repository from the process's `info.json`.
+    pub source_url: String,
+    /// Source commit from the process's `info.json`.
+    pub source_commit: String,
+}
+
+/// The latest snapshot of one process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessRow {
+    /// Build the counters are aligned to.
+    pub build_id: i64,
+    /// Process id (0 when unknown).
+    pub pid: i64,
+    /// When the kept snapshot was taken (RFC 3339 or empty).
+    pub snapshot_time: String,
+    /// Snapshots of this process that were superseded by the kept one.
+    pub superseded: i64,
+    /// Statements covered (infrastructure files excluded).
+    pub covered: u64,
+    /// zstd-compressed counters (see [`compress_counters`]).
+    pub counters: Vec<u8>,
+}
+
+/// An owner group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnerRow {
+    /// `namespace/type/owner/binary/build-hex`.
+    pub key: String,
+    /// Namespace (`host` for host processes).
+    pub namespace: String,
+    /// Owner type (Deployment, DaemonSet, …, Host).
+    pub owner_type: String,
+    /// Owner name.
+    pub owner: String,
+    /// Binary name.
+    pub binary: String,
+    /// Build id.
+    pub build_id: i64,
+    /// Sorted pod names.
+    pub pods: Vec<String>,
+    /// Sorted container names.
+    pub containers: Vec<String>,
+    /// Sorted node names.
+    pub hosts: Vec<String>,
+    /// Sorted images.
+    pub images: Vec<String>,
+    /// Earliest `collected_at`.
+    pub first_seen: String,
+    /// Latest `collected_at`.
+    pub last_seen: String,
+    /// Statements of the build (infrastructure files excluded).
+    pub statements: u64,
+    /// Statements covered by the owner's processes.
+    pub covered: u64,
+    /// Hash of the member inputs' content hashes: unchanged owners are skipped.
+    pub input_hash: String,
+    /// zstd-compressed merged counters.
+    pub counters: Vec<u8>,
+}
+
+/// Where an image's source lives.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageSourceRow {
+    /// Image reference (as recorded) or `host:<binary>`.
+    pub image: String,
+    /// Source repository URL.
+    pub source_repo: String,
+    /// Commit id.
+    pub commit_id: String,
+    /// Build system group.
+    pub software_group: String,
+    /// Build system key.
+    pub software_key: String,
+    /// Where the values came from (`info.json`, `registry`).
+    pub origin: String,
+    /// Last lookup error, empty when none.
+    pub error: String,
+}
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and migrates it forward.
+    pub fn open(path: &Path) -> Result<Store> {
+        let p = path.display().to_string();
+        let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
+            path: p.clone(),
+            source,
+        })?;
+        let mut store = Store { conn, path: p };
+        store.init()?;
+        Ok(store)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn init(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(|e| self.err(e))?;
+        let found = schema::migrate(&mut self.conn).map_err(|e| self.err(e))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+            });
+        }
+        Ok(())
+    }
+
+    /// The schema version of the open store.
+    pub fn version(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Runs `f` in one transaction.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let out = f(&Tx { tx: &tx, path: &path })?;
+        tx.commit()
+            .map_err(|source| StoreError::Sqlite { path, source })?;
+        Ok(out)
+    }
+
+    /// Every stored input, by directory name.
+    pub fn inputs(&self) -> Result<Vec<InputRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT dir, fingerprint, content_hash, tool_version, error, namespace, pod, \
+                 container, hostname, image, binary, is_host, collected_at, owner_kind, \
+                 owner_name, source_url, source_commit FROM inputs ORDER BY dir",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(InputRow {
+                    dir: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    content_hash: r.get(2)?,
+                    tool_version: r.get(3)?,
+                    error: r.get(4)?,
+                    namespace: r.get(5)?,
+                    pod: r.get(6)?,
+                    container: r.get(7)?,
+                    hostname: r.get(8)?,
+                    image: r.get(9)?,
+                    binary: r.get(10)?,
+                    is_host: r.get(11)?,
+                    collected_at: r.get(12)?,
+                    owner_kind: r.get(13)?,
+                    owner_name: r.get(14)?,
+                    source_url: r.get(15)?,
+                    source_commit: r.get(16)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every build.
+    pub fn builds(&self) -> Result<Vec<BuildRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, hash, mode, units, statements FROM builds ORDER BY hash")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let h: Vec<u8> = r.get(1)?;
+                let mut hash = [0u8; 16];
+                if h.len() == 16 {
+                    hash.copy_from_slice(&h);
+                }
+                Ok(BuildRow {
+                    id: r.get(0)?,
+                    hash,
+                    mode: r.get(2)?,
+                    units: r.get::<_, i64>(3)? as u64,
+                    statements: r.get::<_, i64>(4)? as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The stored layout (the meta file) of a build.
+    pub fn build_layout(&self, build_id: i64) -> Result<Vec<u8>> {
+        let blob: Vec<u8> = self
+            .conn
+            .query_row(
+                "SELECT layout FROM builds WHERE id = ?1",
+                [build_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        zstd::decode_all(&blob[..]).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            what: format!("layout of build {build_id}: {e}"),
+        })
+    }
+
+    /// Per-file totals of a build, sorted by path.
+    pub fn build_files(&self, build_id: i64) -> Result<Vec<BuildFile>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, package, statements, covered, excluded FROM build_files \
+                 WHERE build_id = ?1 ORDER BY path",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([build_id], |r| {
+                Ok(BuildFile {
+                    path: r.get(0)?,
+                    package: r.get(1)?,
+                    statements: r.get::<_, i64>(2)? as u64,
+                    covered: r.get::<_, i64>(3)? as u64,
+                    excluded: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The processes of an input.
+    pub fn processes(&self, dir: &str) -> Result<Vec<ProcessRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.build_id, p.pid, p.snapshot_time, p.superseded, p.covered, p.counters \
+                 FROM processes p JOIN inputs i ON p.input_id = i.id WHERE i.dir = ?1 \
+                 ORDER BY p.build_id, p.pid",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([dir], |r| {
+                Ok(ProcessRow {
+                    build_id: r.get(0)?,
+                    pid: r.get(1)?,
+                    snapshot_time: r.get(2)?,
+                    superseded: r.get(3)?,
+                    covered: r.get::<_, i64>(4)? as u64,
+                    counters: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every owner group, sorted by key.
+    pub fn owners(&self) -> Result<Vec<OwnerRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT key, namespace, owner_type, owner, binary, build_id, pods, containers, \
+                 hosts, images, first_seen, last_seen, statements, covered, input_hash, counters \
+                 FROM owners ORDER BY key",
+            )
+            .map_err(|e| self.err(e))?;
+        let split = |s: String| -> Vec<String> {
+            if s.is_empty() {
+                Vec::new()
+            } else {
+                s.split('\n').map(str::to_owned).collect()
+            }
+        };
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(OwnerRow {
+                    key: r.get(0)?,
+                    namespace: r.get(1)?,
+                    owner_type: r.get(2)?,
+                    owner: r.get(3)?,
+                    binary: r.get(4)?,
+                    build_id: r.get(5)?,
+                    pods: split(r.get(6)?),
+                    containers: split(r.get(7)?),
+                    hosts: split(r.get(8)?),
+                    images: split(r.get(9)?),
+                    first_seen: r.get(10)?,
+                    last_seen: r.get(11)?,
+                    statements: r.get::<_, i64>(12)? as u64,
+                    covered: r.get::<_, i64>(13)? as u64,
+                    input_hash: r.get(14)?,
+                    counters: r.get(15)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every image source.
+    pub fn image_sources(&self) -> Result<Vec<ImageSourceRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT image, source_repo, commit_id, software_group, software_key, origin, error \
+                 FROM image_sources ORDER BY image",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ImageSourceRow {
+                    image: r.get(0)?,
+                    source_repo: r.get(1)?,
+                    commit_id: r.get(2)?,
+                    software_group: r.get(3)?,
+                    software_key: r.get(4)?,
+                    origin: r.get(5)?,
+                    error: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Diagnostics recorded for inputs: (dir, severity, message).
+    pub fn diagnostics(&self) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT dir, severity, message FROM diagnostics ORDER BY dir, id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Writes inside one transaction.
+pub struct Tx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    path: &'a str,
+}
+
+impl Tx<'_> {
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.to_owned(),
+            source,
+        }
+    }
+
+    /// The id of the build with this hash, if stored.
+    pub fn build_id(&self, hash: &[u8; 16]) -> Result<Option<i64>> {
+        self.tx
+            .query_row("SELECT id FROM builds WHERE hash = ?1", [&hash[..]], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Stores a build's layout once, with its per-file totals. Returns its id.
+    pub fn insert_build(
+        &self,
+        hash: &[u8; 16],
+        mode: &str,
+        units: u64,
+        statements: u64,
+        layout: &[u8],
+        files: &[BuildFile],
+    ) -> Result<i64> {
+        if let Some(id) = self.build_id(hash)? {
+            return Ok(id);
+        }
+        let compressed = zstd::bulk::compress(layout, 3).map_err(|e| StoreError::Corrupt {
+            path: self.path.to_owned(),
+            what: format!("compressing layout: {e}"),
+        })?;
+        self.tx
+            .execute(
+                "INSERT INTO builds (hash, format, mode, units, statements, layout) \
+                 VALUES (?1, 'go', ?2, ?3, ?4, ?5)",
+                params![&hash[..], mode, units as i64, statements as i64, compressed],
+            )
+            .map_err(|e| self.err(e))?;
+        let id = self.tx.last_insert_rowid();
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO build_files (build_id, path, package, statements, covered, excluded) \
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+            )
+            .map_err(|e| self.err(e))?;
+        for f in files {
+            stmt.execute(params![
+                id,
+                f.path,
+                f.package,
+                f.statements as i64,
+                f.excluded
+            ])
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(id)
+    }
+
+    /// Replaces an input and its processes (and clears its diagnostics).
+    pub fn replace_input(&self, input: &InputRow, processes: &[ProcessRow]) -> Result<()> {
+        self.delete_input(&input.dir)?;
+        self.tx
+            .execute(
+                "INSERT INTO inputs (dir, fingerprint, content_hash, tool_version, error, namespace, \
+                 pod, container, hostname, image, binary, is_host, collected_at, owner_kind, \
+                 owner_name, source_url, source_commit) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                params![
+                    input.dir,
+                    input.fingerprint,
+                    input.content_hash,
+                    input.tool_version,
+                    input.error,
+                    input.namespace,
+                    input.pod,
+                    input.container,
+                    input.hostname,
+                    input.image,
+                    input.binary,
+                    input.is_host,
+                    input.collected_at,
+                    input.owner_kind,
+                    input.owner_name,
+                    input.source_url,
+                    input.source_commit
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        let id = self.tx.last_insert_rowid();
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO processes (input_id, build_id, pid, snapshot_time, superseded, covered, counters) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(|e| self.err(e))?;
+        for p in processes {
+            stmt.execute(params![
+                id,
+                p.build_id,
+                p.pid,
+                p.snapshot_time,
+                p.superseded,
+                p.covered as i64,
+                p.counters
+            ])
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Updates only the fingerprint of an input whose content is unchanged.
+    pub fn touch_input(&self, dir: &str, fingerprint: &str) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE inputs SET fingerprint = ?2 WHERE dir = ?1",
+                params![dir, fingerprint],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Removes an input (its processes and diagnostics go with it).
+    pub fn delete_input(&self, dir: &str) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM inputs WHERE dir = ?1", [dir])
+            .map_err(|e| self.err(e))?;
+        self.tx
+            .execute("DELETE FROM diagnostics WHERE dir = ?1", [dir])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Records a diagnostic for an input.
+    pub fn add_diagnostic(&self, dir: &str, severity: &str, message: &str) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO diagnostics (dir, severity, message) VALUES (?1, ?2, ?3)",
+                params![dir, severity, message],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every process of a build, with the input it belongs to: (dir, process).
+    pub fn build_processes(&self, build_id: i64) -> Result<Vec<(String, ProcessRow)>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT i.dir, p.build_id, p.pid, p.snapshot_time, p.superseded, p.covered, p.counters \
+                 FROM processes p JOIN inputs i ON p.input_id = i.id WHERE p.build_id = ?1 ORDER BY i.dir, p.pid",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([build_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    ProcessRow {
+                        build_id: r.get(1)?,
+                        pid: r.get(2)?,
+                        snapshot_time: r.get(3)?,
+                        superseded: r.get(4)?,
+                        covered: r.get::<_, i64>(5)? as u64,
+                        counters: r.get(6)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sets the covered statements of each file of a build (from all its processes).
+    pub fn set_build_coverage(&self, build_id: i64, covered: &[(String, u64)]) -> Result<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("UPDATE build_files SET covered = ?3 WHERE build_id = ?1 AND path = ?2")
+            .map_err(|e| self.err(e))?;
+        for (path, c) in covered {
+            stmt.execute(params![build_id, path, *c as i64])
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Keys and input hashes of the stored owners.
+    pub fn owner_hashes(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT key, input_hash FROM owners")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Inserts or replaces an owner group.
+    pub fn upsert_owner(&self, o: &OwnerRow) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO owners (key, namespace, owner_type, owner, binary, build_id, \
+                 pods, containers, hosts, images, first_seen, last_seen, statements, covered, \
+                 input_hash, counters) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                 ?13, ?14, ?15, ?16)",
+                params![
+                    o.key,
+                    o.namespace,
+                    o.owner_type,
+                    o.owner,
+                    o.binary,
+                    o.build_id,
+                    o.pods.join("\n"),
+                    o.containers.join("\n"),
+                    o.hosts.join("\n"),
+                    o.images.join("\n"),
+                    o.first_seen,
+                    o.last_seen,
+                    o.statements as i64,
+                    o.covered as i64,
+                    o.input_hash,
+                    o.counters
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Deletes an owner group.
+    pub fn delete_owner(&self, key: &str) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM owners WHERE key = ?1", [key])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The image source row for `image`, if any.
+    pub fn image_source(&self, image: &str) -> Result<Option<ImageSourceRow>> {
+        self.tx
+            .query_row(
+                "SELECT image, source_repo, commit_id, software_group, software_key, origin, error \
+                 FROM image_sources WHERE image = ?1",
+                [image],
+                |r| {
+                    Ok(ImageSourceRow {
+                        image: r.get(0)?,
+                        source_repo: r.get(1)?,
+                        commit_id: r.get(2)?,
+                        software_group: r.get(3)?,
+                        software_key: r.get(4)?,
+                        origin: r.get(5)?,
+                        error: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Upserts an image source, filling only empty fields: a good value is never
+    /// replaced by an empty one.
+    pub fn fill_image_source(&self, s: &ImageSourceRow) -> Result<()> {
+        let old = self.image_source(&s.image)?.unwrap_or_default();
+        let pick = |new: &str, old: &str| -> String {
+            if new.is_empty() {
+                old.to_owned()
+            } else {
+                new.to_owned()
+            }
+        };
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO image_sources (image, source_repo, commit_id, \
+                 software_group, software_key, origin, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    s.image,
+                    pick(&s.source_repo, &old.source_repo),
+                    pick(&s.commit_id, &old.commit_id),
+                    pick(&s.software_group, &old.software_group),
+                    pick(&s.software_key, &old.software_key),
+                    pick(&s.origin, &old.origin),
+                    s.error
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
