@@ -65,12 +65,50 @@ const FILES: &[(&str, &[u8])] = &[
     ),
 ];
 
-/// Writes the example pods under `dir`, then runs the reports over them.
+/// The origin of each demo pod, as `livecov cluster download` records it.
+const PODS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    // (directory, namespace, pod, container, node, image)
+    (
+        "shop-frontend-7d9f8-app",
+        "shop",
+        "frontend-7d9f8b6c4-x2x9z",
+        "app",
+        "worker-a",
+        "registry.example.com/shop/frontend@sha256:1111",
+    ),
+    (
+        "shop-frontend-7d9f8-app-restarted",
+        "shop",
+        "frontend-7d9f8b6c4-k8p2m",
+        "app",
+        "worker-b",
+        "registry.example.com/shop/frontend@sha256:1111",
+    ),
+    (
+        "billing-worker-0-worker",
+        "billing",
+        "worker-0",
+        "worker",
+        "worker-a",
+        "registry.example.com/billing/worker@sha256:2222",
+    ),
+    (
+        "ingest-5c6b-api",
+        "ingest",
+        "api-5c6b7d8f9-q4w7r",
+        "api",
+        "worker-b",
+        "registry.example.com/ingest/api@sha256:3333",
+    ),
+];
+
+/// Writes the example pods as a collection under `dir`, compiles it into the store and
+/// reports it; then shows the `go tool covdata` drop-in on the same files.
 pub fn run(dir: &Path) -> Result<Exit> {
-    let pods = dir.join("pods");
+    let coverage = dir.join("coverage");
     let mut pod_dirs: Vec<PathBuf> = Vec::new();
     for (rel, bytes) in FILES {
-        let path = pods.join(rel);
+        let path = coverage.join(rel);
         let parent = path.parent().expect("demo paths have a pod directory");
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
@@ -78,48 +116,51 @@ pub fn run(dir: &Path) -> Result<Exit> {
             pod_dirs.push(parent.to_path_buf());
         }
     }
+    for (name, ns, pod, container, node, image) in PODS {
+        let binary = if *ns == "billing" { "prog2" } else { "prog" };
+        let metadata = format!(
+            "{{\n  \"pod_name\": \"{pod}\",\n  \"namespace\": \"{ns}\",\n  \"container\": {{\"name\": \"{container}\", \"image\": \"{image}\"}},\n  \"binary_name\": \"{binary}\",\n  \"collected_at\": \"2026-11-21T09:00:00Z\",\n  \"hostname\": \"{node}\",\n  \"host_process\": false\n}}\n"
+        );
+        let path = coverage.join(name).join("metadata.json");
+        fs::write(&path, metadata).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!(
+        "livecov demo: {} pods of real Go coverage data (3 builds of 2 programs) in {}\n",
+        pod_dirs.len(),
+        coverage.display()
+    );
+    let compile = crate::cluster::compile::CompileArgs {
+        collection: dir.to_path_buf(),
+        update: Vec::new(),
+        merge: crate::cluster::compile::MergeRule::Sum,
+        exclude_files: vec!["coverage_server.go".into(), "coverage_producer.go".into()],
+    };
+    let status = crate::cluster::compile::run(&compile)?;
+    if status != Exit::Ok {
+        return Ok(status);
+    }
+    println!();
+    let status = crate::cluster::report::run(&crate::cluster::report::ReportArgs {
+        collection: dir.to_path_buf(),
+        format: crate::cluster::report::Format::Table,
+    })?;
+    if status != Exit::Ok {
+        return Ok(status);
+    }
     let inputs = pod_dirs
         .iter()
         .map(|d| d.display().to_string())
         .collect::<Vec<_>>()
         .join(",");
-    println!(
-        "livecov demo: {} pods of real Go coverage data (3 builds of 2 programs) in {}\n",
-        pod_dirs.len(),
-        pods.display()
-    );
-    let steps: [(&str, Vec<String>); 3] = [
-        (
-            "Coverage per package, all pods merged (livecov go percent):",
-            vec!["percent".into(), format!("-i={inputs}")],
-        ),
-        (
-            "\nCoverage per function (livecov go func):",
-            vec!["func".into(), format!("-i={inputs}")],
-        ),
-        (
-            "",
-            vec![
-                "textfmt".into(),
-                "-each".into(),
-                format!("-i={inputs}"),
-                format!("-o={}", dir.join("profiles").display()),
-            ],
-        ),
-    ];
-    for (title, args) in steps {
-        if !title.is_empty() {
-            println!("{title}");
-        }
-        let status = gocmd::run(&args);
-        if status != Exit::Ok {
-            return Ok(status);
-        }
+    println!("Coverage per package over the same files (livecov go percent, as go tool covdata):");
+    let status = gocmd::run(&["percent".into(), format!("-i={inputs}")]);
+    if status != Exit::Ok {
+        return Ok(status);
     }
     println!(
-        "\nText profiles, one per pod (go tool cover -func/-html read them): {}",
-        dir.join("profiles").display()
+        "\n\nStore: {}\nNext: livecov report --collection {} --format json",
+        dir.join("livecov.db").display(),
+        dir.display()
     );
-    println!("Next: livecov go func -i={}", pod_dirs[0].display());
     Ok(Exit::Ok)
 }

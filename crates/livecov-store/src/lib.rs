@@ -253,11 +253,17 @@ impl Store {
     /// Runs `f` in one transaction.
     pub fn transaction<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        let out = f(&Tx {
+            tx: &tx,
+            path: &path,
         })?;
-        let out = f(&Tx { tx: &tx, path: &path })?;
         tx.commit()
             .map_err(|source| StoreError::Sqlite { path, source })?;
         Ok(out)
@@ -330,11 +336,9 @@ impl Store {
     pub fn build_layout(&self, build_id: i64) -> Result<Vec<u8>> {
         let blob: Vec<u8> = self
             .conn
-            .query_row(
-                "SELECT layout FROM builds WHERE id = ?1",
-                [build_id],
-                |r| r.get(0),
-            )
+            .query_row("SELECT layout FROM builds WHERE id = ?1", [build_id], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(e))?;
         zstd::decode_all(&blob[..]).map_err(|e| StoreError::Corrupt {
             path: self.path.clone(),

@@ -114,7 +114,10 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {
         tx.execute_batch(MIGRATIONS[version as usize])?;
         version += 1;
         tx.execute("DELETE FROM schema_version", [])?;
-        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [version])?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [version],
+        )?;
         tx.commit()?;
     }
     Ok(version)

@@ -159,7 +159,9 @@ impl UpdateFilter {
                 continue;
             }
             let (field, glob) = v.split_once('=').with_context(|| {
-                format!("--update {v:?}: expected * or field=glob (namespace, node, container, image)")
+                format!(
+                    "--update {v:?}: expected * or field=glob (namespace, node, container, image)"
+                )
             })?;
             if !matches!(field, "namespace" | "node" | "container" | "image") {
                 anyhow::bail!(
@@ -218,7 +220,10 @@ fn fingerprint(dir: &Path) -> std::io::Result<String> {
         let name = e.file_name().to_string_lossy().into_owned();
         let relevant = name.starts_with("covmeta.")
             || name.starts_with("covcounters.")
-            || matches!(name.as_str(), "metadata.json" | "info.json" | ".livecov-objects.json");
+            || matches!(
+                name.as_str(),
+                "metadata.json" | "info.json" | ".livecov-objects.json"
+            );
         if !relevant {
             continue;
         }
@@ -251,9 +256,8 @@ fn tool_version() -> String {
 fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>), String> {
     let meta_path = dir.join("metadata.json");
     let md: Metadata = match fs::read(&meta_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            format!("{}: not valid metadata JSON: {e}", meta_path.display())
-        })?,
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: not valid metadata JSON: {e}", meta_path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!(
                 "{}: missing (expected the pod, namespace and container of the reports; \
@@ -266,7 +270,13 @@ fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>), Strin
     let info: Option<Info> = fs::read(dir.join("info.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
-    let pick = |a: &str, b: &str| if a.is_empty() { b.to_owned() } else { a.to_owned() };
+    let pick = |a: &str, b: &str| {
+        if a.is_empty() {
+            b.to_owned()
+        } else {
+            a.to_owned()
+        }
+    };
     let (container, container_image) = md.container.into_parts();
     let input = InputRow {
         dir: name.to_owned(),
@@ -280,7 +290,10 @@ fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>), Strin
         collected_at: md.collected_at,
         owner_kind: md.owner_kind,
         owner_name: md.owner_name,
-        source_url: info.as_ref().map(|i| i.source_url.clone()).unwrap_or_default(),
+        source_url: info
+            .as_ref()
+            .map(|i| i.source_url.clone())
+            .unwrap_or_default(),
         source_commit: info
             .as_ref()
             .map(|i| i.source_commit.clone())
@@ -317,29 +330,39 @@ struct Snapshot {
     counters: Vec<u32>,
 }
 
-/// Picks the latest snapshot of a process: by time when both have one, else the one
-/// that dominates element-wise; when neither does, the element-wise maximum (and says so).
+/// Picks the latest snapshot of a process (DESIGN.md, merge semantics): the newer by
+/// time when every snapshot has one (the object time the download recorded, or the
+/// nanosecond time in a runtime-written name); otherwise the one that contains all the
+/// others element-wise (snapshots are cumulative); when none does, the element-wise
+/// maximum, with a warning.
 fn latest(mut snaps: Vec<Snapshot>, warnings: &mut Vec<String>, what: &str) -> (Vec<u32>, String) {
-    snaps.sort_by(|a, b| a.time.cmp(&b.time));
-    let mut best = snaps.pop().expect("at least one snapshot");
-    for s in snaps.into_iter().rev() {
-        if !s.time.is_empty() && !best.time.is_empty() && s.time != best.time {
-            continue; // older by time
-        }
-        let ge = best.counters.iter().zip(&s.counters).all(|(a, b)| a >= b);
-        let le = best.counters.iter().zip(&s.counters).all(|(a, b)| a <= b);
-        if le && !ge {
-            best = s;
-        } else if !ge {
-            warnings.push(format!(
-                "{what}: two snapshots without times and neither contains the other; kept the element-wise maximum"
-            ));
-            for (a, b) in best.counters.iter_mut().zip(&s.counters) {
-                *a = (*a).max(*b);
+    if snaps.len() > 1 && snaps.iter().all(|s| !s.time.is_empty()) {
+        snaps.sort_by(|a, b| a.time.cmp(&b.time));
+    } else if snaps.len() > 1 {
+        let dominates =
+            |a: &Snapshot, b: &Snapshot| a.counters.iter().zip(&b.counters).all(|(x, y)| x >= y);
+        match (0..snaps.len()).find(|&i| snaps.iter().all(|o| dominates(&snaps[i], o))) {
+            Some(i) => {
+                let last = snaps.len() - 1;
+                snaps.swap(i, last);
+            }
+            None => {
+                warnings.push(format!(
+                    "{what}: snapshots without times and none contains the others; kept the \
+                     element-wise maximum"
+                ));
+                let mut best = snaps.pop().expect("snapshots");
+                for s in snaps {
+                    for (a, b) in best.counters.iter_mut().zip(&s.counters) {
+                        *a = (*a).max(*b);
+                    }
+                }
+                return (best.counters, best.time);
             }
         }
     }
-    (best.counters, best.time)
+    let s = snaps.pop().expect("at least one snapshot");
+    (s.counters, s.time)
 }
 
 struct Run<'a> {
@@ -403,7 +426,12 @@ impl Run<'_> {
                 .collect(),
             Err(e) => {
                 input.error = format!("{}: {e}", dir.display());
-                return Compiled { input, processes: Vec::new(), warnings, info };
+                return Compiled {
+                    input,
+                    processes: Vec::new(),
+                    warnings,
+                    info,
+                };
             }
         };
         names.sort();
@@ -437,7 +465,7 @@ impl Run<'_> {
             content.update(&buf);
             match self.decode_counters(&path, &buf, &by_hash, &mut warnings) {
                 Ok((hash, counters)) => {
-                    let time = times.get(n).cloned().unwrap_or_else(|| file_time(n, &path));
+                    let time = times.get(n).cloned().unwrap_or_else(|| file_time(n));
                     snaps
                         .entry((hash, pid))
                         .or_default()
@@ -454,7 +482,8 @@ impl Run<'_> {
         for ((hash, pid), list) in snaps {
             let build = by_hash[&hash].clone();
             let superseded = list.len() as i64 - 1;
-            let (counters, time) = latest(list, &mut warnings, &format!("{} pid {pid}", dir.display()));
+            let (counters, time) =
+                latest(list, &mut warnings, &format!("{} pid {pid}", dir.display()));
             let covered = covered_statements(&build, &counters);
             processes.push((
                 build.clone(),
@@ -511,7 +540,12 @@ impl Run<'_> {
             .map_err(|e| format!("decoding {p}: {e}"))?
         {
             let (pi, fi) = (head.pkg as usize, head.func as usize);
-            let Some(func) = build.meta.packages.get(pi).and_then(|pk| pk.functions.get(fi)) else {
+            let Some(func) = build
+                .meta
+                .packages
+                .get(pi)
+                .and_then(|pk| pk.functions.get(fi))
+            else {
                 warnings.push(format!(
                     "{p}: at byte offset {}: record for package {pi} function {fi} is out of range; ignored",
                     head.offset
@@ -536,19 +570,15 @@ impl Run<'_> {
 }
 
 /// A counter file's time when the download recorded none: the name's last field when
-/// it is a Unix time in nanoseconds (runtime-written files), else the file's mtime.
-fn file_time(name: &str, path: &Path) -> String {
-    if let Some(last) = name.rsplit('.').next() {
-        if last.len() >= 16 && last.bytes().all(|b| b.is_ascii_digit()) {
-            return format!("ns:{last:0>20}");
+/// it is a Unix time in nanoseconds (runtime-written files). Producer toggles (`.1`,
+/// `.2`) and copied files carry no usable time (a copy's mtime is the copy's).
+fn file_time(name: &str) -> String {
+    match name.rsplit('.').next() {
+        Some(last) if last.len() >= 16 && last.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("ns:{last:0>20}")
         }
+        _ => String::new(),
     }
-    fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| format!("ns:{:020}", d.as_nanos()))
-        .unwrap_or_default()
 }
 
 fn covered_statements(build: &BuildInfo, counters: &[u32]) -> u64 {
@@ -623,11 +653,12 @@ pub fn run(args: &CompileArgs) -> Result<Exit> {
         summary.owners,
         summary.owners_updated
     );
-    eprintln!(
-        "store: {}",
-        args.collection.join("livecov.db").display()
-    );
-    Ok(if summary.failed > 0 { Exit::Error } else { Exit::Ok })
+    eprintln!("store: {}", args.collection.join("livecov.db").display());
+    Ok(if summary.failed > 0 {
+        Exit::Error
+    } else {
+        Exit::Ok
+    })
 }
 
 /// Compiles a collection into its store.
@@ -801,10 +832,9 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
     summary.removed = gone.len();
 
     let mut store = Store::open(&db)?;
-    let anything_changed = compiled + failed + gone.len() > 0;
-    if anything_changed || filter.all {
-        summary.owners_updated = compile_owners(&mut store, &run, args, &filter)?;
-    }
+    // Owners are checked every run (a changed --merge rule or --update filter recomputes
+    // them even when no input changed); unchanged groups are skipped by input hash.
+    summary.owners_updated = compile_owners(&mut store, &run, args, &filter)?;
     summary.owners = store.owners()?.len();
     summary.builds = store.builds()?.len();
     Ok(summary)
@@ -927,8 +957,11 @@ fn compile_owners(
         .into_iter()
         .filter(|i| i.error.is_empty())
         .collect();
-    let builds: HashMap<i64, [u8; 16]> =
-        store.builds()?.into_iter().map(|b| (b.id, b.hash)).collect();
+    let builds: HashMap<i64, [u8; 16]> = store
+        .builds()?
+        .into_iter()
+        .map(|b| (b.id, b.hash))
+        .collect();
     let origins: Vec<PodOrigin> = inputs
         .iter()
         .map(|i| PodOrigin {
@@ -961,12 +994,19 @@ fn compile_owners(
     for (idx, (i, procs)) in inputs.iter().zip(per_input).enumerate() {
         let owner = &owners[idx];
         for p in procs {
-            if i.is_host && pod_keys.contains(&(i.binary.clone(), i.hostname.clone(), p.build_id))
-            {
+            if i.is_host && pod_keys.contains(&(i.binary.clone(), i.hostname.clone(), p.build_id)) {
                 continue;
             }
-            let ns = if i.is_host { "host" } else { i.namespace.as_str() };
-            let binary = if i.binary.is_empty() { &i.container } else { &i.binary };
+            let ns = if i.is_host {
+                "host"
+            } else {
+                i.namespace.as_str()
+            };
+            let binary = if i.binary.is_empty() {
+                &i.container
+            } else {
+                &i.binary
+            };
             let build_hex = builds
                 .get(&p.build_id)
                 .map(livecov_formats::gocovdata::hex16)
@@ -1000,7 +1040,10 @@ fn compile_owners(
         }
     }
     let mut layouts: HashMap<i64, Arc<BuildInfo>> = HashMap::new();
-    let deleted: Vec<&String> = stored.keys().filter(|k| !members.contains_key(*k)).collect();
+    let deleted: Vec<&String> = stored
+        .keys()
+        .filter(|k| !members.contains_key(*k))
+        .collect();
     let mut changed: BTreeSet<i64> = todo.iter().map(|(_, l, _)| l[0].1.build_id).collect();
     for o in store.owners()? {
         if deleted.contains(&&o.key) {
