@@ -42,8 +42,8 @@
 //!    `master-1` → `Job/installer`; `revision-pruner-10-master-0` → `Job/revision-pruner`.
 //! 4. **Static pods**: `<name>-<node>`, where `<node>` is the hostname (or its first DNS
 //!    label, when the pod carries the full node name and the producer recorded the short
-//!    hostname, or the other way round) → `StaticPod <name>`. Node names end in digits
-//!    (`master-0`), so this comes before the StatefulSet rule. `etcd-master-0` on `master-0`
+//!    hostname, or the other way round) → `StaticPod <name>`. Node names often end in
+//!    digits (`master-0`), so this comes before the StatefulSet rule. `etcd-master-0` on `master-0`
 //!    → `StaticPod/etcd`; `kube-apiserver-ip-10-0-1-23.ec2.internal` on
 //!    `ip-10-0-1-23.ec2.internal` → `StaticPod/kube-apiserver`.
 //! 5. **CronJob pods**: `<name>-<T>-<s>`, where `<T>` is 8 or more digits and `<s>` 5 lowercase
@@ -59,7 +59,8 @@
 //!    `<base>` as in rule 3 → `Job <base>` (the hostname was missing or did not match).
 //! 8. **StatefulSet pods**: `<name>-<ordinal>`, the ordinal being a decimal number of at most 4
 //!    digits without a leading zero → `StatefulSet <name>`. `prometheus-k8s-0` →
-//!    `StatefulSet/prometheus-k8s`. A 5-digit suffix is read as generated (rule 9).
+//!    `StatefulSet/prometheus-k8s`. A 5-digit suffix is never an ordinal: it is a generated
+//!    suffix (rule 9) when all its digits are in the alphabet, else rule 10 applies.
 //! 9. **DaemonSet or Job**: `<name>-<s>` with `<s>` 5 generated characters. Both controllers
 //!    name their pods this way, so the collection decides, per namespace and `<name>`:
 //!    - `<name>` seen on **two or more nodes** → `DaemonSet <name>`
