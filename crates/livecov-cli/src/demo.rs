@@ -134,6 +134,7 @@ pub fn run(dir: &Path) -> Result<Exit> {
         update: Vec::new(),
         merge: crate::cluster::compile::MergeRule::Sum,
         exclude_files: vec!["coverage_server.go".into(), "coverage_producer.go".into()],
+        registry: Default::default(),
     };
     let status = crate::cluster::compile::run(&compile)?;
     if status != Exit::Ok {

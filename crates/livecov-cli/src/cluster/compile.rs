@@ -62,6 +62,9 @@ pub struct CompileArgs {
         default_values_t = ["coverage_server.go".to_owned(), "coverage_producer.go".to_owned()]
     )]
     pub exclude_files: Vec<String>,
+    /// Image source lookups in registries.
+    #[command(flatten)]
+    pub registry: super::images::RegistryArgs,
 }
 
 /// `metadata.json` as the download writes it (older tool's fields plus ours); the
@@ -638,6 +641,10 @@ pub struct Summary {
     pub owners: usize,
     /// Builds in the store.
     pub builds: usize,
+    /// Images whose source was read from a registry this run.
+    pub images_resolved: usize,
+    /// Images whose registry lookup failed (recorded, retried next run).
+    pub images_failed: usize,
 }
 
 /// Runs `cluster compile`.
@@ -832,6 +839,9 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
     summary.removed = gone.len();
 
     let mut store = Store::open(&db)?;
+    let (resolved, unresolved) = super::images::lookup(&mut store, &args.registry)?;
+    summary.images_resolved = resolved;
+    summary.images_failed = unresolved;
     // Owners are checked every run (a changed --merge rule or --update filter recomputes
     // them even when no input changed); unchanged groups are skipped by input hash.
     summary.owners_updated = compile_owners(&mut store, &run, args, &filter)?;

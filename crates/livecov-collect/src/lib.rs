@@ -1,0 +1,16 @@
+//! livecov's collectors: everything that fetches coverage and its origin from outside.
+//!
+//! - [`producer`]: the object layout the deployed coverage producer writes (pod and host
+//!   entries), local directory names and `metadata.json`;
+//! - [`download`]: copying a producer bucket (S3, GCS, Azure, `file://`, plain paths)
+//!   into a collection through `object_store`;
+//! - [`registry`]: reading source labels of container images from an OCI registry.
+//!
+//! Invariants: no decoding of coverage formats here (that is `livecov-formats`), no
+//! store access (that is `livecov-store`). Depends on `livecov-model` only among livecov
+//! crates.
+#![deny(missing_docs)]
+
+pub mod download;
+pub mod producer;
+pub mod registry;
