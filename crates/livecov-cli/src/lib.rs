@@ -65,6 +65,7 @@ enum Command {
 /// `livecov cluster …`: the older tool's verbs, natively.
 #[derive(Subcommand, Debug)]
 enum ClusterCommand {
+    Download(cluster::download::DownloadArgs),
     /// Compile every report directory of a collection into its store (livecov.db).
     ///
     /// Decodes Go coverage natively and in parallel, keeps the latest snapshot of each
@@ -97,6 +98,7 @@ where
     };
     match cli.command {
         Command::Go { args } => gocmd::run(&args),
+        Command::Cluster(ClusterCommand::Download(args)) => or_error(cluster::download::run(&args)),
         Command::Cluster(ClusterCommand::Compile(args)) => or_error(cluster::compile::run(&args)),
         Command::Report(args) => or_error(cluster::report::run(&args)),
         Command::Demo { dir } => demo::run(&dir).unwrap_or_else(|e| {

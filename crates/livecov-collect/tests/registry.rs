@@ -1,7 +1,9 @@
 //! `registry::RegistryClient` against a real registry: Debian's `docker-registry`
 //! (distribution 2.8), started per test on 127.0.0.1 with a random port and a temporary
 //! storage directory. Images are pushed with plain HTTP API calls (monolithic blob uploads,
-//! manifest PUTs), so what the client reads is what a registry really serves.
+//! manifest PUTs), so what the client reads is what a registry really serves. The registry
+//! process and the pusher are in `support/registry_harness.rs` (shared with livecov's
+//! `compile_registry` test).
 //!
 //! The binary is `$LIVECOV_REGISTRY_BIN`, else `/usr/bin/docker-registry`
 //! (`.ci/install-registry.sh` installs it). When it is missing the tests fail if `$CI` is
@@ -11,13 +13,14 @@
 //! challenge, with a small token server in this file that signs ES256 JWTs the registry
 //! verifies against a test-only certificate.
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "support/registry_harness.rs"]
+mod registry_harness;
+
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -25,10 +28,10 @@ use livecov_collect::registry::{
     digest_sha256, unsanitize, Credentials, ImageRef, Platform, RegistryClient, RegistryError,
     SourceLabels, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST,
 };
+use registry_harness::{registry_bin, sanitize, sha256_digest, ImageSpec, Pusher, Registry};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
 /// User and password of `HTPASSWD` (bcrypt, as the registry provisioned it for a missing
 /// htpasswd file). Test-only.
@@ -84,139 +87,10 @@ const DOOZER_ENV: &[&str] = &[
 ];
 
 // ---------------------------------------------------------------------------------------
-// The registry process
-
-fn registry_bin() -> Option<PathBuf> {
-    let bin = std::env::var_os("LIVECOV_REGISTRY_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/docker-registry"));
-    if bin.is_file() {
-        return Some(bin);
-    }
-    let message = format!(
-        "{} not found: install Debian's docker-registry (.ci/install-registry.sh) or set \
-         LIVECOV_REGISTRY_BIN",
-        bin.display()
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("skipping registry test: {message}");
-    None
-}
-
-/// A running registry; killed when dropped.
-struct Registry {
-    child: Child,
-    /// `127.0.0.1:PORT`
-    addr: String,
-    dir: TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Registry {
-    fn base(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
-    }
-
-    /// Starts a registry with `auth` (a YAML block, or "") in its config; `files` are
-    /// written into its directory first (`{dir}` in `auth` is replaced by that directory).
-    fn start(bin: &Path, auth: &str, files: &[(&str, &str)]) -> Registry {
-        let mut last_log = String::new();
-        for _attempt in 0..3 {
-            let dir = tempfile::tempdir().expect("temp dir");
-            for (name, content) in files {
-                std::fs::write(dir.path().join(name), content).expect("write file");
-            }
-            let port = free_port();
-            let addr = format!("127.0.0.1:{port}");
-            let dir_str = dir.path().display().to_string();
-            // Nothing here reaches the network: filesystem storage, no proxy, no
-            // notifications, no redis, no reporting.
-            let config = format!(
-                "version: 0.1\n\
-                 log:\n  level: info\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {dir_str}/data\n  \
-                 maintenance:\n    uploadpurging:\n      enabled: false\n\
-                 http:\n  addr: {addr}\n\
-                 health:\n  storagedriver:\n    enabled: false\n\
-                 {auth}",
-                auth = auth.replace("{dir}", &dir_str),
-            );
-            let config_path = dir.path().join("config.yml");
-            std::fs::write(&config_path, config).expect("write config");
-            let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
-            let mut command = Command::new(bin);
-            command
-                .arg("serve")
-                .arg(&config_path)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log handle"))
-                .stderr(log);
-            for (key, _) in std::env::vars_os() {
-                if key.to_string_lossy().starts_with("REGISTRY_") {
-                    command.env_remove(key);
-                }
-            }
-            let child = command
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut registry = Registry { child, addr, dir };
-            if registry.wait_ready() {
-                return registry;
-            }
-            last_log = registry.log();
-        }
-        panic!("the registry did not come up; its log:\n{last_log}");
-    }
-
-    /// Waits until `/v2/` answers (200 or 401); false if the process exited.
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if let Ok(mut stream) = TcpStream::connect(&self.addr) {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let request = format!(
-                    "GET /v2/ HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                    self.addr
-                );
-                let mut response = String::new();
-                if stream.write_all(request.as_bytes()).is_ok()
-                    && stream.read_to_string(&mut response).is_ok()
-                    && (response.starts_with("HTTP/1.1 200")
-                        || response.starts_with("HTTP/1.1 401"))
-                {
-                    return true;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
+// Helpers (the registry process and the pusher are in support/registry_harness.rs)
 
 fn anonymous_registry() -> Option<Registry> {
-    Some(Registry::start(&registry_bin()?, "", &[]))
+    Registry::anonymous()
 }
 
 fn client(registry: &Registry) -> RegistryClient {
@@ -227,197 +101,8 @@ fn client(registry: &Registry) -> RegistryClient {
         .expect("client")
 }
 
-// ---------------------------------------------------------------------------------------
-// Pushing images with plain API calls
-
-struct Pusher {
-    http: reqwest::Client,
-    base: String,
-    authorization: Option<String>,
-}
-
-/// What was pushed.
-#[derive(Clone, Debug)]
-struct Pushed {
-    manifest_digest: String,
-    config_digest: String,
-    size: usize,
-}
-
-struct ImageSpec<'a> {
-    arch: &'a str,
-    labels: &'a [(&'a str, &'a str)],
-    env: &'a [&'a str],
-    oci: bool,
-}
-
-impl Pusher {
-    fn new(registry: &Registry, authorization: Option<String>) -> Pusher {
-        Pusher {
-            http: reqwest::Client::new(),
-            base: registry.base(),
-            authorization,
-        }
-    }
-
-    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        let request = self.http.request(method, url);
-        match &self.authorization {
-            Some(value) => request.header("Authorization", value),
-            None => request,
-        }
-    }
-
-    /// Monolithic upload: POST to start, PUT the bytes with the digest.
-    async fn blob(&self, repo: &str, bytes: &[u8]) -> String {
-        let digest = digest_sha256(bytes);
-        let start = self
-            .request(
-                reqwest::Method::POST,
-                &format!("{}/v2/{repo}/blobs/uploads/", self.base),
-            )
-            .send()
-            .await
-            .expect("start upload");
-        assert_eq!(start.status().as_u16(), 202, "start upload: {start:?}");
-        let location = start
-            .headers()
-            .get("Location")
-            .and_then(|v| v.to_str().ok())
-            .expect("Location")
-            .to_string();
-        let mut url = url::Url::parse(&self.base)
-            .and_then(|base| base.join(&location))
-            .expect("upload URL");
-        url.query_pairs_mut().append_pair("digest", &digest);
-        let put = self
-            .request(reqwest::Method::PUT, url.as_str())
-            .header("Content-Type", "application/octet-stream")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .expect("upload");
-        assert_eq!(
-            put.status().as_u16(),
-            201,
-            "upload: {}",
-            put.text().await.unwrap_or_default()
-        );
-        digest
-    }
-
-    async fn manifest(&self, repo: &str, reference: &str, media_type: &str, body: &[u8]) -> String {
-        let put = self
-            .request(
-                reqwest::Method::PUT,
-                &format!("{}/v2/{repo}/manifests/{reference}", self.base),
-            )
-            .header("Content-Type", media_type)
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("put manifest");
-        let status = put.status().as_u16();
-        assert_eq!(
-            status,
-            201,
-            "put manifest: {}",
-            put.text().await.unwrap_or_default()
-        );
-        digest_sha256(body)
-    }
-
-    /// Pushes a config and a layer, then the manifest under `reference` (a tag, or the
-    /// manifest's own digest when `None`).
-    async fn image(&self, repo: &str, reference: Option<&str>, spec: &ImageSpec<'_>) -> Pushed {
-        let labels: serde_json::Map<String, Value> = spec
-            .labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
-        let layer = format!("layer of {repo} for {}", spec.arch).into_bytes();
-        let layer_digest = self.blob(repo, &layer).await;
-        let config = json!({
-            "architecture": spec.arch,
-            "os": "linux",
-            "config": {
-                "Labels": if labels.is_empty() { Value::Null } else { Value::Object(labels) },
-                "Env": spec.env,
-            },
-            "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
-        });
-        let config = serde_json::to_vec(&config).expect("config json");
-        let config_digest = self.blob(repo, &config).await;
-        let (media_type, config_type, layer_type) = if spec.oci {
-            (
-                OCI_MANIFEST,
-                "application/vnd.oci.image.config.v1+json",
-                "application/vnd.oci.image.layer.v1.tar+gzip",
-            )
-        } else {
-            (
-                DOCKER_MANIFEST,
-                "application/vnd.docker.container.image.v1+json",
-                "application/vnd.docker.image.rootfs.diff.tar.gzip",
-            )
-        };
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": media_type,
-            "config": {"mediaType": config_type, "size": config.len(), "digest": config_digest},
-            "layers": [{"mediaType": layer_type, "size": layer.len(), "digest": layer_digest}],
-        });
-        let manifest = serde_json::to_vec_pretty(&manifest).expect("manifest json");
-        let digest = digest_sha256(&manifest);
-        let pushed = self
-            .manifest(repo, reference.unwrap_or(&digest), media_type, &manifest)
-            .await;
-        assert_eq!(pushed, digest);
-        Pushed {
-            manifest_digest: digest,
-            config_digest,
-            size: manifest.len(),
-        }
-    }
-
-    /// Pushes an index or manifest list of `entries` (arch, pushed child) under `tag`.
-    async fn index(&self, repo: &str, tag: &str, oci: bool, entries: &[(&str, &Pushed)]) -> String {
-        let (media_type, child_type) = if oci {
-            (OCI_INDEX, OCI_MANIFEST)
-        } else {
-            (DOCKER_MANIFEST_LIST, DOCKER_MANIFEST)
-        };
-        let manifests: Vec<Value> = entries
-            .iter()
-            .map(|(arch, child)| {
-                let mut platform = json!({"architecture": arch, "os": "linux"});
-                if *arch == "arm64" {
-                    platform["variant"] = json!("v8");
-                }
-                json!({
-                    "mediaType": child_type,
-                    "size": child.size,
-                    "digest": child.manifest_digest,
-                    "platform": platform,
-                })
-            })
-            .collect();
-        let index = json!({"schemaVersion": 2, "mediaType": media_type, "manifests": manifests});
-        let body = serde_json::to_vec(&index).expect("index json");
-        self.manifest(repo, tag, media_type, &body).await
-    }
-}
-
 fn image_ref(registry: &Registry, path: &str) -> ImageRef {
     ImageRef::parse(&format!("{}/{path}", registry.addr)).expect("image ref")
-}
-
-/// The producer's `_prodSanitizePath`.
-fn sanitize(image: &str) -> String {
-    image
-        .replace(['/', ':', '@'], "-")
-        .trim_start_matches('-')
-        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -874,6 +559,19 @@ async fn sanitized_producer_strings_resolve_against_the_registry() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The harness computes digests and names media types on its own; they must agree with
+/// the client's.
+#[test]
+fn the_harness_agrees_with_the_client_on_digests_and_media_types() {
+    for bytes in [&b""[..], b"{}", b"layer of team/app for amd64"] {
+        assert_eq!(sha256_digest(bytes), digest_sha256(bytes));
+    }
+    assert_eq!(registry_harness::DOCKER_MANIFEST, DOCKER_MANIFEST);
+    assert_eq!(registry_harness::DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_LIST);
+    assert_eq!(registry_harness::OCI_MANIFEST, OCI_MANIFEST);
+    assert_eq!(registry_harness::OCI_INDEX, OCI_INDEX);
 }
 
 // ---------------------------------------------------------------------------------------

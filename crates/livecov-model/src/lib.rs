@@ -6,8 +6,8 @@
 #![deny(missing_docs)]
 
 mod counter;
-pub mod owners;
 mod diagnostics;
+pub mod owners;
 mod unit;
 
 pub use counter::{merge_counters, CounterGranularity, CounterMode, MergeOutcome};

@@ -750,29 +750,49 @@ impl Tx<'_> {
             .map_err(|e| self.err(e))
     }
 
-    /// Upserts an image source, filling only empty fields: a good value is never
-    /// replaced by an empty one.
+    /// Upserts an image source, filling only empty fields: a value already known is
+    /// never replaced, and an empty value never clears one. `origin` lists every source
+    /// that filled a field (`info.json+registry`). The error is the latest lookup's.
     pub fn fill_image_source(&self, s: &ImageSourceRow) -> Result<()> {
         let old = self.image_source(&s.image)?.unwrap_or_default();
-        let pick = |new: &str, old: &str| -> String {
-            if new.is_empty() {
-                old.to_owned()
-            } else {
+        let mut filled = false;
+        let mut pick = |new: &str, old: &str| -> String {
+            if old.is_empty() && !new.is_empty() {
+                filled = true;
                 new.to_owned()
+            } else {
+                old.to_owned()
             }
         };
+        let row = ImageSourceRow {
+            image: s.image.clone(),
+            source_repo: pick(&s.source_repo, &old.source_repo),
+            commit_id: pick(&s.commit_id, &old.commit_id),
+            software_group: pick(&s.software_group, &old.software_group),
+            software_key: pick(&s.software_key, &old.software_key),
+            origin: String::new(),
+            error: s.error.clone(),
+        };
+        let origin =
+            if !filled || s.origin.is_empty() || old.origin.split('+').any(|o| o == s.origin) {
+                old.origin.clone()
+            } else if old.origin.is_empty() {
+                s.origin.clone()
+            } else {
+                format!("{}+{}", old.origin, s.origin)
+            };
         self.tx
             .execute(
                 "INSERT OR REPLACE INTO image_sources (image, source_repo, commit_id, \
                  software_group, software_key, origin, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
-                    s.image,
-                    pick(&s.source_repo, &old.source_repo),
-                    pick(&s.commit_id, &old.commit_id),
-                    pick(&s.software_group, &old.software_group),
-                    pick(&s.software_key, &old.software_key),
-                    pick(&s.origin, &old.origin),
-                    s.error
+                    row.image,
+                    row.source_repo,
+                    row.commit_id,
+                    row.software_group,
+                    row.software_key,
+                    origin,
+                    row.error
                 ],
             )
             .map_err(|e| self.err(e))?;

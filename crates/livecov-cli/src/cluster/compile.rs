@@ -670,6 +670,7 @@ pub fn run(args: &CompileArgs) -> Result<Exit> {
 
 /// Compiles a collection into its store.
 pub fn compile(args: &CompileArgs) -> Result<Summary> {
+    let timer = crate::gocmd::pods::PhaseTimer::new();
     let coverage = args.collection.join("coverage");
     let filter = UpdateFilter::parse(&args.update)?;
     let mut dirs: Vec<String> = fs::read_dir(&coverage)
@@ -769,6 +770,7 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
                                 c.input.image.clone()
                             };
                             if !(info.source_url.is_empty()
+                                && info.source_commit.is_empty()
                                 && info.software_group.is_empty()
                                 && info.software_key.is_empty())
                             {
@@ -834,6 +836,7 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
         writer.join().expect("writer thread")
     });
     let (compiled, failed) = writer_result?;
+    timer.mark("ingest");
     summary.compiled = compiled;
     summary.failed = failed;
     summary.removed = gone.len();
@@ -844,7 +847,8 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
     summary.images_failed = unresolved;
     // Owners are checked every run (a changed --merge rule or --update filter recomputes
     // them even when no input changed); unchanged groups are skipped by input hash.
-    summary.owners_updated = compile_owners(&mut store, &run, args, &filter)?;
+    timer.mark("images");
+    summary.owners_updated = compile_owners(&mut store, &run, args, &filter, &timer)?;
     summary.owners = store.owners()?.len();
     summary.builds = store.builds()?.len();
     Ok(summary)
@@ -961,6 +965,7 @@ fn compile_owners(
     run: &Run<'_>,
     args: &CompileArgs,
     filter: &UpdateFilter,
+    timer: &crate::gocmd::pods::PhaseTimer,
 ) -> Result<usize> {
     let inputs: Vec<InputRow> = store
         .inputs()?
@@ -1026,6 +1031,7 @@ fn compile_owners(
         }
     }
 
+    timer.mark("owners: read processes");
     let stored: HashMap<String, String> = store
         .transaction(|tx| tx.owner_hashes())?
         .into_iter()
@@ -1073,6 +1079,7 @@ fn compile_owners(
         .par_iter()
         .map(|(key, list, input_hash)| ctx.row(key, list, input_hash))
         .collect::<Result<_>>()?;
+    timer.mark("owners: merge");
     store.transaction(|tx| {
         for r in &rows {
             tx.upsert_owner(r)?;
@@ -1082,7 +1089,9 @@ fn compile_owners(
         }
         Ok(())
     })?;
+    timer.mark("owners: write");
     update_build_totals(store, &layouts, &changed, args.merge)?;
+    timer.mark("build totals");
     Ok(rows.len())
 }
 

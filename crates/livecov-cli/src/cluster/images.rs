@@ -34,10 +34,15 @@ pub fn lookup(store: &mut Store, args: &RegistryArgs) -> Result<(usize, usize)> 
     if !args.registry_lookup {
         return Ok((0, 0));
     }
+    // Done: a source with repository and commit, or a registry answer without error
+    // (an image without labels does not gain them by asking again).
     let known: BTreeSet<String> = store
         .image_sources()?
         .into_iter()
-        .filter(|s| !s.source_repo.is_empty() && !s.commit_id.is_empty())
+        .filter(|s| {
+            (!s.source_repo.is_empty() && !s.commit_id.is_empty())
+                || (s.error.is_empty() && s.origin.contains("registry"))
+        })
         .map(|s| s.image)
         .collect();
     let images: BTreeSet<String> = store
@@ -65,12 +70,19 @@ pub fn lookup(store: &mut Store, args: &RegistryArgs) -> Result<(usize, usize)> 
                 let client = &client;
                 let known_registries = &known_registries;
                 async move {
-                    let looked = match ImageRef::parse(&image) {
-                        Ok(r) if image.contains('/') => client.image_source(&r).await,
-                        _ => client
+                    // The producer writes references with `/`, `:` and `@` replaced by
+                    // `-`; anything else is a reference as is (`nginx:1.27` included).
+                    let sanitized = !image.contains(['/', ':', '@']) && image.contains("-sha256-");
+                    let looked = if sanitized {
+                        client
                             .resolve_sanitized(&image, known_registries)
                             .await
-                            .map(|(_, s)| s),
+                            .map(|(_, s)| s)
+                    } else {
+                        match ImageRef::parse(&image) {
+                            Ok(r) => client.image_source(&r).await,
+                            Err(e) => Err(e),
+                        }
                     };
                     let row = looked
                         .map(|s| ImageSourceRow {
@@ -100,7 +112,7 @@ pub fn lookup(store: &mut Store, args: &RegistryArgs) -> Result<(usize, usize)> 
                 }
                 Err(e) => {
                     failed += 1;
-                    eprintln!("warning: image {image}: {e}");
+                    eprintln!("warning: {e}");
                     tx.fill_image_source(&ImageSourceRow {
                         image: image.clone(),
                         error: e.clone(),

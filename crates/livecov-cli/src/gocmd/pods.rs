@@ -711,20 +711,20 @@ pub(crate) fn os_args(args: &[(String, String)]) -> Option<Vec<String>> {
 }
 
 /// Prints phase durations to stderr when `LIVECOV_TIMINGS` is set (for bench/ work).
-struct PhaseTimer {
+pub(crate) struct PhaseTimer {
     on: bool,
     last: std::cell::Cell<std::time::Instant>,
 }
 
 impl PhaseTimer {
-    fn new() -> PhaseTimer {
+    pub(crate) fn new() -> PhaseTimer {
         PhaseTimer {
             on: std::env::var_os("LIVECOV_TIMINGS").is_some(),
             last: std::cell::Cell::new(std::time::Instant::now()),
         }
     }
 
-    fn mark(&self, phase: &str) {
+    pub(crate) fn mark(&self, phase: &str) {
         if self.on {
             let now = std::time::Instant::now();
             eprintln!(
