@@ -1,56 +1,104 @@
-//! Counter vectors at rest: ULEB128-encoded, then zstd-compressed.
+//! Counter vectors at rest: sparse, then zstd-compressed.
 //!
-//! Most counters of a process are zero (functions never run): ULEB128 turns each into
-//! one byte, a quarter of a little-endian u32, and zstd folds the runs to almost
-//! nothing. Encoding first keeps compression (at level 1) fast enough that compiling
-//! hundreds of processes is dominated by reading them.
+//! Most counters of a process are zero (functions never run). A vector is stored as
+//! ULEB128 pairs (zeros skipped since the previous non-zero counter, value) for its
+//! non-zero counters only, then zstd at level 1. That is small, fast to write, and can be
+//! merged into a dense vector without materialising the stored one
+//! ([`for_each_nonzero`]).
 
 /// Compresses a counter vector.
 pub fn compress_counters(counters: &[u32]) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(counters.len() + 16);
-    for &c in counters {
-        let mut v = c;
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                raw.push(byte);
-                break;
+    let mut raw = Vec::with_capacity(counters.len() / 4 + 16);
+    let mut last = 0usize;
+    // Skip zero runs eight counters at a time.
+    for (chunk_index, chunk) in counters.chunks(8).enumerate() {
+        if chunk.iter().fold(0, |acc, &c| acc | c) == 0 {
+            continue;
+        }
+        for (j, &c) in chunk.iter().enumerate() {
+            if c != 0 {
+                let i = chunk_index * 8 + j;
+                put_uleb(&mut raw, (i - last) as u64);
+                put_uleb(&mut raw, u64::from(c));
+                last = i + 1;
             }
-            raw.push(byte | 0x80);
         }
     }
     zstd::bulk::compress(&raw, 1).unwrap_or_default()
 }
 
-/// Decompresses a counter vector of `len` counters. Errors name what was wrong.
-pub fn decompress_counters(bytes: &[u8], len: usize) -> Result<Vec<u32>, String> {
-    // A u32 takes at most 5 ULEB bytes.
-    let raw = zstd::bulk::decompress(bytes, len * 5)
-        .map_err(|e| format!("decompressing counters: {e}"))?;
-    let mut out = Vec::with_capacity(len);
-    let mut value: u64 = 0;
+fn put_uleb(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn get_uleb(raw: &[u8], pos: &mut usize) -> Result<u64, String> {
+    let mut value = 0u64;
     let mut shift = 0;
-    for &b in &raw {
+    loop {
+        let b = *raw
+            .get(*pos)
+            .ok_or_else(|| "counter data ends inside a value".to_owned())?;
+        *pos += 1;
         value |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
-            out.push(u32::try_from(value).map_err(|_| "counter value exceeds 32 bits".to_owned())?);
-            value = 0;
-            shift = 0;
-        } else {
-            shift += 7;
-            if shift > 28 {
-                return Err("counter value longer than 5 bytes".to_owned());
-            }
+            return Ok(value);
+        }
+        shift += 7;
+        if shift > 63 {
+            return Err("counter data holds an over-long value".to_owned());
         }
     }
-    if shift != 0 || out.len() != len {
-        return Err(format!(
-            "counter vector holds {} counters, expected {len}",
-            out.len()
-        ));
+}
+
+/// Calls `f(index, value)` for every non-zero counter of a stored vector of `len`
+/// counters, in index order. Errors name what was wrong; `f` is not called for a
+/// vector that fails to decompress.
+pub fn for_each_nonzero(
+    bytes: &[u8],
+    len: usize,
+    mut f: impl FnMut(usize, u32),
+) -> Result<(), String> {
+    // Each non-zero counter takes at most 10 + 5 bytes.
+    let raw = zstd::bulk::decompress(bytes, len.saturating_mul(15).max(64))
+        .map_err(|e| format!("decompressing counters: {e}"))?;
+    let mut pos = 0;
+    let mut index = 0usize;
+    let mut pairs = Vec::new();
+    while pos < raw.len() {
+        let gap = get_uleb(&raw, &mut pos)?;
+        let value = get_uleb(&raw, &mut pos)?;
+        index = index
+            .checked_add(usize::try_from(gap).map_err(|_| "counter gap too large".to_owned())?)
+            .filter(|&i| i < len)
+            .ok_or_else(|| format!("counter index beyond the {len} counters of the layout"))?;
+        let value = u32::try_from(value).map_err(|_| "counter value exceeds 32 bits".to_owned())?;
+        pairs.push((index, value));
+        index += 1;
     }
+    for (i, v) in pairs {
+        f(i, v);
+    }
+    Ok(())
+}
+
+/// Decompresses a counter vector of `len` counters.
+pub fn decompress_counters(bytes: &[u8], len: usize) -> Result<Vec<u32>, String> {
+    let mut out = vec![0u32; len];
+    for_each_nonzero(bytes, len, |i, v| out[i] = v)?;
     Ok(out)
+}
+
+/// Compresses a build's layout (its meta file) for the store.
+pub fn compress_layout(bytes: &[u8]) -> Vec<u8> {
+    zstd::bulk::compress(bytes, 1).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -61,12 +109,19 @@ mod tests {
     fn round_trip_and_size_check() {
         let v: Vec<u32> = (0..10_000)
             .map(|i| if i % 97 == 0 { i * 1000 } else { 0 })
-            .chain([u32::MAX, 127, 128])
+            .chain([u32::MAX, 127, 128, 0, 0])
             .collect();
         let c = compress_counters(&v);
-        assert!(c.len() < 2_000, "{} bytes", c.len());
+        assert!(c.len() < 1_000, "{} bytes", c.len());
         assert_eq!(decompress_counters(&c, v.len()).unwrap(), v);
-        assert!(decompress_counters(&c, v.len() + 1).is_err());
+        assert!(
+            decompress_counters(&c, 10_000).is_err(),
+            "index beyond the layout"
+        );
         assert!(decompress_counters(b"junk", 4).is_err());
+        assert_eq!(
+            decompress_counters(&compress_counters(&[0; 5]), 5).unwrap(),
+            vec![0; 5]
+        );
     }
 }

@@ -7,7 +7,7 @@
 //!   image…), a cheap fingerprint and a content hash for incremental compiles, and the
 //!   last error, which is retried on the next run (errors are not sticky);
 //! - **processes**: the latest snapshot of each process, as a compressed vector of u32
-//!   counters aligned to its build's layout (ULEB128, then zstd);
+//!   counters aligned to its build's layout (sparse ULEB128 pairs, then zstd);
 //! - **owners**: owner groups (namespace/type/owner/binary/build) with their pods,
 //!   containers, hosts, images, first/last seen, merged counters and totals;
 //! - **image sources** and **diagnostics**.
@@ -23,7 +23,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-pub use counters::{compress_counters, decompress_counters};
+pub use counters::{compress_counters, compress_layout, decompress_counters, for_each_nonzero};
 pub use schema::SCHEMA_VERSION;
 
 /// A store error, naming the database and what failed.
@@ -503,23 +503,20 @@ impl Tx<'_> {
             .map_err(|e| self.err(e))
     }
 
-    /// Stores a build's layout once, with its per-file totals. Returns its id.
+    /// Stores a build's layout once (compressed with [`compress_layout`]), with its
+    /// per-file totals. Returns its id.
     pub fn insert_build(
         &self,
         hash: &[u8; 16],
         mode: &str,
         units: u64,
         statements: u64,
-        layout: &[u8],
+        compressed: &[u8],
         files: &[BuildFile],
     ) -> Result<i64> {
         if let Some(id) = self.build_id(hash)? {
             return Ok(id);
         }
-        let compressed = zstd::bulk::compress(layout, 3).map_err(|e| StoreError::Corrupt {
-            path: self.path.to_owned(),
-            what: format!("compressing layout: {e}"),
-        })?;
         self.tx
             .execute(
                 "INSERT INTO builds (hash, format, mode, units, statements, layout) \

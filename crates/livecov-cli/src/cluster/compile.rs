@@ -22,15 +22,15 @@ use livecov_formats::gocovdata::{classify_file_name, CounterFileReader, CovFileN
 use livecov_model::owners::{infer_owners, PodOrigin};
 use livecov_model::{merge_counters, CounterMode};
 use livecov_store::{
-    compress_counters, decompress_counters, BuildFile, ImageSourceRow, InputRow, OwnerRow,
-    ProcessRow, Store,
+    compress_counters, compress_layout, for_each_nonzero, BuildFile, ImageSourceRow, InputRow,
+    OwnerRow, ProcessRow, Store,
 };
 use md5::{Digest, Md5};
 use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::exit::Exit;
-use crate::gocmd::pods::{read_header, written_zeros, Layout, MetaCache};
+use crate::gocmd::pods::{read_header, Layout, MetaCache};
 
 /// How processes of one build are combined into an owner's profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -200,10 +200,16 @@ impl UpdateFilter {
 struct BuildInfo {
     meta: Arc<MetaFile>,
     layout: Layout,
+    #[allow(dead_code)] // Kept for error messages of later phases.
     meta_path: PathBuf,
     /// Unit indices (into the dense vector) excluded as infrastructure.
     excluded: Vec<bool>,
+    /// Statements of each unit, 0 for excluded units: covered statements are then one
+    /// tight loop over the dense vector.
+    unit_stmts: Vec<u32>,
     statements: u64,
+    /// The meta file, compressed for the store (empty for builds read from the store).
+    layout_zstd: Vec<u8>,
 }
 
 /// What compiling one directory produced.
@@ -388,26 +394,19 @@ impl Run<'_> {
             ));
         }
         let layout = Layout::new(&meta);
-        let mut excluded = Vec::with_capacity(layout.total());
-        let mut statements = 0u64;
-        for p in &meta.packages {
-            for f in &p.functions {
-                let base = f.file.rsplit('/').next().unwrap_or(&f.file);
-                let skip = self.exclude.iter().any(|e| e == base);
-                for u in &f.units {
-                    excluded.push(skip);
-                    if !skip {
-                        statements += u64::from(u.stmts);
-                    }
-                }
-            }
-        }
+        let (excluded, unit_stmts, statements) = unit_tables(&meta, self.exclude);
+        // Compressed here, on a worker, rather than on the single writer thread.
+        let layout_zstd = fs::read(meta_path)
+            .map(|b| compress_layout(&b))
+            .map_err(|e| format!("reading {}: {e}", meta_path.display()))?;
         let info = Arc::new(BuildInfo {
             meta,
             layout,
             meta_path: meta_path.to_owned(),
             excluded,
+            unit_stmts,
             statements,
+            layout_zstd,
         });
         Ok(self
             .builds
@@ -438,7 +437,7 @@ impl Run<'_> {
             }
         };
         names.sort();
-        let mut content = Md5::new();
+        let mut content = xxhash_rust::xxh3::Xxh3::new();
         let mut by_hash: HashMap<[u8; 16], Arc<BuildInfo>> = HashMap::new();
         let mut errors = Vec::new();
         for n in &names {
@@ -446,7 +445,7 @@ impl Run<'_> {
                 let path = dir.join(n);
                 match read_header(&path).and_then(|h| self.build(h, &path).map(|b| (h, b))) {
                     Ok((h, b)) => {
-                        content.update(h);
+                        content.update(&h);
                         by_hash.insert(h, b);
                     }
                     Err(e) => errors.push(e),
@@ -480,7 +479,7 @@ impl Run<'_> {
         if let Ok(b) = fs::read(dir.join("metadata.json")) {
             content.update(&b);
         }
-        input.content_hash = hex(&content.finalize());
+        input.content_hash = format!("{:032x}", content.digest128());
         let mut processes = Vec::new();
         for ((hash, pid), list) in snaps {
             let build = by_hash[&hash].clone();
@@ -499,6 +498,7 @@ impl Run<'_> {
                     counters: compress_counters(&counters),
                 },
             ));
+            give_back(counters);
         }
         if processes.is_empty() && errors.is_empty() {
             errors.push(format!(
@@ -536,7 +536,7 @@ impl Run<'_> {
             )
         })?;
         let mode = CounterMode::from_go(build.meta.mode).unwrap_or(CounterMode::Count);
-        let mut dense = written_zeros(build.layout.total());
+        let mut dense = take_buffer(build.layout.total());
         let mut rec = Vec::new();
         while let Some(head) = reader
             .next_record(&mut rec)
@@ -572,6 +572,30 @@ impl Run<'_> {
     }
 }
 
+thread_local! {
+    /// Dense counter vectors reused on a worker thread: a fresh zeroed vector per counter
+    /// file (hundreds of KB each) costs page faults that dominated compiling.
+    static BUFFERS: std::cell::RefCell<Vec<Vec<u32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A zeroed vector of `len` counters from this thread's pool.
+fn take_buffer(len: usize) -> Vec<u32> {
+    let mut v = BUFFERS.with(|b| b.borrow_mut().pop()).unwrap_or_default();
+    v.clear();
+    v.resize(len, 0);
+    v
+}
+
+/// Returns a vector to this thread's pool.
+fn give_back(v: Vec<u32>) {
+    BUFFERS.with(|b| {
+        let mut pool = b.borrow_mut();
+        if pool.len() < 8 {
+            pool.push(v);
+        }
+    });
+}
+
 /// A counter file's time when the download recorded none: the name's last field when
 /// it is a Unix time in nanoseconds (runtime-written files). Producer toggles (`.1`,
 /// `.2`) and copied files carry no usable time (a copy's mtime is the copy's).
@@ -584,20 +608,34 @@ fn file_time(name: &str) -> String {
     }
 }
 
-fn covered_statements(build: &BuildInfo, counters: &[u32]) -> u64 {
-    let mut covered = 0u64;
-    let mut i = 0;
-    for p in &build.meta.packages {
+/// Per unit: excluded as infrastructure, statements counted (0 when excluded); and the
+/// build's total.
+fn unit_tables(meta: &MetaFile, exclude: &[String]) -> (Vec<bool>, Vec<u32>, u64) {
+    let mut excluded = Vec::new();
+    let mut stmts = Vec::new();
+    let mut total = 0u64;
+    for p in &meta.packages {
         for f in &p.functions {
+            let base = f.file.rsplit('/').next().unwrap_or(&f.file);
+            let skip = exclude.iter().any(|e| e == base);
             for u in &f.units {
-                if counters[i] != 0 && !build.excluded[i] {
-                    covered += u64::from(u.stmts);
-                }
-                i += 1;
+                excluded.push(skip);
+                let s = if skip { 0 } else { u.stmts };
+                stmts.push(s);
+                total += u64::from(s);
             }
         }
     }
-    covered
+    (excluded, stmts, total)
+}
+
+fn covered_statements(build: &BuildInfo, counters: &[u32]) -> u64 {
+    build
+        .unit_stmts
+        .iter()
+        .zip(counters)
+        .map(|(&s, &c)| if c != 0 { u64::from(s) } else { 0 })
+        .sum()
 }
 
 fn build_files(build: &BuildInfo, counters: Option<&[u32]>) -> Vec<BuildFile> {
@@ -741,17 +779,14 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
                         for (build, mut p) in c.processes {
                             let id = match tx.build_id(&build.meta.hash)? {
                                 Some(id) => id,
-                                None => {
-                                    let bytes = fs::read(&build.meta_path).unwrap_or_default();
-                                    tx.insert_build(
-                                        &build.meta.hash,
-                                        build.meta.mode_name(),
-                                        build.layout.total() as u64,
-                                        build.statements,
-                                        &bytes,
-                                        &build_files(&build, None),
-                                    )?
-                                }
+                                None => tx.insert_build(
+                                    &build.meta.hash,
+                                    build.meta.mode_name(),
+                                    build.layout.total() as u64,
+                                    build.statements,
+                                    &build.layout_zstd,
+                                    &build_files(&build, None),
+                                )?,
                             };
                             p.build_id = id;
                             rows.push(p);
@@ -877,40 +912,25 @@ fn stored_build(store: &Store, build_id: i64, exclude: &[String]) -> Result<Arc<
     let (meta, _) = livecov_formats::gocovdata::decode_meta_file(&bytes)
         .map_err(|e| anyhow::anyhow!("stored layout of build {build_id}: {e}"))?;
     let layout = Layout::new(&meta);
-    let mut excluded = Vec::new();
-    let mut statements = 0;
-    for p in &meta.packages {
-        for f in &p.functions {
-            let base = f.file.rsplit('/').next().unwrap_or(&f.file);
-            let skip = exclude.iter().any(|e| e == base);
-            for u in &f.units {
-                excluded.push(skip);
-                if !skip {
-                    statements += u64::from(u.stmts);
-                }
-            }
-        }
-    }
+    let (excluded, unit_stmts, statements) = unit_tables(&meta, exclude);
     Ok(Arc::new(BuildInfo {
         meta: Arc::new(meta),
         layout,
         meta_path: PathBuf::new(),
         excluded,
+        unit_stmts,
         statements,
+        layout_zstd: Vec::new(),
     }))
 }
 
-fn merge_into(rule: MergeRule, mode: CounterMode, dst: &mut [u32], src: &[u32]) {
-    match rule {
-        MergeRule::Sum => {
-            merge_counters(mode, dst, src);
-        }
-        MergeRule::Max => {
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = (*d).max(*s);
-            }
-        }
-    }
+/// Merges one counter: saturating sum (set mode: OR) or maximum.
+fn merge_one(rule: MergeRule, mode: CounterMode, dst: &mut u32, v: u32) {
+    *dst = match (rule, mode) {
+        (MergeRule::Max, _) => (*dst).max(v),
+        (MergeRule::Sum, CounterMode::Set) => u32::from(*dst != 0 || v != 0),
+        (MergeRule::Sum, _) => dst.saturating_add(v),
+    };
 }
 
 /// Per-file covered statements of each build with a changed owner: the merge of its
@@ -933,16 +953,18 @@ fn update_build_totals(
         .map(|(id, list)| {
             let info = &layouts[id];
             let mode = CounterMode::from_go(info.meta.mode).unwrap_or(CounterMode::Count);
-            let mut merged = written_zeros(info.layout.total());
+            let mut merged = take_buffer(info.layout.total());
             for o in list {
-                let v = decompress_counters(&o.counters, info.layout.total())
-                    .map_err(|e| anyhow::anyhow!("store: owner {}: {e}", o.key))?;
-                merge_into(rule, mode, &mut merged, &v);
+                for_each_nonzero(&o.counters, info.layout.total(), |k, v| {
+                    merge_one(rule, mode, &mut merged[k], v)
+                })
+                .map_err(|e| anyhow::anyhow!("store: owner {}: {e}", o.key))?;
             }
             let files = build_files(info, Some(&merged))
                 .into_iter()
                 .map(|f| (f.path, f.covered))
                 .collect();
+            give_back(merged);
             Ok((*id, files))
         })
         .collect::<Result<_>>()?;
@@ -1108,7 +1130,7 @@ impl OwnerContext<'_> {
         let build_id = list[0].1.build_id;
         let info = &self.layouts[&build_id];
         let mode = CounterMode::from_go(info.meta.mode).unwrap_or(CounterMode::Count);
-        let mut merged = written_zeros(info.layout.total());
+        let mut merged = take_buffer(info.layout.total());
         let mut pods = BTreeSet::new();
         let mut containers = BTreeSet::new();
         let mut hosts = BTreeSet::new();
@@ -1116,9 +1138,10 @@ impl OwnerContext<'_> {
         let mut seen: Vec<&str> = Vec::new();
         for (idx, p) in list {
             let i = &self.inputs[*idx];
-            let v = decompress_counters(&p.counters, info.layout.total())
-                .map_err(|e| anyhow::anyhow!("store: process of {}: {e}", i.dir))?;
-            merge_into(self.rule, mode, &mut merged, &v);
+            for_each_nonzero(&p.counters, info.layout.total(), |k, v| {
+                merge_one(self.rule, mode, &mut merged[k], v)
+            })
+            .map_err(|e| anyhow::anyhow!("store: process of {}: {e}", i.dir))?;
             pods.insert(if i.is_host {
                 i.hostname.clone()
             } else {
@@ -1166,7 +1189,11 @@ impl OwnerContext<'_> {
             statements: info.statements,
             covered: covered_statements(info, &merged),
             input_hash: input_hash.to_owned(),
-            counters: compress_counters(&merged),
+            counters: {
+                let c = compress_counters(&merged);
+                give_back(merged);
+                c
+            },
         })
     }
 }
