@@ -796,3 +796,100 @@ impl Tx<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_new_store_is_at_the_current_version_and_reopens() {
+        let (dir, store) = open();
+        assert_eq!(store.version().unwrap(), SCHEMA_VERSION);
+        drop(store);
+        let again = Store::open(&dir.path().join("s.db")).unwrap();
+        assert_eq!(again.version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_store_from_a_newer_livecov_is_refused() {
+        let (dir, store) = open();
+        store
+            .conn
+            .execute("UPDATE schema_version SET version = 99", [])
+            .unwrap();
+        drop(store);
+        let err = Store::open(&dir.path().join("s.db")).err().unwrap();
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn image_sources_fill_empty_fields_only() {
+        let (_dir, mut store) = open();
+        let row = |repo: &str, commit: &str, group: &str, origin: &str| ImageSourceRow {
+            image: "img".into(),
+            source_repo: repo.into(),
+            commit_id: commit.into(),
+            software_group: group.into(),
+            origin: origin.into(),
+            ..ImageSourceRow::default()
+        };
+        store
+            .transaction(|tx| {
+                tx.fill_image_source(&row("https://a", "", "", "info.json"))?;
+                // An empty value never clears, a known value is never replaced.
+                tx.fill_image_source(&row("", "c1", "g", "registry"))?;
+                tx.fill_image_source(&row("https://b", "c2", "", "registry"))
+            })
+            .unwrap();
+        let got = &store.image_sources().unwrap()[0];
+        assert_eq!(
+            (
+                got.source_repo.as_str(),
+                got.commit_id.as_str(),
+                got.software_group.as_str()
+            ),
+            ("https://a", "c1", "g")
+        );
+        assert_eq!(got.origin, "info.json+registry");
+    }
+
+    #[test]
+    fn replacing_an_input_replaces_its_processes_and_deleting_cascades() {
+        let (_dir, mut store) = open();
+        let input = InputRow {
+            dir: "d".into(),
+            ..InputRow::default()
+        };
+        let process = |pid| ProcessRow {
+            build_id: 1,
+            pid,
+            snapshot_time: String::new(),
+            superseded: 0,
+            covered: 3,
+            counters: compress_counters(&[0, 1, 2]),
+        };
+        store
+            .transaction(|tx| {
+                tx.insert_build(&[1; 16], "count", 3, 4, &compress_layout(b"meta"), &[])?;
+                tx.replace_input(&input, &[process(1), process(2)])?;
+                tx.replace_input(&input, &[process(3)])
+            })
+            .unwrap();
+        let procs = store.processes("d").unwrap();
+        assert_eq!(procs.iter().map(|p| p.pid).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(
+            decompress_counters(&procs[0].counters, 3).unwrap(),
+            vec![0, 1, 2]
+        );
+        assert_eq!(store.build_layout(1).unwrap(), b"meta");
+        store.transaction(|tx| tx.delete_input("d")).unwrap();
+        assert!(store.processes("d").unwrap().is_empty());
+        assert!(store.inputs().unwrap().is_empty());
+    }
+}
