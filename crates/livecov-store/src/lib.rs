@@ -200,6 +200,31 @@ pub struct ImageSourceRow {
     pub error: String,
 }
 
+/// Reads the image source columns in their usual order.
+fn image_source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageSourceRow> {
+    Ok(ImageSourceRow {
+        image: r.get(0)?,
+        source_repo: r.get(1)?,
+        commit_id: r.get(2)?,
+        software_group: r.get(3)?,
+        software_key: r.get(4)?,
+        origin: r.get(5)?,
+        error: r.get(6)?,
+    })
+}
+
+/// Reads the process columns starting at column `at`.
+fn process_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ProcessRow> {
+    Ok(ProcessRow {
+        build_id: r.get(at)?,
+        pid: r.get(at + 1)?,
+        snapshot_time: r.get(at + 2)?,
+        superseded: r.get(at + 3)?,
+        covered: r.get::<_, i64>(at + 4)? as u64,
+        counters: r.get(at + 5)?,
+    })
+}
+
 /// An open store.
 pub struct Store {
     conn: Connection,
@@ -381,16 +406,7 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([dir], |r| {
-                Ok(ProcessRow {
-                    build_id: r.get(0)?,
-                    pid: r.get(1)?,
-                    snapshot_time: r.get(2)?,
-                    superseded: r.get(3)?,
-                    covered: r.get::<_, i64>(4)? as u64,
-                    counters: r.get(5)?,
-                })
-            })
+            .query_map([dir], |r| process_row(r, 0))
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| self.err(e))
@@ -449,17 +465,7 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok(ImageSourceRow {
-                    image: r.get(0)?,
-                    source_repo: r.get(1)?,
-                    commit_id: r.get(2)?,
-                    software_group: r.get(3)?,
-                    software_key: r.get(4)?,
-                    origin: r.get(5)?,
-                    error: r.get(6)?,
-                })
-            })
+            .query_map([], image_source_row)
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| self.err(e))
@@ -641,19 +647,7 @@ impl Tx<'_> {
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([build_id], |r| {
-                Ok((
-                    r.get(0)?,
-                    ProcessRow {
-                        build_id: r.get(1)?,
-                        pid: r.get(2)?,
-                        snapshot_time: r.get(3)?,
-                        superseded: r.get(4)?,
-                        covered: r.get::<_, i64>(5)? as u64,
-                        counters: r.get(6)?,
-                    },
-                ))
-            })
+            .query_map([build_id], |r| Ok((r.get(0)?, process_row(r, 1)?)))
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| self.err(e))
@@ -731,17 +725,7 @@ impl Tx<'_> {
                 "SELECT image, source_repo, commit_id, software_group, software_key, origin, error \
                  FROM image_sources WHERE image = ?1",
                 [image],
-                |r| {
-                    Ok(ImageSourceRow {
-                        image: r.get(0)?,
-                        source_repo: r.get(1)?,
-                        commit_id: r.get(2)?,
-                        software_group: r.get(3)?,
-                        software_key: r.get(4)?,
-                        origin: r.get(5)?,
-                        error: r.get(6)?,
-                    })
-                },
+                image_source_row,
             )
             .optional()
             .map_err(|e| self.err(e))

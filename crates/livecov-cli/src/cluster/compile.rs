@@ -217,8 +217,7 @@ struct Compiled {
     input: InputRow,
     processes: Vec<(Arc<BuildInfo>, ProcessRow)>,
     warnings: Vec<String>,
-    /// Counter vectors of the processes (for build totals), only when small enough to
-    /// keep; otherwise recomputed from the store.
+    /// The directory's `info.json`, for image sources.
     info: Option<Info>,
 }
 
