@@ -137,8 +137,8 @@ fn file_counter_sum(path: &Path) -> u64 {
 fn successive_snapshots_of_one_process_keep_only_the_newest() {
     let tmp = tempfile::tempdir().unwrap();
     let c = tmp.path();
-    // atomic_snap: one process (run 1) wrote three cumulative snapshots. As producer
-    // toggles they would be summed by covdata; compile keeps the newest only.
+    // atomic_snap: one process (pid field 1) wrote three cumulative snapshots. covdata
+    // would sum them; compile keeps the one that contains the others.
     let dir = add_dir(
         c,
         "snap",
@@ -152,40 +152,61 @@ fn successive_snapshots_of_one_process_keep_only_the_newest() {
         .collect();
     names.sort();
     assert_eq!(names.len(), 3);
-    // The download records object times; say the middle file is the newest.
-    let objects: serde_json::Value = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let t = if i == 1 {
-                "2026-11-21T10:00:00Z"
-            } else {
-                "2026-11-21T09:00:00Z"
-            };
-            (n.clone(), serde_json::json!({ "last_modified": t }))
-        })
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    fs::write(dir.join(".livecov-objects.json"), objects.to_string()).unwrap();
     let out = livecov(&["cluster", "compile", "--collection", c.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        stored_counter_sum(c, "snap"),
-        vec![file_counter_sum(&dir.join(&names[1]))]
-    );
-
-    // Without recorded times, the cumulative snapshot that contains the others wins.
-    fs::remove_file(dir.join(".livecov-objects.json")).unwrap();
-    let out = livecov(&["cluster", "compile", "--collection", c.to_str().unwrap()]);
-    assert!(out.status.success());
     let newest = file_counter_sum(&dir.join(&names[2]));
     let all: u64 = names.iter().map(|n| file_counter_sum(&dir.join(n))).sum();
     assert_eq!(stored_counter_sum(c, "snap"), vec![newest]);
     assert!(newest < all, "snapshots are not summed");
+    let store = livecov_store::Store::open(&c.join("livecov.db")).unwrap();
+    assert_eq!(store.processes("snap").unwrap()[0].superseded, 2);
+}
+
+#[test]
+fn restarts_that_reuse_a_pid_are_separate_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path();
+    // Two lifetimes of one container's main process, both pid 1 (as after a restart),
+    // that ran different functions: the real prog2_count run split in two. Neither
+    // contains the other, so both count, and together they cover what the run did.
+    let dir = add_dir(
+        c,
+        "restarts",
+        "prog2_count",
+        &metadata("web-0", "ns", "node-a", ""),
+    );
+    let name = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("covcounters."))
+        .unwrap();
+    let (file, _) = decode_counter_file(&fs::read(dir.join(&name)).unwrap()).unwrap();
+    fs::remove_file(dir.join(&name)).unwrap();
+    let hash = name.split('.').nth(1).unwrap();
+    let half = file.records.len() / 2;
+    assert!(half > 0);
+    for (i, part) in [&file.records[..half], &file.records[half..]]
+        .iter()
+        .enumerate()
+    {
+        let bytes = encode_counter_file(file.meta_hash, &file.args, part);
+        fs::write(dir.join(format!("covcounters.{hash}.1.{}", i + 1)), bytes).unwrap();
+    }
+    let out = livecov(&["cluster", "compile", "--collection", c.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stored_counter_sum(c, "restarts").len(), 2);
+    let (total, covered) = profile_totals(&golden().join("expected/prog2_count_textfmt.out"));
+    let r = report(c);
+    assert_eq!(r["builds"][0]["statements"], total);
+    assert_eq!(r["builds"][0]["covered_statements"], covered);
 }
 
 #[test]

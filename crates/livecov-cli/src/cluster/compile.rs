@@ -338,39 +338,45 @@ struct Snapshot {
     counters: Vec<u32>,
 }
 
-/// Picks the latest snapshot of a process (DESIGN.md, merge semantics): the newer by
-/// time when every snapshot has one (the object time the download recorded, or the
-/// nanosecond time in a runtime-written name); otherwise the one that contains all the
-/// others element-wise (snapshots are cumulative); when none does, the element-wise
-/// maximum, with a warning.
-fn latest(mut snaps: Vec<Snapshot>, warnings: &mut Vec<String>, what: &str) -> (Vec<u32>, String) {
-    if snaps.len() > 1 && snaps.iter().all(|s| !s.time.is_empty()) {
-        snaps.sort_by(|a, b| a.time.cmp(&b.time));
-    } else if snaps.len() > 1 {
-        let dominates =
-            |a: &Snapshot, b: &Snapshot| a.counters.iter().zip(&b.counters).all(|(x, y)| x >= y);
-        match (0..snaps.len()).find(|&i| snaps.iter().all(|o| dominates(&snaps[i], o))) {
-            Some(i) => {
-                let last = snaps.len() - 1;
-                snaps.swap(i, last);
-            }
-            None => {
-                warnings.push(format!(
-                    "{what}: snapshots without times and none contains the others; kept the \
-                     element-wise maximum"
-                ));
-                let mut best = snaps.pop().expect("snapshots");
-                for s in snaps {
-                    for (a, b) in best.counters.iter_mut().zip(&s.counters) {
-                        *a = (*a).max(*b);
-                    }
-                }
-                return (best.counters, best.time);
+/// The process lifetimes among the snapshots of one (build, pid), each with its latest
+/// snapshot and how many earlier ones it superseded.
+///
+/// Snapshots of one process are cumulative, so a snapshot contained element-wise in
+/// another is an earlier snapshot of the same process (the producer's `.1`/`.2`
+/// toggles, repeated `WriteCountersDir` dumps) and is dropped; of two equal snapshots
+/// the newer by time is kept. Snapshots where neither contains the other are different
+/// lifetimes that happen to share a pid (a restarted container's main process is pid 1
+/// again) and are all kept, so no run's coverage is lost.
+fn lifetimes(mut snaps: Vec<Snapshot>) -> Vec<(Snapshot, i64)> {
+    // Oldest first (snapshots without a time first), so a later equal one wins.
+    snaps.sort_by(|a, b| a.time.cmp(&b.time));
+    let contains =
+        |a: &Snapshot, b: &Snapshot| a.counters.iter().zip(&b.counters).all(|(x, y)| x >= y);
+    let mut kept: Vec<(Snapshot, i64)> = Vec::new();
+    for s in snaps {
+        if let Some(k) = kept
+            .iter_mut()
+            .find(|(k, _)| contains(k, &s) && !contains(&s, k))
+        {
+            k.1 += 1;
+            give_back(s.counters);
+            continue;
+        }
+        // `s` may contain (supersede) earlier kept snapshots.
+        let mut superseded = 0;
+        let mut i = 0;
+        while i < kept.len() {
+            if contains(&s, &kept[i].0) {
+                let (old, n) = kept.swap_remove(i);
+                superseded += n + 1;
+                give_back(old.counters);
+            } else {
+                i += 1;
             }
         }
+        kept.push((s, superseded));
     }
-    let s = snaps.pop().expect("at least one snapshot");
-    (s.counters, s.time)
+    kept
 }
 
 struct Run<'a> {
@@ -482,22 +488,21 @@ impl Run<'_> {
         let mut processes = Vec::new();
         for ((hash, pid), list) in snaps {
             let build = by_hash[&hash].clone();
-            let superseded = list.len() as i64 - 1;
-            let (counters, time) =
-                latest(list, &mut warnings, &format!("{} pid {pid}", dir.display()));
-            let covered = covered_statements(&build, &counters);
-            processes.push((
-                build.clone(),
-                ProcessRow {
-                    build_id: 0,
-                    pid,
-                    snapshot_time: time,
-                    superseded,
-                    covered,
-                    counters: compress_counters(&counters),
-                },
-            ));
-            give_back(counters);
+            for (snap, superseded) in lifetimes(list) {
+                let covered = covered_statements(&build, &snap.counters);
+                processes.push((
+                    build.clone(),
+                    ProcessRow {
+                        build_id: 0,
+                        pid,
+                        snapshot_time: snap.time,
+                        superseded,
+                        covered,
+                        counters: compress_counters(&snap.counters),
+                    },
+                ));
+                give_back(snap.counters);
+            }
         }
         if processes.is_empty() && errors.is_empty() {
             errors.push(format!(
@@ -719,7 +724,8 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
             )
         })?
         .flatten()
-        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        // Follows symbolic links: a collection may link its report directories.
+        .filter(|e| fs::metadata(e.path()).map(|m| m.is_dir()).unwrap_or(false))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     dirs.sort();

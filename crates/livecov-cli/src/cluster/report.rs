@@ -183,8 +183,12 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
     }
     let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let report = build_report(&store)?;
+    let mut out = String::new();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => {
+            out = serde_json::to_string_pretty(&report)?;
+            out.push('\n');
+        }
         Format::Table => {
             let mut rows = vec![vec![
                 "NAMESPACE".into(),
@@ -208,7 +212,11 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
                     o.build[..12.min(o.build.len())].to_owned(),
                 ]);
             }
-            println!("Owners ({}):\n{}", report.owners.len(), table(&rows));
+            out.push_str(&format!(
+                "Owners ({}):\n{}",
+                report.owners.len(),
+                table(&rows)
+            ));
             let mut rows = vec![vec![
                 "BUILD".into(),
                 "MODE".into(),
@@ -227,11 +235,21 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
                     format!("{}/{}", b.covered_statements, b.statements),
                 ]);
             }
-            println!("Builds ({}):\n{}", report.builds.len(), table(&rows));
+            out.push_str(&format!(
+                "\nBuilds ({}):\n{}",
+                report.builds.len(),
+                table(&rows)
+            ));
             for (dir, e) in &report.errors {
-                println!("error: {dir}: {e}");
+                out.push_str(&format!("error: {dir}: {e}\n"));
             }
         }
+    }
+    // A reader that stops early (`| head`) is not an error.
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
     Ok(if report.errors.is_empty() {
         Exit::Ok
