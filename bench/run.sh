@@ -15,6 +15,14 @@
 #   --only PATTERNS   time only rows whose label matches one of these
 #                     comma-separated shell patterns (e.g. '*percent*,floor-cat')
 #   --check-all       before timing, compare every dir's text (default: ~20 dirs)
+#   --older-runs N    timed runs of the older pipeline row (cluster-older-pipeline,
+#                     80-140 s each at 500 dirs; default min(slow runs, 2))
+#   --rss-subset N    report dirs of the subset collection whose compile peak RSS
+#                     is shown beside the all-dirs one (default 50; 0: no subset)
+#   --allow-compile-mismatch
+#                     when livecov report's per-build totals differ from covdata
+#                     textfmt's, time anyway (the failure is printed, written to
+#                     checks.txt and summary.md, and the exit status is 1)
 #   --no-check        skip the correctness checks (development only: figures
 #                     from an unchecked livecov are not valid results)
 #   --results DIR     where to write timings (default $PA/results/<data>-<time>)
@@ -29,15 +37,17 @@
 #
 # The data is generated once per (N, seed) and reused. Before any timing, the
 # livecov outputs are compared byte for byte with covdata's (percent over all
-# dirs, -each text per dir, per-dir text, per-binary textfmt and func); after
-# timing, every dir's text from the timed runs is compared too. Any difference
-# fails the run (exit 1).
+# dirs, -each text per dir, per-dir text, per-binary textfmt and func), and the
+# per-build statements/covered statements of `livecov report` after `livecov
+# cluster compile` are compared with covdata textfmt's; after timing, every
+# dir's text from the timed runs is compared too. Any difference fails the run
+# (exit 1).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 pods=50 seed=1 data="" runs=5 slow_runs="" bins="" anchors_only=0 build=1 only=""
-check_all=0 check=1 results="" keep=0 jobs=""
+check_all=0 check=1 results="" keep=0 jobs="" older_runs="" rss_subset=50 allow_cmis=0
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -51,6 +61,9 @@ while [ $# -gt 0 ]; do
 	--no-build) build=0; shift ;;
 	--only) only="$2"; shift 2 ;;
 	--check-all) check_all=1; shift ;;
+	--older-runs) older_runs="$2"; shift 2 ;;
+	--rss-subset) rss_subset="$2"; shift 2 ;;
+	--allow-compile-mismatch) allow_cmis=1; shift ;;
 	--no-check) check=0; shift ;;
 	--results) results="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
@@ -60,6 +73,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$slow_runs" ] || slow_runs=$(( runs < 3 ? runs : 3 ))
+[ -n "$older_runs" ] || older_runs=$(( slow_runs < 2 ? slow_runs : 2 ))
 die() { echo "run.sh: $*" >&2; exit 1; }
 say() { echo "== $*" >&2; }
 
@@ -149,8 +163,83 @@ if [ "$anchors_only" = 0 ]; then
 	echo "livecov: $LIVECOV ($(stat -c '%y' "$LIVECOV" | cut -d. -f1))" >>"$results/machine.txt"
 fi
 
+want() { # want LABEL: --only filter
+	[ -z "$only" ] && return 0
+	local p
+	for p in ${only//,/ }; do
+		# shellcheck disable=SC2053
+		[[ "$1" == $p ]] && return 0
+	done
+	return 1
+}
+
+# ------------------------------------------------------------ cluster collections
+# `livecov cluster compile --collection C` reads C/coverage/<dir>/. C/coverage is
+# a symlink to the data dir (compile lists coverage/ without following symlinked
+# entries: a coverage/ dir *of* symlinks compiles nothing). The subset collection
+# (peak RSS at fewer reports, same builds) holds hard links of --rss-subset dirs:
+# the first dir of every binary, then evenly spaced ones.
+coll="$scratch/collection"
+subn=0
+if [ "$rss_subset" -gt 0 ] && [ "$rss_subset" -lt "$ndirs" ]; then subn=$rss_subset; fi
+subcoll="$scratch/collection-sub$subn"
+cluster_rows() { # any cluster-compile row wanted?
+	lc || return 1
+	want cluster-compile-scratch || want cluster-compile-nochange ||
+		{ [ "$subn" -gt 0 ] && want "cluster-compile-scratch-sub$subn"; }
+}
+lc() { [ "$anchors_only" = 0 ]; }
+mkcoll() { # mkcoll DIR: a collection whose coverage/ is the data
+	rm -rf "$1"
+	mkdir -p "$1"
+	ln -s "$data" "$1/coverage"
+}
+compile_expect() { # compile_expect WHAT COLLECTION ERE: compile; its summary line must match ERE
+	local err="$scratch/compile.stderr"
+	if ! "$LIVECOV" cluster compile --collection "$2" 2>"$err"; then
+		echo "FAILED: $1: livecov cluster compile --collection $2 (exit status != 0):" >&2
+		head -20 "$err" | sed 's/^/    /' >&2
+		return 1
+	fi
+	if ! grep -Eq "$3" "$err"; then
+		echo "FAILED: $1: expected /$3/ in compile's output, got:" >&2
+		head -20 "$err" | sed 's/^/    /' >&2
+		return 1
+	fi
+}
+rm -rf "$coll" "$scratch"/collection-sub*   # (kept ones from an earlier run are not this run's)
+if cluster_rows; then
+	mkcoll "$coll"
+	if [ "$subn" -gt 0 ]; then
+		rm -rf "$subcoll"
+		mkdir -p "$subcoll/coverage"
+		python3 - "$data/manifest.tsv" "$subn" >"$scratch/subset" <<-'EOF'
+			import sys
+			lines = open(sys.argv[1]).read().splitlines()
+			n = int(sys.argv[2])
+			rows = [l.split("\t") for l in lines[1:]]
+			pick, seen = [], set()
+			for r in rows:
+			    if r[1] not in seen:
+			        seen.add(r[1]); pick.append(r[0])
+			step = max(1, len(rows) // n)
+			for r in rows[::step]:
+			    if len(pick) >= n: break
+			    if r[0] not in pick: pick.append(r[0])
+			print("\n".join(sorted(pick[:n])))
+		EOF
+		while read -r d; do
+			cp -al "$data/$d" "$subcoll/coverage/$d" 2>/dev/null || cp -a "$data/$d" "$subcoll/coverage/$d"
+		done <"$scratch/subset"
+		awk -F'\t' 'NR == FNR {keep[$1] = 1; next} FNR == 1 || keep[$1]' "$scratch/subset" "$data/manifest.tsv" >"$subcoll/coverage/manifest.tsv"
+		[ "$(wc -l <"$scratch/subset")" = "$subn" ] || die "subset: picked $(wc -l <"$scratch/subset") dirs, wanted $subn"
+		echo "subset collection for peak RSS: $subn of $ndirs dirs, $(cut -f2 "$subcoll/coverage/manifest.tsv" | sed 1d | sort -u | wc -l) binaries ($subcoll)" >>"$results/sizes.txt"
+	fi
+fi
+
 # ------------------------------------------------------------ correctness
 fails=0
+cfails=0   # compile check failures (--allow-compile-mismatch: timed anyway, exit 1)
 same() { # same WHAT REF OUT
 	if cmp -s "$2" "$3"; then return 0; fi
 	echo "MISMATCH: $1" >&2
@@ -228,24 +317,59 @@ if [ "$anchors_only" = 0 ] && [ "$check" = 1 ]; then
 		run_ok "livecov go func -i=<dirs of $b>" sh -c 'exec "$0" go func -i="$1" >"$2"' "$LIVECOV" "$bd" "$chk/bin-$b.func.livecov" &&
 			same "func -i=<all dirs of $b>" "$chk/bin-$b.func.covdata" "$chk/bin-$b.func.livecov" || true
 	done
+	# 4. cluster compile: per-build totals of `livecov report` vs covdata textfmt over
+	#    all dirs of each build (every build, compile-all included), on a fresh
+	#    collection (and on the subset collection, compiled fresh too)
+	ccheck=""
+	if cluster_rows; then
+		say "correctness: livecov cluster compile + report vs covdata textfmt, per build"
+		compile_check() { # compile_check WHAT COLLECTION NDIRS
+			local c="$2" tag="$1"
+			rm -f "$c"/livecov.db*
+			compile_expect "cluster compile ($tag)" "$c" "compiled $3 inputs \\(0 unchanged, 0 failed" || return 1
+			run_ok "livecov report --collection ($tag)" sh -c 'exec "$0" report --collection "$1" --format json >"$2"' \
+				"$LIVECOV" "$c" "$chk/report-$tag.json" || return 1
+			python3 "$here/lib/compile_check.py" --report "$chk/report-$tag.json" --data "$c/coverage" \
+				--covdata "$COVDATA" --out "$chk/compile-$tag" --expect-inputs "$3" --min 3 >"$chk/compile-$tag.txt" 2>&1 || {
+				cat "$chk/compile-$tag.txt" >&2
+				return 1
+			}
+			cat "$chk/compile-$tag.txt" >&2
+			tail -1 "$chk/compile-$tag.txt" | sed "s/^/($tag, $3 dirs) /"
+		}
+		mkcoll "$chk/collection"
+		if ccheck=$(compile_check all "$chk/collection" "$ndirs"); then :; else cfails=$((cfails + 1)); fi
+		if [ "$subn" -gt 0 ]; then
+			if c2=$(compile_check "sub$subn" "$subcoll" "$subn"); then ccheck="$ccheck; $c2"; else cfails=$((cfails + 1)); fi
+			rm -f "$subcoll"/livecov.db*
+		fi
+		if [ "$cfails" -gt 0 ]; then
+			msg="CLUSTER COMPILE CHECK FAILED: livecov report's per-build totals differ from covdata textfmt's (details above; files in $chk)"
+			if [ "$allow_cmis" = 1 ]; then
+				echo "$msg; timing anyway (--allow-compile-mismatch), exit status will be 1" >&2
+			else
+				fails=$((fails + cfails))
+				echo "$msg" >&2
+			fi
+		fi
+	fi
 	if [ "$fails" -gt 0 ]; then
 		die "CORRECTNESS CHECK FAILED: $fails difference(s) between livecov and covdata (details above; files in $chk). Nothing timed."
 	fi
 	echo "checks passed: percent over $ndirs dirs; textfmt -each ($ndirs files, $nsample compared) and per dir ($nsample); textfmt+func of ${bins//,/, }" | tee "$results/checks.txt" >&2
+	if [ -n "$ccheck" ] && [ "$cfails" = 0 ]; then
+		echo "checks passed: cluster compile: $ccheck" | tee -a "$results/checks.txt" >&2
+	elif [ "$cfails" -gt 0 ]; then
+		{
+			echo "CLUSTER COMPILE CHECK FAILED (timed anyway: --allow-compile-mismatch): per-build totals of livecov report != covdata textfmt"
+			cat "$chk"/compile-*.txt 2>/dev/null | grep -v '^  .* ok$' || true
+		} | tee -a "$results/checks.txt" >&2
+	fi
 elif [ "$anchors_only" = 0 ]; then
 	echo "CHECKS SKIPPED (--no-check): these figures are not valid results" | tee "$results/checks.txt" >&2
 fi
 
 # ------------------------------------------------------------ timings
-want() { # want LABEL: --only filter
-	[ -z "$only" ] && return 0
-	local p
-	for p in ${only//,/ }; do
-		# shellcheck disable=SC2053
-		[[ "$1" == $p ]] && return 0
-	done
-	return 1
-}
 tm() { # tm LABEL RUNS [TIMER OPTIONS...] -- CMD...
 	local label="$1" n="$2" opts=()
 	shift 2
@@ -253,10 +377,12 @@ tm() { # tm LABEL RUNS [TIMER OPTIONS...] -- CMD...
 	shift
 	want "$label" || return 0
 	say "$label"
+	local l0
+	l0=$(cut -d' ' -f1-3 /proc/loadavg)
 	"${timer[@]}" -n "$n" --timeout 3600 --strict --label "$label" --json "$results/$label.json" "${opts[@]}" -- "$@" |
 		tee "$results/$label.txt" >&2 || die "$label: a run failed (non-zero exit); see $results/$label.txt"
+	echo "load average (1/5/15 min) around $label: before $l0, after $(cut -d' ' -f1-3 /proc/loadavg)" >>"$results/load.txt"
 }
-lc() { [ "$anchors_only" = 0 ]; }
 fresh() { echo "rm -rf '$1' && mkdir -p '$1'"; }   # --prep: empty an output dir, untimed
 
 tm floor-cat "$runs" -- sh -c "find '$data' -name 'cov*' -print0 | xargs -0 cat >/dev/null"
@@ -281,6 +407,60 @@ for b in ${bins//,/ }; do
 	tm "covdata-func-bin-$b" "$runs" -- "$COVDATA" func -i="$bd"
 	lc && tm "livecov-func-bin-$b" "$runs" -- "$LIVECOV" go func -i="$bd"
 done
+
+# the cluster pipeline: `livecov cluster compile` (from scratch, then with nothing
+# changed) vs the older pipeline (textfmt per dir 2 at a time, then merge into
+# SQLite) and covdata percent over all dirs (rows above)
+if cluster_rows; then
+	tm cluster-compile-scratch "$runs" --prep "rm -f '$coll'/livecov.db*" -- \
+		"$LIVECOV" cluster compile --collection "$coll"
+	if want cluster-compile-nochange; then
+		# the store must hold every input, then nothing may be recompiled
+		[ -f "$coll/livecov.db" ] || compile_expect "cluster compile (store for the no-change row)" "$coll" "compiled $ndirs inputs" ||
+			die "cluster compile failed"
+		compile_expect "cluster compile, nothing changed" "$coll" "compiled 0 inputs \\($ndirs unchanged, 0 failed, 0 removed\\).*\\(0 updated\\)" ||
+			die "a second cluster compile did not find every input unchanged"
+	fi
+	tm cluster-compile-nochange "$runs" -- "$LIVECOV" cluster compile --collection "$coll"
+	if [ "$subn" -gt 0 ]; then
+		tm "cluster-compile-scratch-sub$subn" "$runs" --prep "rm -f '$subcoll'/livecov.db*" -- \
+			"$LIVECOV" cluster compile --collection "$subcoll"
+	fi
+fi
+older="$scratch/older"
+rm -rf "$older"   # (a kept one from an earlier run is not this run's)
+tm cluster-older-pipeline "$older_runs" --warmup 0 --prep "rm -rf '$older' && mkdir -p '$older'" -- \
+	env -u COVDATA_CMD sh -c '"$0/lib/seed-textfmt.sh" "$1" "$2/txt" 2 && python3 "$0/lib/seed_merge.py" --data "$1" --txt "$2/txt" --sqlite "$2/seed.db" --out /dev/null' \
+	"$here" "$data" "$older"
+
+# sizes: livecov's store (after a checkpoint) vs the older tool's text database
+# (both from this run: $coll is made afresh when a compile row is wanted, $older above)
+if [ -f "$coll/livecov.db" ] || [ -f "$older/seed.db" ]; then
+	python3 - "$coll/livecov.db" "$older" "$ndirs" "$results/cluster-sizes.json" <<-'EOF' >>"$results/sizes.txt"
+		import json, os, shutil, subprocess, sys
+		db, older, ndirs, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+		doc = {"dirs": ndirs}
+		size = lambda p: os.path.getsize(p) if os.path.exists(p) else 0
+		if os.path.exists(db):
+		    before = size(db) + size(db + "-wal")
+		    if shutil.which("sqlite3"):
+		        subprocess.run(["sqlite3", db, "PRAGMA wal_checkpoint(TRUNCATE)"], check=True, stdout=subprocess.DEVNULL)
+		        how = "livecov.db after sqlite3 'PRAGMA wal_checkpoint(TRUNCATE)' (+ wal, %d bytes; db+wal before: %d)" % (size(db + "-wal"), before)
+		    else:
+		        how = "livecov.db + livecov.db-wal (no sqlite3 CLI: no checkpoint)"
+		    doc["store_bytes"] = size(db) + size(db + "-wal")
+		    doc["store_how"] = how
+		    print("livecov store: %d bytes (%s)" % (doc["store_bytes"], how))
+		seed = os.path.join(older, "seed.db")
+		if os.path.exists(seed):
+		    doc["older_db_bytes"] = size(seed)
+		    txt = os.path.join(older, "txt")
+		    doc["older_text_bytes"] = sum(size(os.path.join(txt, f)) for f in os.listdir(txt)) if os.path.isdir(txt) else 0
+		    print("older tool's text SQLite (seed_merge.py --sqlite, last timed run): %d bytes (its text profiles: %d bytes)" % (
+		        doc["older_db_bytes"], doc["older_text_bytes"]))
+		json.dump(doc, open(out, "w"), indent=1)
+	EOF
+fi
 
 # ------------------------------------------------------------ outputs of the timed runs, all dirs
 post=0
@@ -309,10 +489,26 @@ if lc && [ "$check" = 1 ]; then
 		fi
 	done
 fi
-[ "$keep" = 1 ] || rm -rf "$chk" "$scratch"/covdata-each "$scratch"/gotool-each "$scratch"/livecov-each "$scratch"/livecov-loop "$scratch"/bin-*.txt
+if cluster_rows && [ "$check" = 1 ] && [ -f "$coll/livecov.db" ] && [ -f "$chk/report-all.json" ]; then
+	# the store of the timed runs reports the same per-build totals as the checked one
+	if "$LIVECOV" report --collection "$coll" --format json >"$scratch/report-timed.json" 2>"$scratch/report-timed.stderr" &&
+		python3 - "$chk/report-all.json" "$scratch/report-timed.json" <<-'EOF'
+			import json, sys
+			f = lambda p: sorted((b["build"], b["statements"], b["covered_statements"]) for b in json.load(open(p))["builds"])
+			sys.exit(f(sys.argv[1]) != f(sys.argv[2]))
+		EOF
+	then
+		echo "cluster compile: the timed store's per-build totals equal the checked store's" | tee -a "$results/checks.txt" >&2
+	else
+		echo "MISMATCH after timing: livecov report of the timed store differs from the checked one ($scratch/report-timed.json)" >&2
+		post=$((post + 1))
+	fi
+fi
+[ "$keep" = 1 ] || rm -rf "$chk" "$coll" "$subcoll" "$older" "$scratch"/report-timed.* "$scratch"/compile.stderr "$scratch"/subset "$scratch"/covdata-each "$scratch"/gotool-each "$scratch"/livecov-each "$scratch"/livecov-loop "$scratch"/bin-*.txt
 
 # ------------------------------------------------------------ summary
 echo >&2
 python3 "$here/lib/summary.py" "$results"
 echo "results: $results (summary.md, <row>.txt/.json)" >&2
 [ "$post" = 0 ] || die "CORRECTNESS CHECK FAILED after timing: $post mismatch(es) (see $results/diff-*.txt)"
+[ "$cfails" = 0 ] || die "CLUSTER COMPILE CHECK FAILED before timing (timed anyway: --allow-compile-mismatch); see checks.txt"
