@@ -95,7 +95,7 @@ fn list_dir(
 
 /// Where each function's counters lie in a build's dense counter vector.
 pub struct Layout {
-    /// Global index of each package's first function.
+    /// Global index of each package's first function, plus the function count at the end.
     func_base: Vec<usize>,
     /// Counter offset of each function (global index), plus the total at the end.
     func_start: Vec<usize>,
@@ -113,11 +113,21 @@ impl Layout {
                 total += f.units.len();
             }
         }
+        func_base.push(func_start.len());
         func_start.push(total);
         Layout {
             func_base,
             func_start,
         }
+    }
+
+    /// The global index of function `func` of package `pkg`, when both exist. Reads
+    /// only these flat arrays: the per-record check of a counter file stays in cache.
+    pub(crate) fn global_index(&self, pkg: usize, func: usize) -> Option<usize> {
+        let base = *self.func_base.get(pkg)?;
+        let end = *self.func_base.get(pkg + 1)?;
+        let g = base.checked_add(func)?;
+        (g < end).then_some(g)
     }
 
     pub(crate) fn total(&self) -> usize {
@@ -648,29 +658,29 @@ fn merge_counter_bytes(
     let (counters, live) = acc.slot(pod, layout);
     for (k, &(head, start, len)) in scratch.heads.iter().enumerate() {
         let at = head.offset;
-        let Some(pkg) = meta.packages.get(head.pkg as usize) else {
-            diags.error(format!(
-                "counter-data file {path}: at byte offset {at}: function record {k} names package {} \
-                 but the meta-data file has {} (index out of range); record ignored",
-                head.pkg,
-                meta.packages.len()
-            ));
+        let (pi, fi) = (head.pkg as usize, head.func as usize);
+        let Some(g) = layout.global_index(pi, fi) else {
+            match meta.packages.get(pi) {
+                None => diags.error(format!(
+                    "counter-data file {path}: at byte offset {at}: function record {k} names package {pi} \
+                     but the meta-data file has {} (index out of range); record ignored",
+                    meta.packages.len()
+                )),
+                Some(pkg) => diags.error(format!(
+                    "counter-data file {path}: at byte offset {at}: function record {k} names function {fi} \
+                     of package {} which has {} (index out of range); record ignored",
+                    pkg.path,
+                    pkg.functions.len()
+                )),
+            }
             continue;
         };
-        let Some(func) = pkg.functions.get(head.func as usize) else {
-            diags.error(format!(
-                "counter-data file {path}: at byte offset {at}: function record {k} names function {} \
-                 of package {} which has {} (index out of range); record ignored",
-                head.func,
-                pkg.path,
-                pkg.functions.len()
-            ));
-            continue;
-        };
-        let units = func.units.len();
+        let range = layout.func_start[g]..layout.func_start[g + 1];
+        let units = range.len();
         if len != units {
             // A longer record keeps its first counters (as covdata does); a shorter one
             // cannot be aligned with the layout and is left out. Both are errors.
+            let func = &meta.packages[pi].functions[fi];
             let what = if len > units {
                 "the extra counters are ignored"
             } else {
@@ -685,10 +695,9 @@ fn merge_counter_bytes(
                 continue;
             }
         }
-        let range = layout.func_range(head.pkg as usize, head.func as usize);
         let src = &scratch.values[start..start + units];
         out.overflowed |= merge_counters(mode, &mut counters[range], src).overflowed;
-        live[layout.func_index(head.pkg as usize, head.func as usize)] = true;
+        live[g] = true;
     }
 }
 
