@@ -415,3 +415,51 @@ fn stored_owner_counter_sum(collection: &Path) -> u64 {
         })
         .sum()
 }
+
+#[test]
+fn update_filters_force_recompiling_matching_inputs_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path();
+    let cs = c.to_str().unwrap();
+    add_dir(c, "a", "count", &metadata("web-0", "shop", "node-a", ""));
+    add_dir(
+        c,
+        "b",
+        "prog2_count",
+        &metadata("api-0", "billing", "node-b", ""),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["cluster", "compile", "--collection", cs];
+        args.extend_from_slice(extra);
+        let out = livecov(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(run(&[]).contains("compiled 2 inputs"));
+    assert!(run(&[]).contains("compiled 0 inputs (2 unchanged"));
+    assert!(run(&["--update", "*"]).contains("compiled 2 inputs"));
+    assert!(run(&["--update", "namespace=sh*"]).contains("compiled 1 inputs (1 unchanged"));
+    // Several filters are ANDed.
+    assert!(
+        run(&["--update", "namespace=sh*", "--update", "node=node-b"])
+            .contains("compiled 0 inputs (2 unchanged")
+    );
+    assert!(
+        run(&["--update", "node=node-?", "--update", "container=app"])
+            .contains("compiled 2 inputs")
+    );
+    let bad = livecov(&[
+        "cluster",
+        "compile",
+        "--collection",
+        cs,
+        "--update",
+        "pod=x",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown field \"pod\""));
+}
