@@ -8,6 +8,7 @@
 mod counter;
 mod diagnostics;
 pub mod owners;
+pub mod uleb;
 mod unit;
 
 pub use counter::{merge_counters, CounterGranularity, CounterMode, MergeOutcome};

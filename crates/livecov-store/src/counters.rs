@@ -6,6 +6,8 @@
 //! merged into a dense vector without materialising the stored one
 //! ([`for_each_nonzero`]).
 
+use livecov_model::uleb::put_uleb;
+
 /// Compresses a counter vector.
 pub fn compress_counters(counters: &[u32]) -> Vec<u8> {
     let mut raw = Vec::with_capacity(counters.len() / 4 + 16);
@@ -25,18 +27,6 @@ pub fn compress_counters(counters: &[u32]) -> Vec<u8> {
         }
     }
     zstd::bulk::compress(&raw, 1).unwrap_or_default()
-}
-
-fn put_uleb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 fn get_uleb(raw: &[u8], pos: &mut usize) -> Result<u64, String> {

@@ -101,27 +101,64 @@ fn per_build_totals_equal_covdata() {
     }
 }
 
-/// Sum of every counter a process kept, read from the store.
-fn stored_counter_sum(collection: &Path, dir: &str) -> Vec<u64> {
+/// Sums of the stored counter vectors that `rows` picks from the store: (build id,
+/// compressed counters) each.
+fn stored_sums(
+    collection: &Path,
+    rows: impl FnOnce(&livecov_store::Store) -> Vec<(i64, Vec<u8>)>,
+) -> Vec<u64> {
     let store = livecov_store::Store::open(&collection.join("livecov.db")).unwrap();
-    let builds: BTreeMap<i64, u64> = store
+    let units: BTreeMap<i64, u64> = store
         .builds()
         .unwrap()
         .into_iter()
         .map(|b| (b.id, b.units))
         .collect();
-    store
-        .processes(dir)
-        .unwrap()
+    rows(&store)
         .iter()
-        .map(|p| {
-            livecov_store::decompress_counters(&p.counters, builds[&p.build_id] as usize)
+        .map(|(build, counters)| {
+            livecov_store::decompress_counters(counters, units[build] as usize)
                 .unwrap()
                 .iter()
                 .map(|&v| u64::from(v))
                 .sum()
         })
         .collect()
+}
+
+/// Sum of every counter each process of `dir` kept.
+fn stored_counter_sum(collection: &Path, dir: &str) -> Vec<u64> {
+    stored_sums(collection, |s| {
+        s.processes(dir)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.build_id, p.counters))
+            .collect()
+    })
+}
+
+/// Sum of every counter of every owner group.
+fn stored_owner_counter_sum(collection: &Path) -> u64 {
+    stored_sums(collection, |s| {
+        s.owners()
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.build_id, o.counters))
+            .collect()
+    })
+    .iter()
+    .sum()
+}
+
+/// The counter files of a directory, sorted by name.
+fn counter_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("covcounters."))
+        .collect();
+    names.sort();
+    names
 }
 
 fn file_counter_sum(path: &Path) -> u64 {
@@ -145,12 +182,7 @@ fn successive_snapshots_of_one_process_keep_only_the_newest() {
         "atomic_snap",
         &metadata("api-0", "ns", "node-a", ""),
     );
-    let mut names: Vec<String> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("covcounters."))
-        .collect();
-    names.sort();
+    let names = counter_files(&dir);
     assert_eq!(names.len(), 3);
     let out = livecov(&["cluster", "compile", "--collection", c.to_str().unwrap()]);
     assert!(
@@ -179,11 +211,7 @@ fn restarts_that_reuse_a_pid_are_separate_processes() {
         "prog2_count",
         &metadata("web-0", "ns", "node-a", ""),
     );
-    let name = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .find(|n| n.starts_with("covcounters."))
-        .unwrap();
+    let name = counter_files(&dir).remove(0);
     let (file, _) = decode_counter_file(&fs::read(dir.join(&name)).unwrap()).unwrap();
     fs::remove_file(dir.join(&name)).unwrap();
     let hash = name.split('.').nth(1).unwrap();
@@ -392,28 +420,6 @@ fn owners_use_owner_references_and_merge_host_duplicates_once() {
         2 * max,
         "two identical pods: the sum doubles, the max does not"
     );
-}
-
-fn stored_owner_counter_sum(collection: &Path) -> u64 {
-    let store = livecov_store::Store::open(&collection.join("livecov.db")).unwrap();
-    let units: BTreeMap<i64, u64> = store
-        .builds()
-        .unwrap()
-        .into_iter()
-        .map(|b| (b.id, b.units))
-        .collect();
-    store
-        .owners()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            livecov_store::decompress_counters(&o.counters, units[&o.build_id] as usize)
-                .unwrap()
-                .iter()
-                .map(|&v| u64::from(v))
-                .sum::<u64>()
-        })
-        .sum()
 }
 
 #[test]

@@ -212,18 +212,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Appends `v` as minimal ULEB128.
-pub(crate) fn put_uleb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
+pub(crate) use livecov_model::uleb::put_uleb;
 
 /// Interns strings in first-use order, as Go's string table writer does.
 #[derive(Default)]
