@@ -1,0 +1,1 @@
+//! Sources at the exact commit: a shared git cache and path resolution.
