@@ -9,6 +9,7 @@ mod cluster;
 mod demo;
 mod exit;
 mod gocmd;
+mod site;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,10 @@ enum Command {
     Cluster(ClusterCommand),
     /// Report a compiled collection per owner and per build (table or JSON).
     Report(cluster::report::ReportArgs),
+    /// Write the HTML site of a collection (`--collection`, like `cluster render`) or a
+    /// page for one Go text profile (`--profile`), like `go tool cover -html` but with a
+    /// file tree, search, deep links and sources loaded on demand.
+    Render(site::local::RenderArgs),
     /// Run livecov on real example coverage data shipped in the binary.
     ///
     /// Writes a few pods of coverage data (written by real programs built with
@@ -72,6 +77,13 @@ enum ClusterCommand {
     /// process, groups processes into owners and merges them. Unchanged inputs are
     /// skipped; inputs that failed are retried on the next run.
     Compile(cluster::compile::CompileArgs),
+    /// Write the HTML site of a compiled collection: an index of owner groups and one
+    /// page per build, with sources at the exact commit when `clone-sources` fetched them.
+    ///
+    /// Incremental: a build page is re-rendered only when its inputs, its sources or the
+    /// renderer changed. Only files livecov wrote earlier (listed in
+    /// `.livecov-manifest.json`) are ever removed. Prints the path of index.html.
+    Render(site::cluster::RenderArgs),
 }
 
 /// Runs livecov with the process arguments and returns the exit code.
@@ -101,6 +113,8 @@ where
         Command::Cluster(ClusterCommand::Download(args)) => or_error(cluster::download::run(&args)),
         Command::Cluster(ClusterCommand::Compile(args)) => or_error(cluster::compile::run(&args)),
         Command::Report(args) => or_error(cluster::report::run(&args)),
+        Command::Render(args) => or_error(site::local::run(&args)),
+        Command::Cluster(ClusterCommand::Render(args)) => or_error(site::cluster::run(&args)),
         Command::Demo { dir } => demo::run(&dir).unwrap_or_else(|e| {
             eprintln!("error: {e:#}");
             Exit::Error

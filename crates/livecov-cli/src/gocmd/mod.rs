@@ -42,6 +42,10 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     ("merge", "merge coverage data directories into one"),
     ("debugdump", "dump the coverage data in human-readable form"),
+    (
+        "html",
+        "write an HTML page with the annotated sources (livecov addition; go tool cover -html)",
+    ),
 ];
 
 fn common_specs() -> Vec<Spec> {
@@ -110,6 +114,18 @@ fn command_specs(cmd: &str) -> Vec<Spec> {
             kind: Kind::Value,
             help: "Output text format to file",
         }),
+        "html" => {
+            specs.push(Spec {
+                name: "o",
+                kind: Kind::Value,
+                help: "Output directory (default livecov-html); open <dir>/index.html",
+            });
+            specs.push(Spec {
+                name: "src",
+                kind: Kind::Value,
+                help: "Directory holding the sources: the module or workspace root (default .)",
+            });
+        }
         "debugdump" => specs.push(Spec {
             name: "live",
             kind: Kind::Bool,
@@ -245,6 +261,18 @@ pub fn run(args: &[String]) -> Exit {
                 return Exit::Usage;
             }
             report(cmd, &dirs, out, opts, filter.as_ref(), &cache)
+        }
+        "html" => {
+            let out = out.filter(|o| !o.is_empty()).unwrap_or("livecov-html");
+            let src = parsed.value("src").filter(|s| !s.is_empty()).unwrap_or(".");
+            html(
+                &dirs,
+                Path::new(out),
+                Path::new(src),
+                opts,
+                filter.as_ref(),
+                &cache,
+            )
         }
         "debugdump" => {
             let loaded = load(&dirs, opts, &cache);
@@ -403,6 +431,57 @@ fn report(
         w.flush()?;
     }
     Ok(diags)
+}
+
+/// `html`: the merged profile of the inputs as one build page with annotated sources.
+fn html(
+    dirs: &[PathBuf],
+    out: &Path,
+    src: &Path,
+    opts: LoadOptions,
+    filter: Option<&PkgFilter>,
+    cache: &MetaCache,
+) -> io::Result<Diagnostics> {
+    let loaded = load(dirs, opts, cache);
+    let mut diags = loaded.diags;
+    if loaded.pods.is_empty() {
+        diags.error("no applicable files found in input directories; nothing to render");
+        return Ok(diags);
+    }
+    let Some(fmt) = build_formatter("textfmt", cache, &loaded.pods, filter, &mut diags) else {
+        return Ok(diags);
+    };
+    // The text profile is the merge covdata defines; reading it back gives the blocks
+    // per file in one well-tested place.
+    let mut text = Vec::new();
+    fmt.write_textfmt(&mut text)?;
+    let text = String::from_utf8_lossy(&text);
+    let (profile, _) = match livecov_formats::goprofile::parse(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            diags.error(format!("merged profile: {e}"));
+            return Ok(diags);
+        }
+    };
+    let build = if loaded.pods.len() == 1 {
+        livecov_formats::gocovdata::hex16(&loaded.pods[0].meta.hash)
+    } else {
+        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+    };
+    let title = main_package(&loaded.pods).unwrap_or_else(|| "coverage".into());
+    match crate::site::local::render_profile(&profile, &title, &build, out, src) {
+        Ok(site) => crate::site::local::report(&site),
+        Err(e) => diags.error(format!("{e:#}")),
+    }
+    Ok(diags)
+}
+
+/// The import path of the first `main` package of the inputs, as the page title.
+fn main_package(pods: &[Pod]) -> Option<String> {
+    pods.iter()
+        .flat_map(|p| &p.meta.packages)
+        .find(|p| p.name == "main")
+        .map(|p| p.path.clone())
 }
 
 /// `textfmt -each`: one text profile per input directory, decoding each distinct layout

@@ -1,0 +1,392 @@
+//! `livecov cluster render` (and `livecov render --collection`): the index of owner
+//! groups and one page per build, from a compiled store and the sources fetched by
+//! `clone-sources`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use livecov_formats::gocovdata::{decode_meta_file, hex16};
+use livecov_model::CounterMode;
+use livecov_render::{
+    default_levels, Block, BuildData, BuildPage, IndexBuild, IndexData, IndexOwner, PageOwner,
+    PageSource, RenderOptions, SourceInfo, SourceStatus,
+};
+use livecov_store::{for_each_nonzero, BuildRow, ImageSourceRow, OwnerRow, Store};
+
+use super::page::{assemble, source_counts};
+use super::sources::CollectionSources;
+use crate::exit::Exit;
+
+/// Namespace prefixes the index hides by default (each has a checkbox).
+pub const DEFAULT_HIDDEN_PREFIXES: &[&str] = &["e2e-", "openshift-must-gather-"];
+
+/// Flags of `livecov cluster render`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RenderArgs {
+    /// The collection directory (compiled with `livecov cluster compile`).
+    #[arg(long)]
+    pub collection: PathBuf,
+    /// Where to write the site [default: <collection>/html].
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    /// Write only index.html. Build pages written earlier are kept as they are (never
+    /// deleted); builds without a page show "No page".
+    #[arg(long, alias = "skip-component-html")]
+    pub skip_build_pages: bool,
+    /// Namespace prefix hidden by default in the index (a checkbox turns it off).
+    /// Repeatable; replaces the defaults. `--hide-namespace-prefix ''` hides nothing.
+    #[arg(long = "hide-namespace-prefix", value_name = "PREFIX",
+          default_values_t = DEFAULT_HIDDEN_PREFIXES.iter().map(|s| s.to_string()))]
+    pub hide_namespace_prefixes: Vec<String>,
+    /// Re-render every page even when nothing it shows changed.
+    #[arg(long)]
+    pub force: bool,
+    /// The shared git cache written by `clone-sources` [default: <collection>/sources].
+    #[arg(long, value_name = "DIR")]
+    pub sources: Option<PathBuf>,
+}
+
+/// Runs `livecov cluster render`.
+pub fn run(args: &RenderArgs) -> Result<Exit> {
+    let started = Instant::now();
+    let out = args
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| args.collection.join("html"));
+    let summary = render_collection(args, &out)?;
+    eprintln!(
+        "render: {} build pages written, {} unchanged, {} kept, {} without a page, {} stale files \
+         removed, {:.1} MB written in {:.2}s",
+        summary.rendered,
+        summary.unchanged,
+        summary.kept,
+        summary.without_page,
+        summary.removed,
+        summary.bytes_written as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    for (build, e) in &summary.failed {
+        eprintln!("error: build {build}: {e}");
+    }
+    println!("{}", out.join("index.html").display());
+    Ok(if summary.failed.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Error
+    })
+}
+
+/// One build of the collection, ready to be turned into a page on demand.
+struct BuildSource {
+    id: String,
+    build: BuildRow,
+    owners: Vec<OwnerRow>,
+    excluded: BTreeSet<String>,
+    repo: String,
+    commit: String,
+    store_path: PathBuf,
+    sources: Arc<CollectionSources>,
+    generator: String,
+}
+
+/// Renders the collection's site into `out`.
+pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render::RenderSummary> {
+    let db = args.collection.join("livecov.db");
+    if !db.exists() {
+        anyhow::bail!(
+            "{} does not exist\nhint: run `livecov cluster compile --collection {}` first",
+            db.display(),
+            args.collection.display()
+        );
+    }
+    let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let builds = store.builds()?;
+    let owners = store.owners()?;
+    let images: BTreeMap<String, ImageSourceRow> = store
+        .image_sources()?
+        .into_iter()
+        .map(|r| (r.image.clone(), r))
+        .collect();
+    let cache = args
+        .sources
+        .clone()
+        .unwrap_or_else(|| args.collection.join("sources"));
+    let generator = format!("livecov {}", env!("CARGO_PKG_VERSION"));
+
+    let mut by_build: BTreeMap<i64, Vec<OwnerRow>> = BTreeMap::new();
+    for o in owners {
+        by_build.entry(o.build_id).or_default().push(o);
+    }
+    // repo@commit of each build: the first owner image with a known source.
+    let mut wanted = BTreeSet::new();
+    let mut origin_of: BTreeMap<i64, (String, String)> = BTreeMap::new();
+    for (id, list) in &by_build {
+        let found = list
+            .iter()
+            .flat_map(|o| image_keys(o))
+            .filter_map(|k| images.get(&k))
+            .find(|r| !r.source_repo.is_empty() && r.error.is_empty());
+        if let Some(r) = found {
+            origin_of.insert(*id, (r.source_repo.clone(), r.commit_id.clone()));
+            if !r.commit_id.is_empty() {
+                wanted.insert((r.source_repo.clone(), r.commit_id.clone()));
+            }
+        }
+    }
+    let sources = Arc::new(CollectionSources::open(&cache, &wanted)?);
+
+    let mut index = IndexData {
+        generator: generator.clone(),
+        title: "Coverage by owner".into(),
+        collection: collection_name(&args.collection),
+        hide_namespace_prefixes: args
+            .hide_namespace_prefixes
+            .iter()
+            .filter(|p| !p.is_empty())
+            .cloned()
+            .collect(),
+        levels: default_levels(),
+        builds: BTreeMap::new(),
+        owners: Vec::new(),
+    };
+    let mut pages = Vec::new();
+    for b in builds {
+        let Some(list) = by_build.remove(&b.id) else {
+            continue;
+        };
+        let id = hex16(&b.hash);
+        let files = store.build_files(b.id)?;
+        let excluded: BTreeSet<String> = files
+            .iter()
+            .filter(|f| f.excluded)
+            .map(|f| f.path.clone())
+            .collect();
+        let (statements, covered) = files
+            .iter()
+            .filter(|f| !f.excluded)
+            .fold((0, 0), |(s, c), f| (s + f.statements, c + f.covered));
+        let (repo, commit) = origin_of.get(&b.id).cloned().unwrap_or_default();
+        let (status, note) = sources.status(&repo, &commit);
+        index.builds.insert(
+            id.clone(),
+            IndexBuild {
+                statements,
+                covered,
+                page: None,
+                binary: list
+                    .iter()
+                    .map(|o| o.binary.clone())
+                    .find(|s| !s.is_empty())
+                    .unwrap_or_default(),
+                repo: repo.clone(),
+                commit: commit.clone(),
+                source: status,
+                source_note: note,
+            },
+        );
+        for o in &list {
+            index.owners.push(IndexOwner {
+                namespace: o.namespace.clone(),
+                owner_type: o.owner_type.clone(),
+                owner: o.owner.clone(),
+                binary: o.binary.clone(),
+                containers: o.containers.clone(),
+                pods: o.pods.clone(),
+                hosts: o.hosts.clone(),
+                images: o.images.clone(),
+                build: id.clone(),
+                statements: o.statements,
+                covered: o.covered,
+                first_seen: o.first_seen.clone(),
+                last_seen: o.last_seen.clone(),
+            });
+        }
+        pages.push(BuildSource {
+            id,
+            build: b,
+            owners: list,
+            excluded,
+            repo,
+            commit,
+            store_path: db.clone(),
+            sources: sources.clone(),
+            generator: generator.clone(),
+        });
+    }
+    index.owners.sort_by(|a, b| {
+        (&a.namespace, &a.owner_type, &a.owner, &a.binary).cmp(&(
+            &b.namespace,
+            &b.owner_type,
+            &b.owner,
+            &b.binary,
+        ))
+    });
+    let refs: Vec<&dyn PageSource> = pages.iter().map(|p| p as &dyn PageSource).collect();
+    let opts = RenderOptions {
+        out_dir: out.to_path_buf(),
+        skip_build_pages: args.skip_build_pages,
+        force: args.force,
+    };
+    Ok(livecov_render::render_site(&opts, &index, &refs)?)
+}
+
+/// The image_sources keys of an owner: its images, or `host:<binary>` for host processes.
+fn image_keys(o: &OwnerRow) -> Vec<String> {
+    let mut keys: Vec<String> = o.images.iter().filter(|i| !i.is_empty()).cloned().collect();
+    if keys.is_empty() || o.owner_type == "Host" {
+        keys.push(format!("host:{}", o.binary));
+    }
+    keys
+}
+
+fn collection_name(dir: &Path) -> String {
+    dir.canonicalize()
+        .ok()
+        .as_deref()
+        .unwrap_or(dir)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+impl PageSource for BuildSource {
+    fn build(&self) -> &str {
+        &self.id
+    }
+
+    fn key(&self) -> String {
+        let mut key = String::new();
+        for o in &self.owners {
+            key.push_str(&o.key);
+            key.push('=');
+            key.push_str(&o.input_hash);
+            key.push(';');
+        }
+        let (status, note) = self.sources.status(&self.repo, &self.commit);
+        key.push_str(&format!(
+            "|{}@{}|{status:?}|{note}|{}",
+            self.repo,
+            self.commit,
+            self.excluded.iter().cloned().collect::<Vec<_>>().join(",")
+        ));
+        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(key.as_bytes()))
+    }
+
+    fn page(&self) -> Result<BuildPage, String> {
+        // Each page reads its own layout: pages are built in parallel and only for the
+        // builds that changed, so nothing else is held in memory.
+        let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
+        let bytes = store
+            .build_layout(self.build.id)
+            .map_err(|e| e.to_string())?;
+        let (meta, _) = decode_meta_file(&bytes).map_err(|e| format!("stored layout: {e}"))?;
+        let total = meta.unit_count();
+        let mode = CounterMode::from_go(meta.mode).unwrap_or(CounterMode::Count);
+        let mut merged = vec![0u32; total];
+        for o in &self.owners {
+            for_each_nonzero(&o.counters, total, |k, v| {
+                merged[k] = match mode {
+                    CounterMode::Set => u32::from(merged[k] != 0 || v != 0),
+                    _ => merged[k].saturating_add(v),
+                }
+            })
+            .map_err(|e| format!("counters of owner {}: {e}", o.key))?;
+        }
+        let mut files: BTreeMap<String, Vec<Block>> = BTreeMap::new();
+        let mut k = 0;
+        for p in &meta.packages {
+            for f in &p.functions {
+                let skip = self.excluded.contains(&*f.file);
+                for u in &f.units {
+                    if !skip {
+                        files.entry(f.file.to_string()).or_default().push(Block {
+                            start_line: u.start_line,
+                            start_col: u.start_col,
+                            end_line: u.end_line,
+                            end_col: u.end_col,
+                            stmts: u.stmts,
+                            count: merged[k],
+                        });
+                    }
+                    k += 1;
+                }
+            }
+        }
+        let pods: BTreeSet<&String> = self.owners.iter().flat_map(|o| &o.pods).collect();
+        let title = self
+            .owners
+            .iter()
+            .map(|o| o.binary.as_str())
+            .find(|s| !s.is_empty())
+            .unwrap_or("build")
+            .to_string();
+        let (status, note) = self.sources.status(&self.repo, &self.commit);
+        let data = BuildData {
+            generator: self.generator.clone(),
+            build: self.id.clone(),
+            title,
+            subtitle: format!(
+                "Combined coverage across {} owner group{} · {} pod{} · {} files",
+                self.owners.len(),
+                plural(self.owners.len()),
+                pods.len(),
+                plural(pods.len()),
+                files.len()
+            ),
+            mode: mode.to_string(),
+            index: None,
+            source: SourceInfo {
+                repo: self.repo.clone(),
+                commit: self.commit.clone(),
+                status,
+                note,
+            },
+            owners: self
+                .owners
+                .iter()
+                .map(|o| PageOwner {
+                    namespace: o.namespace.clone(),
+                    owner_type: o.owner_type.clone(),
+                    owner: o.owner.clone(),
+                    binary: o.binary.clone(),
+                    containers: o.containers.clone(),
+                    pods: o.pods.clone(),
+                    hosts: o.hosts.clone(),
+                })
+                .collect(),
+            ..BuildData::default()
+        };
+        let lookup = self.sources.for_build(&self.repo, &self.commit);
+        let mut page = assemble(data, files, lookup.as_ref());
+        if page.data.source.status == SourceStatus::Ok {
+            let (_, missing, mismatch) = source_counts(&page);
+            if mismatch > 0 {
+                page.data.source.status = SourceStatus::Mismatch;
+                page.data.source.note = format!(
+                    "{mismatch} file(s) do not match the binary: the source at {} is not the \
+                     one it was built from",
+                    short(&self.commit)
+                );
+            } else if missing > 0 {
+                page.data.source.status = SourceStatus::Missing;
+                page.data.source.note = format!("{missing} file(s) not found in the sources");
+            }
+        }
+        Ok(page)
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}

@@ -1,0 +1,512 @@
+//! Writing the site: shells, shared assets, per-file scripts, and the manifest that
+//! makes re-rendering incremental and clean-up safe.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{BuildPage, FileData, IndexData, SourceStatus};
+
+const INDEX_TEMPLATE: &str = include_str!("../assets/index.html.tmpl");
+const BUILD_TEMPLATE: &str = include_str!("../assets/build.html.tmpl");
+const ASSETS: &[(&str, &str)] = &[
+    ("livecov.css", include_str!("../assets/livecov.css")),
+    ("index.js", include_str!("../assets/index.js")),
+    ("build.js", include_str!("../assets/build.js")),
+];
+
+/// Name of the manifest in the output directory.
+pub const MANIFEST: &str = ".livecov-manifest.json";
+
+/// Why the site could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// Writing or removing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A build page could not be assembled (its sources could not be read, …).
+    #[error("build {build}: {message}")]
+    Build {
+        /// Hex identity.
+        build: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RenderError + '_ {
+    move |source| RenderError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One build to render: a key that changes whenever anything shown on its page changes
+/// (inputs, sources), and the page itself, assembled only when the key changed.
+pub trait PageSource: Sync {
+    /// Hex identity of the build.
+    fn build(&self) -> &str;
+    /// What the page depends on (coverage inputs, source repo@commit and status). The
+    /// renderer adds its own version.
+    fn key(&self) -> String;
+    /// Assembles the page (reads sources, merges counters…).
+    fn page(&self) -> Result<BuildPage, String>;
+}
+
+/// How to render.
+#[derive(Clone, Debug, Default)]
+pub struct RenderOptions {
+    /// Output directory (created when missing).
+    pub out_dir: PathBuf,
+    /// Write only the index; per-build pages already written are kept (never deleted).
+    pub skip_build_pages: bool,
+    /// Re-render every page even when its key is unchanged.
+    pub force: bool,
+}
+
+/// What a render did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RenderSummary {
+    /// Build pages written this run.
+    pub rendered: usize,
+    /// Build pages kept because nothing they show changed.
+    pub unchanged: usize,
+    /// Build pages kept as they were because of `skip_build_pages`.
+    pub kept: usize,
+    /// Builds that have no page.
+    pub without_page: usize,
+    /// Files livecov wrote earlier and removed now (stale pages).
+    pub removed: usize,
+    /// Builds whose page could not be assembled: (build, error). The others are written.
+    pub failed: Vec<(String, String)>,
+    /// Bytes written this run.
+    pub bytes_written: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Manifest {
+    generator: String,
+    /// Files shared by the whole site (index, assets).
+    files: BTreeSet<String>,
+    /// Per build: the key its page was written for, and its files.
+    builds: BTreeMap<String, ManifestBuild>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct ManifestBuild {
+    key: String,
+    files: Vec<String>,
+    /// The page's source status and note, for the index when the page is reused.
+    #[serde(default)]
+    source: SourceStatus,
+    #[serde(default)]
+    source_note: String,
+}
+
+/// The renderer's own version: the crate version and a hash of the templates and
+/// scripts, so a page written by another renderer is re-rendered.
+pub fn renderer_version() -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [INDEX_TEMPLATE, BUILD_TEMPLATE]
+        .into_iter()
+        .chain(ASSETS.iter().map(|(_, s)| *s))
+    {
+        for b in part.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    format!("{}-{h:016x}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Writes the index of a collection and one page per build into `opts.out_dir`.
+///
+/// Pages whose key is unchanged since the last render (as the manifest records) are not
+/// assembled again. Only files listed in the previous manifest are ever removed.
+pub fn render_site(
+    opts: &RenderOptions,
+    index: &IndexData,
+    builds: &[&dyn PageSource],
+) -> Result<RenderSummary, RenderError> {
+    let out = &opts.out_dir;
+    fs::create_dir_all(out).map_err(io_err(out))?;
+    let old = read_manifest(out);
+    let version = renderer_version();
+    let mut summary = RenderSummary::default();
+    let mut manifest = Manifest {
+        generator: index.generator.clone(),
+        ..Manifest::default()
+    };
+    manifest.files.extend(write_assets(out, &mut summary)?);
+
+    enum Plan<'a> {
+        Render(&'a dyn PageSource, String),
+        Keep(ManifestBuild),
+        NoPage,
+    }
+    let plans: Vec<(String, Plan<'_>)> = builds
+        .iter()
+        .map(|b| {
+            let id = b.build().to_string();
+            let previous = old.builds.get(&id).filter(|m| files_exist(out, &m.files));
+            let plan = if opts.skip_build_pages {
+                previous.cloned().map_or(Plan::NoPage, Plan::Keep)
+            } else {
+                let key = format!("{version}|{}", b.key());
+                match previous {
+                    Some(m) if m.key == key && !opts.force => Plan::Keep(m.clone()),
+                    _ => Plan::Render(*b, key),
+                }
+            };
+            (id, plan)
+        })
+        .collect();
+
+    let rendered: Vec<(String, Result<(ManifestBuild, u64), RenderError>)> = plans
+        .par_iter()
+        .filter_map(|(id, plan)| match plan {
+            Plan::Render(src, key) => Some((id.clone(), write_build(out, *src, key))),
+            _ => None,
+        })
+        .collect();
+    let mut rendered: BTreeMap<String, Result<(ManifestBuild, u64), RenderError>> =
+        rendered.into_iter().collect();
+
+    let mut index = index.clone();
+    for (id, plan) in &plans {
+        let entry = match plan {
+            Plan::Keep(m) => {
+                if opts.skip_build_pages {
+                    summary.kept += 1;
+                } else {
+                    summary.unchanged += 1;
+                }
+                Some(m.clone())
+            }
+            Plan::NoPage => None,
+            Plan::Render(..) => match rendered.remove(id) {
+                Some(Ok((m, bytes))) => {
+                    summary.rendered += 1;
+                    summary.bytes_written += bytes;
+                    Some(m)
+                }
+                Some(Err(RenderError::Build { message, .. })) => {
+                    summary.failed.push((id.clone(), message));
+                    None
+                }
+                Some(Err(e)) => return Err(e),
+                None => None,
+            },
+        };
+        match entry {
+            Some(m) => {
+                if let Some(b) = index.builds.get_mut(id) {
+                    b.page = Some(build_page_path(id));
+                    // The page looked at every file: its verdict is the precise one.
+                    b.source = m.source;
+                    b.source_note = m.source_note.clone();
+                }
+                manifest.builds.insert(id.clone(), m);
+            }
+            None => {
+                summary.without_page += 1;
+                if let Some(b) = index.builds.get_mut(id) {
+                    b.page = None;
+                }
+            }
+        }
+    }
+    // A build that is no longer in the collection keeps its page only when pages were
+    // not rendered this time (skip never deletes).
+    if opts.skip_build_pages {
+        for (id, m) in &old.builds {
+            manifest
+                .builds
+                .entry(id.clone())
+                .or_insert_with(|| m.clone());
+        }
+    }
+
+    let html = fill(
+        INDEX_TEMPLATE,
+        &index.title,
+        "assets",
+        &script_json(&index),
+        &index.generator,
+    );
+    summary.bytes_written += write_if_changed(&out.join("index.html"), html.as_bytes())?;
+    manifest.files.insert("index.html".into());
+
+    summary.removed = remove_stale(out, &old, &manifest)?;
+    let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    write_if_changed(&out.join(MANIFEST), &text)?;
+    Ok(summary)
+}
+
+/// Writes a single build page as a site of its own (`livecov go html`): the page at
+/// `<out>/index.html`, its files under `<out>/f/`, assets under `<out>/assets/`.
+pub fn render_single(out: &Path, page: &BuildPage) -> Result<u64, RenderError> {
+    fs::create_dir_all(out).map_err(io_err(out))?;
+    let old = read_manifest(out);
+    let mut summary = RenderSummary::default();
+    let mut manifest = Manifest {
+        generator: page.data.generator.clone(),
+        ..Manifest::default()
+    };
+    manifest.files.extend(write_assets(out, &mut summary)?);
+    let mut data = page.data.clone();
+    data.index = None;
+    let written = write_page_files(out, "", "assets", &data, &page.files)?;
+    summary.bytes_written += written.1;
+    manifest.files.extend(written.0);
+    remove_stale(out, &old, &manifest)?;
+    let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    write_if_changed(&out.join(MANIFEST), &text)?;
+    Ok(summary.bytes_written)
+}
+
+/// The relative link of a build page from the index.
+pub fn build_page_path(build: &str) -> String {
+    format!("b/{build}/index.html")
+}
+
+fn write_build(
+    out: &Path,
+    src: &dyn PageSource,
+    key: &str,
+) -> Result<(ManifestBuild, u64), RenderError> {
+    let id = src.build();
+    let page = src.page().map_err(|message| RenderError::Build {
+        build: id.to_string(),
+        message,
+    })?;
+    let mut data = page.data.clone();
+    data.index = Some("../../index.html".into());
+    let prefix = format!("b/{id}/");
+    let (files, bytes) = write_page_files(out, &prefix, "../../assets", &data, &page.files)?;
+    Ok((
+        ManifestBuild {
+            key: key.to_string(),
+            files,
+            source: page.data.source.status,
+            source_note: page.data.source.note.clone(),
+        },
+        bytes,
+    ))
+}
+
+/// Writes `<prefix>index.html` and `<prefix>f/<n>.js`; returns the relative paths and
+/// the bytes written.
+fn write_page_files(
+    out: &Path,
+    prefix: &str,
+    assets: &str,
+    data: &crate::model::BuildData,
+    files: &[FileData],
+) -> Result<(Vec<String>, u64), RenderError> {
+    let dir = out.join(prefix);
+    let fdir = dir.join("f");
+    fs::create_dir_all(&fdir).map_err(io_err(&fdir))?;
+    let html = fill(
+        BUILD_TEMPLATE,
+        &data.title,
+        assets,
+        &script_json(data),
+        &data.generator,
+    );
+    let mut bytes = write_if_changed(&dir.join("index.html"), html.as_bytes())?;
+    let mut names = vec![format!("{prefix}index.html")];
+    let mut buf = Vec::new();
+    for (n, f) in files.iter().enumerate() {
+        buf.clear();
+        file_script(n, f, &mut buf);
+        bytes += write_if_changed(&fdir.join(format!("{n}.js")), &buf)?;
+        names.push(format!("{prefix}f/{n}.js"));
+    }
+    Ok((names, bytes))
+}
+
+/// `livecovFile(n, {...});` for one file.
+pub fn file_script(n: usize, f: &FileData, out: &mut Vec<u8>) {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        path: &'a str,
+        text: Option<&'a str>,
+        origin: &'a str,
+    }
+    let head = Head {
+        path: &f.path,
+        text: f.text.as_deref(),
+        origin: &f.origin,
+    };
+    let _ = write!(out, "livecovFile({n}, ");
+    let _ = serde_json::to_writer(&mut *out, &head);
+    // Reopen the object to append the blocks without building a JSON value per block.
+    out.pop();
+    let mut blocks = String::with_capacity(f.blocks.len() * 24 + 16);
+    blocks.push_str(",\"blocks\":[");
+    for (i, b) in f.blocks.iter().enumerate() {
+        if i > 0 {
+            blocks.push(',');
+        }
+        let _ = write!(
+            blocks,
+            "[{},{},{},{},{},{}]",
+            b.start_line, b.start_col, b.end_line, b.end_col, b.stmts, b.count
+        );
+    }
+    blocks.push_str("]});\n");
+    out.extend_from_slice(blocks.as_bytes());
+}
+
+/// JSON for a `<script type="application/json">` element: `<`, `>` and `&` escaped so
+/// no text in the data can close the element.
+pub fn script_json(value: &impl Serialize) -> String {
+    let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+    let mut out = String::with_capacity(text.len() + text.len() / 64);
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn fill(template: &str, title: &str, assets: &str, data: &str, generator: &str) -> String {
+    // DATA last: it is the only large part and is never scanned for placeholders.
+    let head = template
+        .replace("{{TITLE}}", &escape_html(title))
+        .replace("{{ASSETS}}", assets)
+        .replace("{{GENERATOR}}", &escape_html(generator));
+    match head.split_once("{{DATA}}") {
+        Some((a, b)) => {
+            let mut s = String::with_capacity(head.len() + data.len());
+            s.push_str(a);
+            s.push_str(data);
+            s.push_str(b);
+            s
+        }
+        None => head,
+    }
+}
+
+fn write_assets(out: &Path, summary: &mut RenderSummary) -> Result<Vec<String>, RenderError> {
+    let dir = out.join("assets");
+    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let mut names = Vec::new();
+    for (name, text) in ASSETS {
+        summary.bytes_written += write_if_changed(&dir.join(name), text.as_bytes())?;
+        names.push(format!("assets/{name}"));
+    }
+    Ok(names)
+}
+
+/// Writes the file unless it already holds exactly these bytes (keeps modification
+/// times, so syncing the site elsewhere copies only what changed). Returns the bytes
+/// written. Goes through a temporary file and a rename: a reader never sees half a page.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<u64, RenderError> {
+    if let Ok(meta) = fs::metadata(path) {
+        if meta.len() == bytes.len() as u64 && fs::read(path).is_ok_and(|old| old == bytes) {
+            return Ok(0);
+        }
+    }
+    let tmp = path.with_extension("livecov-tmp");
+    let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(io_err(path))?;
+    Ok(bytes.len() as u64)
+}
+
+fn read_manifest(out: &Path) -> Manifest {
+    fs::read(out.join(MANIFEST))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn files_exist(out: &Path, files: &[String]) -> bool {
+    files
+        .iter()
+        .all(|f| safe_relative(f) && out.join(f).is_file())
+}
+
+/// A manifest entry is only trusted when it is a plain relative path inside the output
+/// directory: a doctored manifest must not make livecov delete files elsewhere.
+fn safe_relative(p: &str) -> bool {
+    !p.is_empty()
+        && Path::new(p)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// Removes files the previous manifest lists and the new one does not, then the
+/// directories that became empty. Returns how many files were removed.
+fn remove_stale(out: &Path, old: &Manifest, new: &Manifest) -> Result<usize, RenderError> {
+    let keep: BTreeSet<&str> = new
+        .files
+        .iter()
+        .chain(new.builds.values().flat_map(|b| &b.files))
+        .map(String::as_str)
+        .collect();
+    let mut removed = 0;
+    let mut dirs = BTreeSet::new();
+    for f in old
+        .files
+        .iter()
+        .chain(old.builds.values().flat_map(|b| &b.files))
+    {
+        if keep.contains(f.as_str()) || !safe_relative(f) {
+            continue;
+        }
+        let path = out.join(f);
+        match fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(RenderError::Io { path, source: e }),
+        }
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == out {
+                break;
+            }
+            dirs.insert(d.to_path_buf());
+            dir = d.parent();
+        }
+    }
+    // Deepest first; a directory that still holds anything (ours or not) stays.
+    for d in dirs.iter().rev() {
+        let _ = fs::remove_dir(d);
+    }
+    Ok(removed)
+}
