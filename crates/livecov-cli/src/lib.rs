@@ -35,7 +35,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Commands over a cluster collection (download, compile).
+    /// Commands over a cluster collection (download, compile, clone-sources, render).
     #[command(subcommand)]
     Cluster(ClusterCommand),
     /// Report a compiled collection per owner and per build (table or JSON).
@@ -44,6 +44,9 @@ enum Command {
     /// page for one Go text profile (`--profile`), like `go tool cover -html` but with a
     /// file tree, search, deep links and sources loaded on demand.
     Render(site::local::RenderArgs),
+    /// The sources builds were made from: fetch them, explain the path mapping.
+    #[command(subcommand)]
+    Sources(SourcesCommand),
     /// Run livecov on real example coverage data shipped in the binary.
     ///
     /// Writes a few pods of coverage data (written by real programs built with
@@ -84,6 +87,23 @@ enum ClusterCommand {
     /// renderer changed. Only files livecov wrote earlier (listed in
     /// `.livecov-manifest.json`) are ever removed. Prints the path of index.html.
     Render(site::cluster::RenderArgs),
+    /// Fetch the source of every build at its exact commit into a shared git cache.
+    ///
+    /// One bare repository per remote (HTTPS, SSH `git@host:org/repo`, file://); only
+    /// the commits the builds were made from are fetched, and files are read straight
+    /// from git's object database (no checkout). A commit that cannot be fetched is
+    /// recorded and shown as such; it is never replaced by another commit.
+    CloneSources(site::sources::FetchArgs),
+}
+
+/// `livecov sources …`: the sources builds were made from.
+#[derive(Subcommand, Debug)]
+enum SourcesCommand {
+    /// Fetch every repo@commit a collection needs (same as `cluster clone-sources`).
+    Fetch(site::sources::FetchArgs),
+    /// Say which rule maps a build's file to which file of which repo@commit, or why
+    /// nothing matched.
+    Explain(site::sources::ExplainArgs),
 }
 
 /// Runs livecov with the process arguments and returns the exit code.
@@ -114,6 +134,11 @@ where
         Command::Cluster(ClusterCommand::Compile(args)) => or_error(cluster::compile::run(&args)),
         Command::Report(args) => or_error(cluster::report::run(&args)),
         Command::Render(args) => or_error(site::local::run(&args)),
+        Command::Cluster(ClusterCommand::CloneSources(args))
+        | Command::Sources(SourcesCommand::Fetch(args)) => or_error(site::sources::fetch(&args)),
+        Command::Sources(SourcesCommand::Explain(args)) => {
+            or_error(site::sources::explain(&args))
+        }
         Command::Cluster(ClusterCommand::Render(args)) => or_error(site::cluster::run(&args)),
         Command::Demo { dir } => demo::run(&dir).unwrap_or_else(|e| {
             eprintln!("error: {e:#}");

@@ -200,6 +200,21 @@ pub struct ImageSourceRow {
     pub error: String,
 }
 
+/// The outcome of fetching one repo@commit into the source cache.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceFetchRow {
+    /// Repository URL as the image source records it.
+    pub repo: String,
+    /// Commit as recorded (full or abbreviated).
+    pub commit: String,
+    /// The full commit id fetched, empty on failure.
+    pub full_commit: String,
+    /// Why the fetch failed, empty on success.
+    pub error: String,
+    /// When it was attempted (RFC 3339).
+    pub fetched_at: String,
+}
+
 /// Reads the image source columns in their usual order.
 fn image_source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageSourceRow> {
     Ok(ImageSourceRow {
@@ -471,6 +486,30 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Every recorded source fetch.
+    pub fn source_fetches(&self) -> Result<Vec<SourceFetchRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT repo, commit_id, full_commit, error, fetched_at FROM source_fetches \
+                 ORDER BY repo, commit_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SourceFetchRow {
+                    repo: r.get(0)?,
+                    commit: r.get(1)?,
+                    full_commit: r.get(2)?,
+                    error: r.get(3)?,
+                    fetched_at: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// Diagnostics recorded for inputs: (dir, severity, message).
     pub fn diagnostics(&self) -> Result<Vec<(String, String, String)>> {
         let mut stmt = self
@@ -714,6 +753,18 @@ impl Tx<'_> {
     pub fn delete_owner(&self, key: &str) -> Result<()> {
         self.tx
             .execute("DELETE FROM owners WHERE key = ?1", [key])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Records the outcome of fetching one repo@commit (replacing an earlier one).
+    pub fn record_source_fetch(&self, f: &SourceFetchRow) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO source_fetches (repo, commit_id, full_commit, error, \
+                 fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![f.repo, f.commit, f.full_commit, f.error, f.fetched_at],
+            )
             .map_err(|e| self.err(e))?;
         Ok(())
     }

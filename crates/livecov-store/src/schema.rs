@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// The schema version this livecov writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -96,6 +96,16 @@ const MIGRATIONS: &[&str] = &[
         message TEXT NOT NULL
     );
     CREATE INDEX diagnostics_dir ON diagnostics(dir);",
+    // 1 -> 2: what `clone-sources` fetched, so a commit that could not be fetched is
+    // shown as such instead of silently replaced.
+    "CREATE TABLE source_fetches (
+        repo TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        full_commit TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '',
+        fetched_at TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (repo, commit_id)
+    );",
 ];
 
 /// Creates or migrates the schema. Returns the version found before migrating (or the

@@ -121,7 +121,13 @@ pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render
         by_build.entry(o.build_id).or_default().push(o);
     }
     // repo@commit of each build: the first owner image with a known source.
-    let mut wanted = BTreeSet::new();
+    // Every fetched repo@commit is indexed: a package the build's own repo does not
+    // hold is found in the repo that does.
+    let wanted: BTreeSet<(String, String)> = images
+        .values()
+        .filter(|r| !r.source_repo.is_empty() && r.error.is_empty() && !r.commit_id.is_empty())
+        .map(|r| (r.source_repo.clone(), r.commit_id.clone()))
+        .collect();
     let mut origin_of: BTreeMap<i64, (String, String)> = BTreeMap::new();
     for (id, list) in &by_build {
         let found = list
@@ -131,12 +137,13 @@ pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render
             .find(|r| !r.source_repo.is_empty() && r.error.is_empty());
         if let Some(r) = found {
             origin_of.insert(*id, (r.source_repo.clone(), r.commit_id.clone()));
-            if !r.commit_id.is_empty() {
-                wanted.insert((r.source_repo.clone(), r.commit_id.clone()));
-            }
         }
     }
-    let sources = Arc::new(CollectionSources::open(&cache, &wanted)?);
+    let sources = Arc::new(CollectionSources::open(
+        &cache,
+        &wanted,
+        &store.source_fetches()?,
+    )?);
 
     let mut index = IndexData {
         generator: generator.clone(),
@@ -231,6 +238,35 @@ pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render
         force: args.force,
     };
     Ok(livecov_render::render_site(&opts, &index, &refs)?)
+}
+
+/// The repo@commit of one build (its first owner image with a known source), and
+/// every repo@commit of the collection (the index covers them all, for packages the
+/// build's own repo does not hold).
+pub fn build_origins(
+    store: &Store,
+    build_id: i64,
+) -> Result<(String, String, BTreeSet<(String, String)>)> {
+    let images: BTreeMap<String, ImageSourceRow> = store
+        .image_sources()?
+        .into_iter()
+        .map(|r| (r.image.clone(), r))
+        .collect();
+    let wanted = images
+        .values()
+        .filter(|r| !r.source_repo.is_empty() && r.error.is_empty() && !r.commit_id.is_empty())
+        .map(|r| (r.source_repo.clone(), r.commit_id.clone()))
+        .collect();
+    let found = store
+        .owners()?
+        .iter()
+        .filter(|o| o.build_id == build_id)
+        .flat_map(image_keys)
+        .filter_map(|k| images.get(&k))
+        .find(|r| !r.source_repo.is_empty() && r.error.is_empty())
+        .map(|r| (r.source_repo.clone(), r.commit_id.clone()))
+        .unwrap_or_default();
+    Ok((found.0, found.1, wanted))
 }
 
 /// The image_sources keys of an owner: its images, or `host:<binary>` for host processes.

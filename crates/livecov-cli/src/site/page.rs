@@ -22,18 +22,6 @@ pub trait FileSources: Sync {
     fn find(&self, path: &str) -> Found;
 }
 
-/// No sources at all: every file gets the placeholder with this reason.
-pub struct NoSources(pub String);
-
-impl FileSources for NoSources {
-    fn find(&self, _path: &str) -> Found {
-        Found {
-            note: self.0.clone(),
-            ..Found::default()
-        }
-    }
-}
-
 /// The page of one build from its blocks per file (in layout order), with sources
 /// looked up per file and checked against the blocks: a block outside the file's lines
 /// marks the file as a mismatch (the source is not the one the binary was built from).
@@ -54,7 +42,7 @@ pub fn assemble(
                         .map(|b| (b.start_line, b.start_col, b.end_line, b.end_col))
                         .collect();
                     let text = String::from_utf8_lossy(&bytes).into_owned();
-                    match check_units_pending(&bytes, &units) {
+                    match livecov_source::check_units(&bytes, &units) {
                         Some(m) => (FileSource::Mismatch, m.to_string(), Some(text)),
                         None => (FileSource::Ok, String::new(), Some(text)),
                     }
@@ -103,7 +91,3 @@ pub fn source_counts(page: &BuildPage) -> (usize, usize, usize) {
         })
 }
 
-// FIXME(wire): replace with livecov_source::check_units once that crate lands.
-fn check_units_pending(_b: &[u8], _u: &[(u32, u32, u32, u32)]) -> Option<String> {
-    None
-}

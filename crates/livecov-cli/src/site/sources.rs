@@ -1,21 +1,86 @@
-//! Sources for the site: the shared git cache of a collection (placeholder until the
-//! cache is wired in).
+//! Sources for the site and the source commands: the shared git cache of a collection
+//! (`cluster clone-sources`, `sources fetch`), the index built once per run over every
+//! fetched repo@commit, and `sources explain`.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use livecov_render::SourceStatus;
+use livecov_source::{DirTree, GitCache, SourceIndex, SourceTree, TreeRef};
+use livecov_store::{SourceFetchRow, Store};
 
-use super::page::{FileSources, NoSources};
+use super::page::{FileSources, Found};
+use crate::exit::Exit;
 
-/// The sources a collection's builds need, opened once per run.
-pub struct CollectionSources {}
+/// The sources a collection's builds need, opened once per run: one index over every
+/// fetched repo@commit, so a package a build's own repo does not hold is found in the
+/// repo that does.
+pub struct CollectionSources {
+    index: SourceIndex,
+    /// (repo, commit as recorded) → tree in `index`.
+    trees: BTreeMap<(String, String), usize>,
+    /// (repo, commit) → why it is not available.
+    unavailable: BTreeMap<(String, String), String>,
+}
 
 impl CollectionSources {
-    /// Opens the cache at `dir` for these repo@commit pairs.
-    pub fn open(_dir: &Path, _wanted: &BTreeSet<(String, String)>) -> Result<CollectionSources> {
-        Ok(CollectionSources {})
+    /// Opens the cache at `dir` for these repo@commit pairs; `fetches` are the recorded
+    /// outcomes of `clone-sources` (for the reason a commit is missing).
+    pub fn open(
+        dir: &Path,
+        wanted: &BTreeSet<(String, String)>,
+        fetches: &[SourceFetchRow],
+    ) -> Result<CollectionSources> {
+        let failed: BTreeMap<(&str, &str), &str> = fetches
+            .iter()
+            .filter(|f| !f.error.is_empty())
+            .map(|f| ((f.repo.as_str(), f.commit.as_str()), f.error.as_str()))
+            .collect();
+        let mut trees = Vec::new();
+        let mut by_pair = BTreeMap::new();
+        let mut unavailable = BTreeMap::new();
+        let cache = if dir.is_dir() {
+            Some(GitCache::open(dir)?)
+        } else {
+            None
+        };
+        for (repo, commit) in wanted {
+            let key = (repo.clone(), commit.clone());
+            let tree = cache
+                .as_ref()
+                .and_then(|c| c.cached(repo, commit).ok().flatten().map(|full| (c, full)))
+                .map(|(c, full)| c.tree(repo, &full).map(|t| (full, t)));
+            match tree {
+                Some(Ok((full, t))) => {
+                    by_pair.insert(key, trees.len());
+                    trees.push((
+                        TreeRef::git(repo, &full),
+                        Box::new(t) as Box<dyn SourceTree>,
+                    ));
+                }
+                Some(Err(e)) => {
+                    unavailable.insert(key, format!("reading {repo}@{commit}: {e}"));
+                }
+                None => {
+                    let why = match failed.get(&(repo.as_str(), commit.as_str())) {
+                        Some(e) => format!("{repo}@{commit} could not be fetched: {e}"),
+                        None => format!(
+                            "{repo}@{commit} is not in the source cache; run `livecov cluster \
+                             clone-sources`"
+                        ),
+                    };
+                    unavailable.insert(key, why);
+                }
+            }
+        }
+        Ok(CollectionSources {
+            index: SourceIndex::build(trees),
+            trees: by_pair,
+            unavailable,
+        })
     }
 
     /// Status of a build's source before reading any file.
@@ -23,25 +88,385 @@ impl CollectionSources {
         if repo.is_empty() || commit.is_empty() {
             return (
                 SourceStatus::None,
-                "no source repository or commit is known for this build".into(),
+                "no source repository and commit are known for this build".into(),
             );
         }
-        (
-            SourceStatus::Unfetched,
-            format!("{repo}@{commit} is not in the source cache"),
-        )
+        let key = (repo.to_string(), commit.to_string());
+        if self.trees.contains_key(&key) {
+            return (SourceStatus::Ok, String::new());
+        }
+        let why = self
+            .unavailable
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| format!("{repo}@{commit} is not in the source cache"));
+        (SourceStatus::Unfetched, why)
     }
 
-    /// The file lookup of one build.
+    /// The file lookup of one build: its own repo@commit first, then any other tree
+    /// that owns the package.
     pub fn for_build(&self, repo: &str, commit: &str) -> Box<dyn FileSources + '_> {
-        Box::new(NoSources(self.status(repo, commit).1))
+        let prefer = self
+            .trees
+            .get(&(repo.to_string(), commit.to_string()))
+            .copied()
+            .into_iter()
+            .collect();
+        Box::new(IndexLookup {
+            index: &self.index,
+            prefer,
+        })
+    }
+
+    /// The index (for `sources explain`).
+    pub fn index(&self) -> &SourceIndex {
+        &self.index
+    }
+
+    /// The tree of a repo@commit, when fetched.
+    pub fn tree_of(&self, repo: &str, commit: &str) -> Option<usize> {
+        self.trees
+            .get(&(repo.to_string(), commit.to_string()))
+            .copied()
     }
 }
 
-/// Sources of a local checkout (the module or workspace at `root`) and of GOROOT.
+/// File lookup through a source index.
+struct IndexLookup<'a> {
+    index: &'a SourceIndex,
+    prefer: Vec<usize>,
+}
+
+impl FileSources for IndexLookup<'_> {
+    fn find(&self, path: &str) -> Found {
+        let Some(r) = self.index.resolve(path, &self.prefer) else {
+            return Found {
+                note: if self.index.is_empty() {
+                    "no sources are available for this build".into()
+                } else {
+                    "no fetched repository holds this file (`livecov sources explain` says \
+                     which rules were tried)"
+                        .into()
+                },
+                ..Found::default()
+            };
+        };
+        let label = self
+            .index
+            .tree_ref(r.tree)
+            .map(|t| t.label.clone())
+            .unwrap_or_default();
+        let origin = format!("{label}:{} ({})", r.path, r.rule);
+        match self.index.read(&r) {
+            Ok(Some(bytes)) => Found {
+                bytes: Some(bytes),
+                origin,
+                note: String::new(),
+            },
+            Ok(None) => Found {
+                origin,
+                note: format!("{} is listed but could not be read", r.path),
+                ..Found::default()
+            },
+            Err(e) => Found {
+                origin,
+                note: format!("reading {}: {e}", r.path),
+                ..Found::default()
+            },
+        }
+    }
+}
+
+/// Sources of a local checkout (the module or workspace holding `root`) and, for
+/// standard-library and `cmd` packages, of GOROOT.
 pub fn local_sources(root: &Path) -> Result<Box<dyn FileSources>> {
-    Ok(Box::new(NoSources(format!(
-        "not found under {}",
-        root.display()
-    ))))
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("source root {}", root.display()))?;
+    let top = module_root(&root).unwrap_or(root);
+    let mut trees: Vec<(TreeRef, Box<dyn SourceTree>)> = vec![(
+        TreeRef::dir(&top),
+        Box::new(DirTree::open(&top)?) as Box<dyn SourceTree>,
+    )];
+    if let Some(goroot) = goroot() {
+        let src = goroot.join("src");
+        if src.is_dir() && top != src {
+            trees.push((
+                TreeRef::dir(&src).with_goroot(true),
+                Box::new(DirTree::open(&src)?),
+            ));
+        }
+    }
+    Ok(Box::new(OwnedLookup {
+        index: SourceIndex::build(trees),
+    }))
+}
+
+struct OwnedLookup {
+    index: SourceIndex,
+}
+
+impl FileSources for OwnedLookup {
+    fn find(&self, path: &str) -> Found {
+        IndexLookup {
+            index: &self.index,
+            prefer: vec![0],
+        }
+        .find(path)
+    }
+}
+
+/// The directory of the go.work above `dir`, else of the nearest go.mod.
+fn module_root(dir: &Path) -> Option<PathBuf> {
+    let mut nearest_mod = None;
+    for d in dir.ancestors() {
+        if d.join("go.work").is_file() {
+            return Some(d.to_path_buf());
+        }
+        if nearest_mod.is_none() && d.join("go.mod").is_file() {
+            nearest_mod = Some(d.to_path_buf());
+        }
+    }
+    nearest_mod
+}
+
+/// `$GOROOT`, else `go env GOROOT` (one subprocess per run, none when Go is absent).
+fn goroot() -> Option<PathBuf> {
+    if let Some(g) = std::env::var_os("GOROOT").filter(|g| !g.is_empty()) {
+        return Some(PathBuf::from(g));
+    }
+    let out = std::process::Command::new("go")
+        .args(["env", "GOROOT"])
+        .output()
+        .ok()?;
+    let s = String::from_utf8(out.stdout).ok()?;
+    let s = s.trim();
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+/// Flags of `livecov cluster clone-sources` and `livecov sources fetch`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FetchArgs {
+    /// The collection directory (compiled with `livecov cluster compile`).
+    #[arg(long)]
+    pub collection: PathBuf,
+    /// The shared git cache [default: <collection>/sources]. One bare repository per
+    /// remote; share it between collections to fetch each commit once.
+    #[arg(long, value_name = "DIR")]
+    pub sources: Option<PathBuf>,
+    /// Skip commits already in the cache (the default; `--skip-existing=false`
+    /// re-checks them with the remote).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub skip_existing: bool,
+    /// Repositories fetched at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub max_concurrency: usize,
+    /// `GIT_SSH_COMMAND` for SSH remotes (`git@host:org/repo`), e.g. a deploy key.
+    #[arg(long, value_name = "CMD")]
+    pub ssh_command: Option<String>,
+}
+
+/// Runs `clone-sources`: fetches every repo@commit the collection's builds need into
+/// the shared cache, exactly those commits, and records each outcome in the store.
+pub fn fetch(args: &FetchArgs) -> Result<Exit> {
+    let started = Instant::now();
+    let db = args.collection.join("livecov.db");
+    if !db.exists() {
+        anyhow::bail!(
+            "{} does not exist\nhint: run `livecov cluster compile --collection {}` first",
+            db.display(),
+            args.collection.display()
+        );
+    }
+    let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut without_commit = 0;
+    for r in store.image_sources()? {
+        if r.source_repo.is_empty() || !r.error.is_empty() {
+            continue;
+        }
+        if r.commit_id.is_empty() {
+            without_commit += 1;
+            continue;
+        }
+        wanted
+            .entry(r.source_repo.clone())
+            .or_default()
+            .insert(r.commit_id.clone());
+    }
+    let dir = args
+        .sources
+        .clone()
+        .unwrap_or_else(|| args.collection.join("sources"));
+    let mut cache = GitCache::open(&dir)?;
+    if let Some(cmd) = &args.ssh_command {
+        cache = cache.with_ssh_command(cmd);
+    }
+    let total: usize = wanted.values().map(BTreeSet::len).sum();
+    eprintln!(
+        "sources: {total} commits of {} repositories into {}",
+        wanted.len(),
+        dir.display()
+    );
+    if without_commit > 0 {
+        eprintln!(
+            "warning: {without_commit} image(s) name a repository but no commit; their sources \
+             cannot be pinned and are not fetched"
+        );
+    }
+    let done = AtomicUsize::new(0);
+    let repos: Vec<(String, Vec<String>)> = wanted
+        .into_iter()
+        .map(|(r, c)| (r, c.into_iter().collect()))
+        .collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.max_concurrency.max(1))
+        .build()
+        .context("starting fetch threads")?;
+    let results: Vec<(String, Vec<(String, std::result::Result<String, String>, bool)>)> = pool
+        .install(|| {
+            use rayon::prelude::*;
+            repos
+                .par_iter()
+                .map(|(repo, commits)| {
+                    let mut out = Vec::new();
+                    let mut todo = Vec::new();
+                    for c in commits {
+                        match cache.cached(repo, c) {
+                            Ok(Some(full)) if args.skip_existing => {
+                                out.push((c.clone(), Ok(full), true))
+                            }
+                            _ => todo.push(c.clone()),
+                        }
+                    }
+                    for o in cache.fetch(repo, &todo) {
+                        let r = o
+                            .result
+                            .map(|f| f.commit)
+                            .map_err(|e| e.to_string());
+                        out.push((o.requested, r, false));
+                    }
+                    let n = done.fetch_add(out.len(), Ordering::Relaxed) + out.len();
+                    eprintln!("sources: [{n}/{total}] {repo}");
+                    (repo.clone(), out)
+                })
+                .collect()
+        });
+    let now = now_rfc3339();
+    let (mut fetched, mut skipped, mut failed) = (0, 0, 0);
+    store.transaction(|tx| {
+        for (repo, outcomes) in &results {
+            for (commit, r, was_cached) in outcomes {
+                let row = match r {
+                    Ok(full) => {
+                        if *was_cached {
+                            skipped += 1;
+                        } else {
+                            fetched += 1;
+                        }
+                        SourceFetchRow {
+                            repo: repo.clone(),
+                            commit: commit.clone(),
+                            full_commit: full.clone(),
+                            error: String::new(),
+                            fetched_at: now.clone(),
+                        }
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("error: {repo}@{commit}: {e}");
+                        SourceFetchRow {
+                            repo: repo.clone(),
+                            commit: commit.clone(),
+                            full_commit: String::new(),
+                            error: e.clone(),
+                            fetched_at: now.clone(),
+                        }
+                    }
+                };
+                tx.record_source_fetch(&row)?;
+            }
+        }
+        Ok(())
+    })?;
+    eprintln!(
+        "sources: {fetched} fetched, {skipped} already cached, {failed} failed in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("Cloned: {}, Errors: {failed}", fetched + skipped);
+    Ok(if failed == 0 { Exit::Ok } else { Exit::Error })
+}
+
+/// Flags of `livecov sources explain`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExplainArgs {
+    /// The collection directory.
+    #[arg(long)]
+    pub collection: PathBuf,
+    /// The shared git cache [default: <collection>/sources].
+    #[arg(long, value_name = "DIR")]
+    pub sources: Option<PathBuf>,
+    /// The build: its hex identity, or a unique prefix of it.
+    pub build: String,
+    /// The file as the build records it (e.g. `github.com/org/repo/pkg/a.go`).
+    pub file: String,
+}
+
+/// Runs `sources explain`: which rule maps a build's file to which file of which
+/// repo@commit, or why none does.
+pub fn explain(args: &ExplainArgs) -> Result<Exit> {
+    let db = args.collection.join("livecov.db");
+    let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let builds = store.builds()?;
+    let matches: Vec<_> = builds
+        .iter()
+        .filter(|b| livecov_formats::gocovdata::hex16(&b.hash).starts_with(&args.build.to_lowercase()))
+        .collect();
+    let build = match matches.as_slice() {
+        [b] => *b,
+        [] => anyhow::bail!("no build {} in {}", args.build, db.display()),
+        _ => anyhow::bail!(
+            "build prefix {} is ambiguous: {} builds match",
+            args.build,
+            matches.len()
+        ),
+    };
+    let hex = livecov_formats::gocovdata::hex16(&build.hash);
+    let (repo, commit, wanted) = super::cluster::build_origins(&store, build.id)?;
+    let fetches = store.source_fetches()?;
+    let dir = args
+        .sources
+        .clone()
+        .unwrap_or_else(|| args.collection.join("sources"));
+    let sources = CollectionSources::open(&dir, &wanted, &fetches)?;
+    println!("build: {hex}");
+    if repo.is_empty() {
+        println!("source: none known (no image source with a repository)");
+    } else {
+        let (status, note) = sources.status(&repo, &commit);
+        println!("source: {repo}@{commit} ({status:?}{})", if note.is_empty() { String::new() } else { format!(": {note}") });
+    }
+    let files = store.build_files(build.id)?;
+    if !files.iter().any(|f| f.path == args.file) {
+        println!(
+            "note: build {} records no file {:?}; explaining it anyway",
+            &hex[..12],
+            args.file
+        );
+    }
+    let prefer: Vec<usize> = sources.tree_of(&repo, &commit).into_iter().collect();
+    let explanation = sources.index().explain(&args.file, &prefer);
+    println!("{explanation}");
+    Ok(if explanation.result.is_some() {
+        Exit::Ok
+    } else {
+        Exit::Error
+    })
+}
+
+fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    livecov_collect::producer::rfc3339(now.as_secs() as i64, 0)
 }
