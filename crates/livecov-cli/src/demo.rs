@@ -65,6 +65,100 @@ const FILES: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// The programs' sources, committed into a git repository beside the collection so the
+/// demo shows annotated sources fetched at the exact commit.
+const SOURCES: &[(&str, &str)] = &[
+    (
+        "go.mod",
+        include_str!("../../../tests/fixtures/go/programs/go.mod"),
+    ),
+    (
+        "main.go",
+        include_str!("../../../tests/fixtures/go/programs/main.go"),
+    ),
+    (
+        "cmd/prog2/main.go",
+        include_str!("../../../tests/fixtures/go/programs/cmd/prog2/main.go"),
+    ),
+    (
+        "dep/dep.go",
+        include_str!("../../../tests/fixtures/go/programs/dep/dep.go"),
+    ),
+    (
+        "gen/gen.go",
+        include_str!("../../../tests/fixtures/go/programs/gen/gen.go"),
+    ),
+    (
+        "ties/ties.go",
+        include_str!("../../../tests/fixtures/go/programs/ties/ties.go"),
+    ),
+    (
+        "twoinit/a.go",
+        include_str!("../../../tests/fixtures/go/programs/twoinit/a.go"),
+    ),
+    (
+        "twoinit/b.go",
+        include_str!("../../../tests/fixtures/go/programs/twoinit/b.go"),
+    ),
+    (
+        "types/types.go",
+        include_str!("../../../tests/fixtures/go/programs/types/types.go"),
+    ),
+];
+
+/// Commits the demo sources into `<dir>/repo` and returns (file:// URL, commit id), or
+/// why it could not (no git on PATH: the demo then renders without sources).
+fn source_repo(dir: &Path) -> Result<(String, String), String> {
+    let repo = dir.join("repo");
+    for (rel, text) in SOURCES {
+        let path = repo.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let git = |args: &[&str]| -> Result<String, String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            // A fixed identity and date: the same commit id on every machine.
+            .env("GIT_AUTHOR_NAME", "livecov demo")
+            .env("GIT_AUTHOR_EMAIL", "demo@livecov.invalid")
+            .env("GIT_COMMITTER_NAME", "livecov demo")
+            .env("GIT_COMMITTER_EMAIL", "demo@livecov.invalid")
+            .env("GIT_AUTHOR_DATE", "2026-11-21T09:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-11-21T09:00:00Z")
+            .output()
+            .map_err(|e| format!("running git: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    git(&["init", "--quiet", "--initial-branch=main"])?;
+    git(&["add", "-A"])?;
+    if git(&["rev-parse", "--verify", "HEAD"]).is_err() {
+        git(&[
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "--quiet",
+            "-m",
+            "demo programs",
+        ])?;
+    }
+    let commit = git(&["rev-parse", "HEAD"])?;
+    let abs = repo
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", repo.display()))?;
+    Ok((format!("file://{}", abs.display()), commit))
+}
+
 /// The origin of each demo pod, as `livecov cluster download` records it.
 const PODS: &[(&str, &str, &str, &str, &str, &str)] = &[
     // (directory, namespace, pod, container, node, image)
@@ -124,6 +218,15 @@ pub fn run(dir: &Path) -> Result<Exit> {
         let path = coverage.join(name).join("metadata.json");
         fs::write(&path, metadata).with_context(|| format!("writing {}", path.display()))?;
     }
+    let source = source_repo(dir);
+    if let Ok((url, commit)) = &source {
+        // What the producer records from the image's labels: repo and commit.
+        for d in &pod_dirs {
+            let info = format!("{{\"source_url\": \"{url}\", \"source_commit\": \"{commit}\"}}\n");
+            fs::write(d.join("info.json"), info)
+                .with_context(|| format!("writing info.json in {}", d.display()))?;
+        }
+    }
     println!(
         "livecov demo: {} pods of real Go coverage data (3 builds of 2 programs) in {}\n",
         pod_dirs.len(),
@@ -158,10 +261,45 @@ pub fn run(dir: &Path) -> Result<Exit> {
     if status != Exit::Ok {
         return Ok(status);
     }
+    println!();
+    let fetch = crate::site::sources::FetchArgs {
+        collection: dir.to_path_buf(),
+        sources: None,
+        skip_existing: true,
+        max_concurrency: 2,
+        ssh_command: None,
+    };
+    match &source {
+        Ok(_) => {
+            let status = crate::site::sources::fetch(&fetch)?;
+            if status != Exit::Ok {
+                return Ok(status);
+            }
+        }
+        Err(e) => eprintln!("note: rendering without sources ({e})"),
+    }
+    let render = crate::site::cluster::RenderArgs {
+        collection: dir.to_path_buf(),
+        output_dir: None,
+        skip_build_pages: false,
+        hide_namespace_prefixes: Vec::new(),
+        force: false,
+        sources: None,
+    };
+    let out = dir.join("html");
+    let summary = crate::site::cluster::render_collection(&render, &out)?;
+    if !summary.failed.is_empty() {
+        for (b, e) in &summary.failed {
+            eprintln!("error: build {b}: {e}");
+        }
+        return Ok(Exit::Error);
+    }
+    let index = out.join("index.html");
     println!(
-        "\n\nStore: {}\nNext: livecov report --collection {} --format json",
+        "\nStore: {}\nNext: livecov report --collection {} --format json\n\nHTML report (open in a browser):\n{}",
         dir.join("livecov.db").display(),
-        dir.display()
+        dir.display(),
+        index.canonicalize().unwrap_or(index).display()
     );
     Ok(Exit::Ok)
 }

@@ -136,9 +136,7 @@ where
         Command::Render(args) => or_error(site::local::run(&args)),
         Command::Cluster(ClusterCommand::CloneSources(args))
         | Command::Sources(SourcesCommand::Fetch(args)) => or_error(site::sources::fetch(&args)),
-        Command::Sources(SourcesCommand::Explain(args)) => {
-            or_error(site::sources::explain(&args))
-        }
+        Command::Sources(SourcesCommand::Explain(args)) => or_error(site::sources::explain(&args)),
         Command::Cluster(ClusterCommand::Render(args)) => or_error(site::cluster::run(&args)),
         Command::Demo { dir } => demo::run(&dir).unwrap_or_else(|e| {
             eprintln!("error: {e:#}");

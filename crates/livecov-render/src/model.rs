@@ -200,6 +200,10 @@ pub struct FileEntry {
     pub source: FileSource,
     /// Why the source is not shown or suspect.
     pub note: String,
+    /// The script holding the file's source and blocks: `f/<chunk>.js`. Files are
+    /// packed into chunks of a few hundred kilobytes in path order, so a page of
+    /// thousands of files writes tens of files, not thousands.
+    pub chunk: usize,
 }
 
 /// A build page's data (the file table; sources come per file).
@@ -215,6 +219,8 @@ pub struct BuildData {
     pub subtitle: String,
     /// Counter mode.
     pub mode: String,
+    /// Coverage levels, highest first (filled by [`BuildPage::new`] when empty).
+    pub levels: Vec<Level>,
     /// Link back to the index, `None` for single-build sites. Set by the renderer.
     pub index: Option<String>,
     /// The build's source.
@@ -281,6 +287,7 @@ impl FileData {
             covered,
             source: self.source,
             note: self.note.clone(),
+            chunk: 0,
         }
     }
 }
@@ -303,6 +310,9 @@ impl BuildPage {
         data.files = files.iter().map(FileData::entry).collect();
         data.statements = data.files.iter().map(|f| f.statements).sum();
         data.covered = data.files.iter().map(|f| f.covered).sum();
+        if data.levels.is_empty() {
+            data.levels = default_levels();
+        }
         BuildPage { data, files }
     }
 }

@@ -304,8 +304,13 @@ fn write_build(
     ))
 }
 
-/// Writes `<prefix>index.html` and `<prefix>f/<n>.js`; returns the relative paths and
-/// the bytes written.
+/// Most bytes of file scripts in one chunk (a larger file gets a chunk of its own).
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Most files in one chunk: opening a file never parses hundreds of others.
+const CHUNK_FILES: usize = 64;
+
+/// Writes `<prefix>index.html` and the chunk scripts `<prefix>f/<k>.js`; returns the
+/// relative paths and the bytes written.
 fn write_page_files(
     out: &Path,
     prefix: &str,
@@ -316,22 +321,53 @@ fn write_page_files(
     let dir = out.join(prefix);
     let fdir = dir.join("f");
     fs::create_dir_all(&fdir).map_err(io_err(&fdir))?;
+    let scripts: Vec<Vec<u8>> = files
+        .par_iter()
+        .enumerate()
+        .map(|(n, f)| {
+            let mut buf = Vec::new();
+            file_script(n, f, &mut buf);
+            buf
+        })
+        .collect();
+    let mut data = data.clone();
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    let mut in_chunk = 0;
+    for (n, script) in scripts.into_iter().enumerate() {
+        let full = chunks
+            .last()
+            .is_none_or(|c| c.len() + script.len() > CHUNK_BYTES || in_chunk >= CHUNK_FILES);
+        if full {
+            chunks.push(Vec::with_capacity(CHUNK_BYTES));
+            in_chunk = 0;
+        }
+        let k = chunks.len() - 1;
+        chunks[k].extend_from_slice(&script);
+        in_chunk += 1;
+        if let Some(entry) = data.files.get_mut(n) {
+            entry.chunk = k;
+        }
+    }
     let html = fill(
         BUILD_TEMPLATE,
         &data.title,
         assets,
-        &script_json(data),
+        &script_json(&data),
         &data.generator,
     );
-    let mut bytes = write_if_changed(&dir.join("index.html"), html.as_bytes())?;
     let mut names = vec![format!("{prefix}index.html")];
-    let mut buf = Vec::new();
-    for (n, f) in files.iter().enumerate() {
-        buf.clear();
-        file_script(n, f, &mut buf);
-        bytes += write_if_changed(&fdir.join(format!("{n}.js")), &buf)?;
-        names.push(format!("{prefix}f/{n}.js"));
+    let written: Vec<Result<u64, RenderError>> = chunks
+        .par_iter()
+        .enumerate()
+        .map(|(k, bytes)| write_plain_if_changed(&fdir.join(format!("{k}.js")), bytes))
+        .collect();
+    let mut bytes = 0;
+    for w in written {
+        bytes += w?;
     }
+    names.extend((0..chunks.len()).map(|k| format!("{prefix}f/{k}.js")));
+    // The page last: once it is there, every chunk it names is complete.
+    bytes += write_if_changed(&dir.join("index.html"), html.as_bytes())?;
     Ok((names, bytes))
 }
 
@@ -445,6 +481,18 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<u64, RenderError> {
     f.write_all(bytes).map_err(io_err(&tmp))?;
     drop(f);
     fs::rename(&tmp, path).map_err(io_err(path))?;
+    Ok(bytes.len() as u64)
+}
+
+/// Like [`write_if_changed`] without the temporary file: for chunk scripts, which the
+/// page names only once they are complete (one file created instead of two).
+fn write_plain_if_changed(path: &Path, bytes: &[u8]) -> Result<u64, RenderError> {
+    if let Ok(meta) = fs::metadata(path) {
+        if meta.len() == bytes.len() as u64 && fs::read(path).is_ok_and(|old| old == bytes) {
+            return Ok(0);
+        }
+    }
+    fs::write(path, bytes).map_err(io_err(path))?;
     Ok(bytes.len() as u64)
 }
 

@@ -129,7 +129,10 @@ fn writes_pages_per_file_scripts_and_escapes_data() {
     ] {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
-    let f1 = fs::read_to_string(dir.path().join("b/aa/f/1.js")).unwrap();
+    // Small files share one chunk script, one livecovFile call per file.
+    let chunk = fs::read_to_string(dir.path().join("b/aa/f/0.js")).unwrap();
+    assert_eq!(chunk.matches("livecovFile(").count(), 3);
+    let f1 = chunk.lines().nth(1).unwrap().to_string() + "\n";
     assert_eq!(
         f1,
         "livecovFile(1, {\"path\":\"example.com/m/p1/f.go\",\"text\":\"package p\\n\\nfunc F() {\\n\\tx := 1 < 2 && true\\n}\\n\",\"origin\":\"repo@abc:p/f.go (module prefix)\",\"blocks\":[[3,11,5,2,1,1]]});\n"
@@ -150,14 +153,19 @@ fn writes_pages_per_file_scripts_and_escapes_data() {
 fn unchanged_builds_are_not_assembled_again_and_changed_ones_are() {
     let dir = tempfile::tempdir().unwrap();
     let a = Fake::new("aa", "k1", 2);
-    let b = Fake::new("bb", "k1", 2);
+    let b = Fake::new("bb", "k1", 100);
     render(dir.path(), &[&a, &b], false);
-    let b2 = Fake::new("bb", "k2", 1);
+    // 100 files: two chunks of at most 64 files, named in the page's file table.
+    let page = fs::read_to_string(dir.path().join("b/bb/index.html")).unwrap();
+    assert!(page.contains("\"chunk\":1"));
+    let second = fs::read_to_string(dir.path().join("b/bb/f/1.js")).unwrap();
+    assert!(second.starts_with("livecovFile(64, "), "{}", &second[..40]);
+    let b2 = Fake::new("bb", "k2", 10);
     let s = render(dir.path(), &[&a, &b2], false);
     assert_eq!((s.rendered, s.unchanged), (1, 1));
     assert_eq!(a.assembled.load(Ordering::SeqCst), 1);
     assert_eq!(b2.assembled.load(Ordering::SeqCst), 1);
-    // bb shrank from two files to one: the second script is stale and removed.
+    // bb shrank to ten files, one chunk: the second chunk is stale and removed.
     assert_eq!(s.removed, 1);
     assert!(!dir.path().join("b/bb/f/1.js").exists());
     assert!(dir.path().join("b/bb/f/0.js").exists());
@@ -168,10 +176,10 @@ fn a_page_deleted_by_hand_is_written_again() {
     let dir = tempfile::tempdir().unwrap();
     let a = Fake::new("aa", "k1", 2);
     render(dir.path(), &[&a], false);
-    fs::remove_file(dir.path().join("b/aa/f/1.js")).unwrap();
+    fs::remove_file(dir.path().join("b/aa/f/0.js")).unwrap();
     let s = render(dir.path(), &[&a], false);
     assert_eq!(s.rendered, 1);
-    assert!(dir.path().join("b/aa/f/1.js").exists());
+    assert!(dir.path().join("b/aa/f/0.js").exists());
 }
 
 #[test]
@@ -189,7 +197,7 @@ fn skipping_build_pages_never_deletes_them() {
         (0, 1, 1, 0)
     );
     assert_eq!(a2.assembled.load(Ordering::SeqCst), 0);
-    for f in ["b/aa/index.html", "b/bb/index.html", "b/bb/f/1.js"] {
+    for f in ["b/aa/index.html", "b/bb/index.html", "b/bb/f/0.js"] {
         assert!(dir.path().join(f).exists(), "{f} kept");
     }
     let data = index_data(dir.path());

@@ -90,4 +90,3 @@ pub fn source_counts(page: &BuildPage) -> (usize, usize, usize) {
             FileSource::Mismatch => (o, m, x + 1),
         })
 }
-

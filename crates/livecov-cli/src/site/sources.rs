@@ -323,35 +323,34 @@ pub fn fetch(args: &FetchArgs) -> Result<Exit> {
         .num_threads(args.max_concurrency.max(1))
         .build()
         .context("starting fetch threads")?;
-    let results: Vec<(String, Vec<(String, std::result::Result<String, String>, bool)>)> = pool
-        .install(|| {
-            use rayon::prelude::*;
-            repos
-                .par_iter()
-                .map(|(repo, commits)| {
-                    let mut out = Vec::new();
-                    let mut todo = Vec::new();
-                    for c in commits {
-                        match cache.cached(repo, c) {
-                            Ok(Some(full)) if args.skip_existing => {
-                                out.push((c.clone(), Ok(full), true))
-                            }
-                            _ => todo.push(c.clone()),
+    let results: Vec<(
+        String,
+        Vec<(String, std::result::Result<String, String>, bool)>,
+    )> = pool.install(|| {
+        use rayon::prelude::*;
+        repos
+            .par_iter()
+            .map(|(repo, commits)| {
+                let mut out = Vec::new();
+                let mut todo = Vec::new();
+                for c in commits {
+                    match cache.cached(repo, c) {
+                        Ok(Some(full)) if args.skip_existing => {
+                            out.push((c.clone(), Ok(full), true))
                         }
+                        _ => todo.push(c.clone()),
                     }
-                    for o in cache.fetch(repo, &todo) {
-                        let r = o
-                            .result
-                            .map(|f| f.commit)
-                            .map_err(|e| e.to_string());
-                        out.push((o.requested, r, false));
-                    }
-                    let n = done.fetch_add(out.len(), Ordering::Relaxed) + out.len();
-                    eprintln!("sources: [{n}/{total}] {repo}");
-                    (repo.clone(), out)
-                })
-                .collect()
-        });
+                }
+                for o in cache.fetch(repo, &todo) {
+                    let r = o.result.map(|f| f.commit).map_err(|e| e.to_string());
+                    out.push((o.requested, r, false));
+                }
+                let n = done.fetch_add(out.len(), Ordering::Relaxed) + out.len();
+                eprintln!("sources: [{n}/{total}] {repo}");
+                (repo.clone(), out)
+            })
+            .collect()
+    });
     let now = now_rfc3339();
     let (mut fetched, mut skipped, mut failed) = (0, 0, 0);
     store.transaction(|tx| {
@@ -420,7 +419,9 @@ pub fn explain(args: &ExplainArgs) -> Result<Exit> {
     let builds = store.builds()?;
     let matches: Vec<_> = builds
         .iter()
-        .filter(|b| livecov_formats::gocovdata::hex16(&b.hash).starts_with(&args.build.to_lowercase()))
+        .filter(|b| {
+            livecov_formats::gocovdata::hex16(&b.hash).starts_with(&args.build.to_lowercase())
+        })
         .collect();
     let build = match matches.as_slice() {
         [b] => *b,
@@ -444,7 +445,14 @@ pub fn explain(args: &ExplainArgs) -> Result<Exit> {
         println!("source: none known (no image source with a repository)");
     } else {
         let (status, note) = sources.status(&repo, &commit);
-        println!("source: {repo}@{commit} ({status:?}{})", if note.is_empty() { String::new() } else { format!(": {note}") });
+        println!(
+            "source: {repo}@{commit} ({status:?}{})",
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!(": {note}")
+            }
+        );
     }
     let files = store.build_files(build.id)?;
     if !files.iter().any(|f| f.path == args.file) {

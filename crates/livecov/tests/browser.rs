@@ -1,0 +1,485 @@
+//! The HTML site in a real browser: headless Chromium driven through chromedriver
+//! (WebDriver), on sites written by livecov itself.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); set
+//! `LIVECOV_CHROMEDRIVER` / `LIVECOV_CHROMIUM` to use other binaries. Screenshots of every
+//! step are kept under `target/tmp/browser-artifacts/`. Timings (first paint of a
+//! 1,000-owner index, a 10,000-file build page becoming interactive) are printed, not
+//! asserted: run with `--nocapture` to see them.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::{Client, ClientBuilder, Locator};
+use livecov_render::*;
+use serde_json::{json, Value};
+
+/// A chromedriver on 127.0.0.1, stopped on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_binary(var: &str, candidates: &[&str]) -> PathBuf {
+    if let Some(p) = std::env::var_os(var) {
+        return PathBuf::from(p);
+    }
+    for c in candidates {
+        if Path::new(c).is_file() {
+            return PathBuf::from(c);
+        }
+    }
+    panic!(
+        "{} not found (looked at {candidates:?}); install Debian's chromium and chromium-driver \
+         (.ci/run does) or set {var}",
+        candidates[0]
+    );
+}
+
+fn start_driver() -> Driver {
+    let bin = find_binary(
+        "LIVECOV_CHROMEDRIVER",
+        &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(bin)
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromedriver");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not listen on 127.0.0.1:{port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver { child, port }
+}
+
+async fn connect(driver: &Driver) -> Client {
+    let chromium = find_binary(
+        "LIVECOV_CHROMIUM",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+    );
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1400,1000", "--allow-file-access-from-files"],
+        }),
+    );
+    // chromedriver speaks plain HTTP on 127.0.0.1: no TLS connector needed.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session with headless Chromium")
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(artifacts().join(format!("{name}.png")), png);
+    }
+}
+
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+/// Waits until `expr` (a JS expression) is truthy; panics with `what` after 15 s.
+async fn until(c: &Client, expr: &str, what: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let v = js(c, &format!("return ({expr}) || null;")).await;
+        if !v.is_null() && v != json!(false) {
+            return v;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            shot(c, &format!("timeout-{}", what.replace(' ', "-"))).await;
+            panic!("timed out waiting for {what} ({expr})");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn press(c: &Client, key: char) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    c.perform_actions(keys).await.expect("key press");
+}
+
+fn url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+async fn visible_rows(c: &Client, selector: &str) -> usize {
+    js(
+        c,
+        &format!(
+            "return Array.from(document.querySelectorAll('{selector}')).filter(r => r.offsetParent !== null).length;"
+        ),
+    )
+    .await
+    .as_u64()
+    .unwrap() as usize
+}
+
+// ---------------------------------------------------------------------------------
+// A synthetic collection, written through the real renderer: 1,000 owners, and one
+// build with 10,000 files and 1,000,000 units.
+
+struct Synthetic {
+    id: String,
+    files: usize,
+    blocks_per_file: usize,
+}
+
+/// Source of a synthetic file: a function per block, every third one never run.
+fn synthetic_text(blocks: usize) -> String {
+    let mut s = String::from("package p\n\nimport \"fmt\"\n\n");
+    for i in 0..blocks {
+        s.push_str(&format!("func F{i}(x int) int {{\n\tif x > {i} {{ // \"c\"\n\t\treturn x\n\t}}\n\treturn 0\n}}\n\n"));
+    }
+    s
+}
+
+/// Blocks of a synthetic file: block i covers the body of function i (7 lines each,
+/// starting on line 5); count 0 for every third.
+fn synthetic_blocks(blocks: usize) -> Vec<Block> {
+    (0..blocks)
+        .map(|i| {
+            let line = 5 + 7 * i as u32;
+            // The body starts at the `{` of `func F<i>(x int) int {`.
+            let brace = 19 + i.to_string().len() as u32;
+            Block {
+                start_line: line,
+                start_col: brace,
+                end_line: line + 5,
+                end_col: 2,
+                stmts: 3,
+                count: if i % 3 == 1 { 0 } else { (i as u32 % 5) + 1 },
+            }
+        })
+        .collect()
+}
+
+impl PageSource for Synthetic {
+    fn build(&self) -> &str {
+        &self.id
+    }
+    fn key(&self) -> String {
+        format!("{}-{}", self.files, self.blocks_per_file)
+    }
+    fn page(&self) -> Result<BuildPage, String> {
+        let text = synthetic_text(self.blocks_per_file);
+        let blocks = synthetic_blocks(self.blocks_per_file);
+        let files = (0..self.files)
+            .map(|i| FileData {
+                path: format!("example.com/big/pkg{:04}/file{}.go", i / 10, i % 10),
+                text: Some(text.clone()),
+                origin: "https://example.com/big@0123456789abcdef:pkg/file.go (module prefix)"
+                    .into(),
+                blocks: blocks.clone(),
+                source: FileSource::Ok,
+                note: String::new(),
+            })
+            .collect();
+        Ok(BuildPage::new(
+            BuildData {
+                generator: "livecov test".into(),
+                build: self.id.clone(),
+                title: format!("bin-{}", &self.id[..4]),
+                subtitle: "synthetic".into(),
+                mode: "count".into(),
+                ..BuildData::default()
+            },
+            files,
+        ))
+    }
+}
+
+fn synthetic_site(out: &Path) -> (IndexData, String) {
+    let mut builds = BTreeMap::new();
+    let mut sources = Vec::new();
+    for b in 0..17usize {
+        let id = format!("{b:02x}{}", "ab".repeat(15));
+        let (files, per) = if b == 0 { (10_000, 100) } else { (20, 10) };
+        builds.insert(
+            id.clone(),
+            IndexBuild {
+                statements: (files * per * 3) as u64,
+                covered: (files * per * 2) as u64,
+                binary: format!("bin-{b}"),
+                repo: format!("https://github.com/org/repo{}", b % 5),
+                commit: format!("{b:02x}{}", "0".repeat(38)),
+                source: SourceStatus::Ok,
+                ..IndexBuild::default()
+            },
+        );
+        sources.push(Synthetic {
+            id,
+            files,
+            blocks_per_file: per,
+        });
+    }
+    let ids: Vec<String> = builds.keys().cloned().collect();
+    let types = [
+        "Deployment",
+        "DaemonSet",
+        "StatefulSet",
+        "Job",
+        "Pod (No Owner)",
+        "Host",
+    ];
+    let owners = (0..1000)
+        .map(|i| {
+            let ns = match i % 10 {
+                0 => format!("e2e-test-{i}"),
+                1 => format!("openshift-must-gather-{i}"),
+                _ => format!("openshift-ns{}", i % 37),
+            };
+            let t = types[i % types.len()];
+            IndexOwner {
+                namespace: if t == "Host" { "host".into() } else { ns },
+                owner_type: t.into(),
+                owner: if t == "Host" || t == "Pod (No Owner)" {
+                    String::new()
+                } else {
+                    format!("owner-{i:04}")
+                },
+                binary: format!("bin-{}", i % 17),
+                containers: vec![format!("c{}", i % 3)],
+                pods: vec![format!("pod-{i}-a"), format!("pod-{i}-b")],
+                hosts: vec![format!("node-{}", i % 6)],
+                images: vec![format!(
+                    "quay.io/org/img{}@sha256:{}",
+                    i % 17,
+                    "e".repeat(64)
+                )],
+                build: ids[i % 17].clone(),
+                statements: 1000,
+                covered: (i as u64 * 37) % 1001,
+                first_seen: format!("2026-11-{:02}T10:00:00Z", 1 + i % 20),
+                last_seen: "2026-11-21T10:00:00Z".into(),
+            }
+        })
+        .collect();
+    let index = IndexData {
+        generator: "livecov test".into(),
+        title: "Coverage by owner".into(),
+        collection: "synthetic".into(),
+        hide_namespace_prefixes: vec!["e2e-".into(), "openshift-must-gather-".into()],
+        levels: default_levels(),
+        builds,
+        owners,
+    };
+    let refs: Vec<&dyn PageSource> = sources.iter().map(|s| s as &dyn PageSource).collect();
+    render_site(
+        &RenderOptions {
+            out_dir: out.to_path_buf(),
+            ..RenderOptions::default()
+        },
+        &index,
+        &refs,
+    )
+    .unwrap();
+    (index, sources[0].id.clone())
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn index_filters_sorts_expands_and_links_to_build_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, big) = synthetic_site(dir.path());
+    let driver = start_driver();
+    rt().block_on(async {
+        let c = connect(&driver).await;
+        c.goto(&url(&dir.path().join("index.html"))).await.unwrap();
+        until(&c, "window.livecovReady", "index ready").await;
+        let paint = js(
+            &c,
+            "const p = performance.getEntriesByName('first-contentful-paint')[0] || performance.getEntriesByType('paint')[0]; return p ? p.startTime : null;",
+        )
+        .await;
+        let ready = js(&c, "return performance.getEntriesByName('livecov-ready')[0].startTime;").await;
+        println!("figure: index with 1000 owners: first contentful paint {paint} ms; ready by {ready} ms");
+        shot(&c, "index-loaded").await;
+
+        // Default hides: e2e-* and openshift-must-gather-* (200 of 1,000 rows).
+        let hidden_ns = index
+            .owners
+            .iter()
+            .filter(|o| o.namespace.starts_with("e2e-") || o.namespace.starts_with("openshift-must-gather-"))
+            .count();
+        assert_eq!(visible_rows(&c, "tr.owner-row").await, 1000 - hidden_ns);
+        let showing = c.find(Locator::Id("showing")).await.unwrap().text().await.unwrap();
+        assert!(
+            showing.replace(',', "").contains(&format!("{} of 1000", 1000 - hidden_ns)),
+            "{showing}"
+        );
+        let stat = c.find(Locator::Id("stat-owners")).await.unwrap().text().await.unwrap();
+        assert!(stat.contains(&(1000 - hidden_ns).to_string()), "{stat}");
+
+        // Turning a default hide off shows those rows again.
+        let e2e = index.owners.iter().filter(|o| o.namespace.starts_with("e2e-")).count();
+        c.find(Locator::Id("hide-0")).await.unwrap().click().await.unwrap();
+        until(&c, &format!("Array.from(document.querySelectorAll('tr.owner-row')).filter(r => r.offsetParent !== null).length === {}", 1000 - hidden_ns + e2e), "e2e rows shown").await;
+
+        // Search narrows to one owner; the stat card follows.
+        let search = c.find(Locator::Id("search")).await.unwrap();
+        search.send_keys("owner-0042").await.unwrap();
+        until(&c, "Array.from(document.querySelectorAll('tr.owner-row')).filter(r => r.offsetParent !== null).length === 1", "search to one row").await;
+        let stat = c.find(Locator::Id("stat-owners")).await.unwrap().text().await.unwrap();
+        assert!(stat.contains('1'), "{stat}");
+        shot(&c, "index-search").await;
+        search.clear().await.unwrap();
+        search.send_keys(" ").await.unwrap();
+        js(&c, "const s = document.getElementById('search'); s.value=''; s.dispatchEvent(new Event('input')); return 1;").await;
+        until(&c, "Array.from(document.querySelectorAll('tr.owner-row')).filter(r => r.offsetParent !== null).length > 100", "search cleared").await;
+
+        // Sort by coverage, descending after two clicks: the first visible row has the
+        // highest percentage.
+        let th = c.find(Locator::Css("th[data-sort=\"coverage\"]")).await.unwrap();
+        th.click().await.unwrap();
+        th.click().await.unwrap();
+        let first_two = js(&c, "return Array.from(document.querySelectorAll('tr.owner-row')).filter(r => r.offsetParent !== null).slice(0, 2).map(r => r.querySelector('td.coverage, .pct, td:nth-child(4)').textContent);").await;
+        let top: Vec<f64> = first_two
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().trim().trim_end_matches('%').split('%').next().unwrap().trim().parse::<f64>().unwrap_or(-1.0))
+            .collect();
+        let visible_max = index
+            .owners
+            .iter()
+            .filter(|o| !o.namespace.starts_with("openshift-must-gather-"))
+            .map(|o| 100.0 * o.covered as f64 / o.statements as f64)
+            .fold(0.0, f64::max);
+        assert!((top[0] - visible_max).abs() < 0.051, "sorted: {top:?}, max {visible_max}");
+        assert!(top[0] >= top[1]);
+        shot(&c, "index-sorted").await;
+
+        // Expanding a row shows its pods and build.
+        let row = c.find(Locator::Css("tr.owner-row")).await.unwrap();
+        row.click().await.unwrap();
+        until(&c, "Array.from(document.querySelectorAll('tr.details-row')).some(r => r.offsetParent !== null)", "details row").await;
+        let details = js(&c, "return Array.from(document.querySelectorAll('tr.details-row')).find(r => r.offsetParent !== null).textContent;").await;
+        assert!(details.as_str().unwrap().contains("pod-"), "{details}");
+        shot(&c, "index-expanded").await;
+
+        // Following a build link opens the build page.
+        let link = c
+            .find(Locator::Css(&format!("a[href=\"b/{big}/index.html\"]")))
+            .await
+            .unwrap();
+        link.click().await.unwrap();
+        until(&c, "window.livecovReady && document.querySelector('tr.file-row')", "build page").await;
+        assert!(c.current_url().await.unwrap().as_str().ends_with(&format!("b/{big}/index.html")));
+        c.close().await.unwrap();
+    });
+}
+
+#[test]
+fn build_page_deep_links_and_keys_land_on_the_right_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, big) = synthetic_site(dir.path());
+    let page = dir.path().join("b").join(&big).join("index.html");
+    let driver = start_driver();
+    rt().block_on(async {
+        let c = connect(&driver).await;
+        let started = Instant::now();
+        c.goto(&url(&page)).await.unwrap();
+        until(&c, "window.livecovReady", "build page ready").await;
+        let interactive = js(&c, "return performance.getEntriesByName('livecov-ready')[0].startTime;").await;
+        println!(
+            "figure: build page with 10000 files / 1000000 units interactive at {interactive} ms (navigation to ready, {:?} wall)",
+            started.elapsed()
+        );
+        shot(&c, "build-loaded").await;
+        let showing = c.find(Locator::Id("files-showing")).await.unwrap().text().await.unwrap();
+        assert!(showing.replace(',', "").contains("10000"), "{showing}");
+
+        // The file search filters 10,000 rows to the 10 files of one package.
+        let search = c.find(Locator::Id("file-search")).await.unwrap();
+        let t = Instant::now();
+        search.send_keys("pkg0420/").await.unwrap();
+        until(&c, "/\\b10 of 10,?000\\b/.test(document.getElementById('files-showing').textContent)", "file search").await;
+        println!("figure: file search over 10000 files answered in {:?}", t.elapsed());
+        shot(&c, "build-search").await;
+
+        // Deep link to a line: the file opens, the line is the target.
+        let path = "example.com/big/pkg0420/file3.go";
+        let target = format!("{}#{path}:L40", url(&page));
+        c.goto(&target).await.unwrap();
+        until(&c, "window.livecovFileReady !== undefined && window.livecovFileReady !== null", "file drawn").await;
+        until(&c, "document.querySelector('tr.target')", "target line").await;
+        let line = js(&c, "return document.querySelector('tr.target').id;").await;
+        assert_eq!(line, json!("L40"));
+        shot(&c, "build-deeplink").await;
+
+        // `n`: next not-covered block. Blocks start at lines 5 + 7i and every third
+        // (i = 1, 4, 7…) has count 0: after line 40 (block 5), the next is i = 7, line 54.
+        press(&c, 'n').await;
+        until(&c, "document.querySelector('tr.target') && document.querySelector('tr.target').id === 'L54'", "next uncovered block at L54").await;
+        let hash = js(&c, "return decodeURIComponent(location.hash);").await;
+        assert_eq!(hash, json!(format!("#{path}:L54")));
+        press(&c, 'n').await;
+        until(&c, "document.querySelector('tr.target').id === 'L75'", "then L75").await;
+        press(&c, 'p').await;
+        until(&c, "document.querySelector('tr.target').id === 'L54'", "back to L54").await;
+        shot(&c, "build-next-uncovered").await;
+
+        // Execution counts: the first block (count 1) spans lines 5..10; line 12 (block 1)
+        // is not covered.
+        let counts = js(&c, "return [document.querySelector('#L5 .exec, #L5 td:nth-child(2)').textContent.trim(), document.querySelector('#L12 .exec, #L12 td:nth-child(2)').textContent.trim(), document.querySelector('#L1 .exec, #L1 td:nth-child(2)').textContent.trim()];").await;
+        assert_eq!(counts, json!(["1", "0", ""]));
+        let spans = js(&c, "return [document.querySelectorAll('#L13 .cov-none').length > 0, document.querySelectorAll('#L6 .cov-hit').length > 0, document.querySelectorAll('#L1 .cov-hit, #L1 .cov-none').length];").await;
+        assert_eq!(spans, json!([true, true, 0]));
+
+        // `]` opens the next file in the table order.
+        press(&c, ']').await;
+        until(&c, "decodeURIComponent(location.hash).startsWith('#example.com/big/pkg0420/file4.go')", "next file").await;
+        shot(&c, "build-next-file").await;
+
+        // The link survives re-rendering: render again and open the same hash.
+        c.goto(&format!("{}#{path}:L54", url(&page))).await.unwrap();
+        until(&c, "document.querySelector('tr.target') && document.querySelector('tr.target').id === 'L54'", "deep link after reload").await;
+        c.close().await.unwrap();
+    });
+}
