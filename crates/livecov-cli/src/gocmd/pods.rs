@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use livecov_formats::gocovdata::{
     classify_file_name, decode_meta_file_with, hex16, peek_meta_hash, CounterFileReader,
@@ -317,38 +317,21 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
             }
         }
     }
-    let decoded: Vec<Decoded> = firsts
-        .par_iter()
-        .map(|(entry, hash)| cache.get_or_decode(*hash, &entry.path))
-        .collect();
-
-    // A build is usable when its meta file decodes and has a known mode.
-    let usable: Vec<Option<(Arc<MetaFile>, Layout)>> = firsts
-        .iter()
-        .zip(decoded)
-        .map(
-            |((entry, _), meta)| match meta.and_then(|m| check_usable(&entry.path, m)) {
-                Ok(m) => {
-                    let layout = Layout::new(&m);
-                    Some((m, layout))
-                }
-                Err(e) => {
-                    diags.error(e);
-                    None
-                }
-            },
-        )
-        .collect();
-    timer.mark("meta");
+    timer.mark("meta headers");
 
     // Counter files: decoded in parallel straight into per-thread dense vectors (one
     // file's records at a time, so a file that fails half way contributes nothing).
+    // Each build's layout is decoded by the first thread that needs it, so decoding
+    // the largest layouts overlaps with reading the other builds' counter files
+    // instead of holding up every thread before the first counter is read.
+    let builds: Vec<OnceLock<Build>> = firsts.iter().map(|_| OnceLock::new()).collect();
     let pairing = Pairing {
         pod_of_hash: &pod_of_hash,
         pod_of_tag: &pod_of_tag,
         unreadable: &unreadable,
         firsts: &firsts,
-        usable: &usable,
+        builds: &builds,
+        cache,
     };
     // Files of the same build are read one after the other, so that build's counter
     // vector stays in the core's cache; the name's hash tells the build before the file
@@ -360,7 +343,7 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
         .fold(
             || {
                 (
-                    Accumulator::new(usable.len()),
+                    Accumulator::new(firsts.len()),
                     Vec::new(),
                     Scratch::default(),
                 )
@@ -378,13 +361,29 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
         )
         .map(|(acc, files, _)| (acc, files))
         .reduce(
-            || (Accumulator::new(usable.len()), Vec::new()),
+            || (Accumulator::new(firsts.len()), Vec::new()),
             |(mut a, mut fa), (b, fb)| {
-                a.absorb(b, &usable);
+                a.absorb(b, &builds);
                 fa.extend(fb);
                 (a, fa)
             },
         );
+    // Then the layouts no counter file asked for; unusable builds are reported in meta
+    // file order, before the counter files' messages, as when layouts came first.
+    (0..firsts.len()).into_par_iter().for_each(|pod| {
+        pairing.build(pod);
+    });
+    let usable: Vec<Option<(Arc<MetaFile>, Layout)>> = builds
+        .into_iter()
+        .map(|build| match build.into_inner() {
+            Some(Ok(build)) => Some(build),
+            Some(Err(e)) => {
+                diags.error(e);
+                None
+            }
+            None => None,
+        })
+        .collect();
     timer.mark("counters");
 
     // Report in input order, whatever thread read the file.
@@ -480,12 +479,13 @@ impl Accumulator {
 
     /// Merges another thread's vectors into these. Sums and ORs are associative and
     /// commutative, so the order files were read in does not change the result.
-    fn absorb(&mut self, other: Accumulator, usable: &[Option<(Arc<MetaFile>, Layout)>]) {
+    fn absorb(&mut self, other: Accumulator, builds: &[OnceLock<Build>]) {
         for (i, slot) in other.pods.into_iter().enumerate() {
             let Some((counters, live)) = slot else {
                 continue;
             };
-            let Some((meta, _)) = &usable[i] else {
+            // A slot exists only for a build a file was merged into, so it decoded.
+            let Some(Ok((meta, _))) = builds[i].get() else {
                 continue;
             };
             match &mut self.pods[i] {
@@ -538,7 +538,28 @@ struct Pairing<'a> {
     /// Meta files whose header could not be read, by file-name tag.
     unreadable: &'a HashMap<&'a str, &'a Path>,
     firsts: &'a [(&'a MetaEntry, [u8; 16])],
-    usable: &'a [Option<(Arc<MetaFile>, Layout)>],
+    /// Each build's layout, once a thread has decoded it.
+    builds: &'a [OnceLock<Build>],
+    cache: &'a MetaCache,
+}
+
+/// A build's decoded layout, or why it is not usable.
+type Build = Result<(Arc<MetaFile>, Layout), String>;
+
+impl Pairing<'_> {
+    /// The layout of build `pod`, decoded on first use (a second thread asking for it
+    /// meanwhile waits for the first).
+    fn build(&self, pod: usize) -> &Build {
+        self.builds[pod].get_or_init(|| {
+            let (entry, hash) = self.firsts[pod];
+            let meta = self.cache.get_or_decode(hash, &entry.path);
+            // A build is usable when its meta file decodes and has a known mode.
+            meta.and_then(|m| check_usable(&entry.path, m)).map(|m| {
+                let layout = Layout::new(&m);
+                (m, layout)
+            })
+        })
+    }
 }
 
 fn load_counter_file(
@@ -625,7 +646,7 @@ fn merge_counter_bytes(
             }
         },
     };
-    let Some((meta, layout)) = &pairing.usable[pod] else {
+    let Ok((meta, layout)) = pairing.build(pod) else {
         diags.error(format!(
             "counter-data file {path} skipped: its meta-data file {} could not be read",
             pairing.firsts[pod].0.path.display()
@@ -652,8 +673,10 @@ fn merge_counter_bytes(
     let (counters, live) = acc.slot(pod, layout);
     // Record offsets only matter for messages, which are rare: found when first needed.
     let mut offsets: Option<Vec<u64>> = None;
+    // Every record decoded, so each has an offset; 0 only if that ever stopped holding.
     let mut offset_of = |k: usize| {
-        offsets.get_or_insert_with(|| reader.record_offsets())[k]
+        let offsets = offsets.get_or_insert_with(|| reader.record_offsets());
+        offsets.get(k).copied().unwrap_or(0)
     };
     for (k, (pi, fi, src)) in CounterFileReader::records(records).enumerate() {
         let (pi, fi) = (pi as usize, fi as usize);

@@ -4,7 +4,7 @@
 //! Like `go tool covdata`, only the first segment's records are read; the footer's
 //! segment count is kept so callers can warn about the rest.
 
-use super::cursor::{put_uleb, Cursor, StringTableWriter};
+use super::cursor::{put_uleb, uleb32_stream, Cursor, StringTableWriter};
 use super::DecodeError;
 
 const COUNTER_MAGIC: [u8; 4] = [0x00, 0x63, 0x77, 0x6d];
@@ -90,6 +90,9 @@ pub struct CounterFileReader<'a> {
     /// The segment count from the footer; segments after the first are not read.
     pub segments: u32,
     cursor: Cursor<'a>,
+    /// The segment's bytes up to the footer, and where its records start.
+    body: &'a [u8],
+    records_at: usize,
     entries: u64,
     next: u64,
 }
@@ -233,6 +236,8 @@ impl<'a> CounterFileReader<'a> {
                 args,
                 segments,
                 cursor: c,
+                body,
+                records_at: args_end,
                 entries,
                 next: 0,
             },
@@ -305,6 +310,88 @@ impl<'a> CounterFileReader<'a> {
         }))
     }
 
+    /// Reads every record (all that remain when none was read yet) into `buf` and
+    /// returns them as one flat sequence of `u32`s: per record its counter count,
+    /// package index and function index, then its counters. [`CounterFileReader::records`]
+    /// walks it. `buf` is reused from file to file and only ever grows.
+    ///
+    /// The same values and the same error as reading record by record with
+    /// [`CounterFileReader::append_next_record`], which this falls back to whenever the
+    /// fast path (ULEB128 payload, all values decoded at once, records ending exactly at
+    /// the footer) does not apply.
+    pub fn read_all_records<'v>(
+        &mut self,
+        buf: &'v mut Vec<u32>,
+    ) -> Result<&'v [u32], DecodeError> {
+        if self.next == 0 && self.flavor == CounterFlavor::Uleb128 {
+            let payload = &self.body[self.records_at..];
+            if let Some(values) = uleb32_stream(payload, buf) {
+                if records_span(values, self.entries) == Some(values.len()) {
+                    self.next = self.entries;
+                    self.cursor = Cursor::new(self.body, self.body.len());
+                    // Reborrowed: `uleb32_stream` returns exactly this prefix.
+                    let n = values.len();
+                    return Ok(&buf[..n]);
+                }
+            }
+        }
+        buf.clear();
+        loop {
+            let at = buf.len();
+            // Room for the record's three header values, filled in once they are read.
+            buf.extend_from_slice(&[0; 3]);
+            match self.append_next_record(buf)? {
+                Some(head) => {
+                    let n = buf.len() - at - 3;
+                    // A record's counter count was checked against the bytes left, so
+                    // it fits in a u32 as it did in the file.
+                    buf[at] = u32::try_from(n).unwrap_or(u32::MAX);
+                    buf[at + 1] = head.pkg;
+                    buf[at + 2] = head.func;
+                }
+                None => {
+                    buf.truncate(at);
+                    return Ok(buf);
+                }
+            }
+        }
+    }
+
+    /// Walks what [`CounterFileReader::read_all_records`] returned: per record, its
+    /// package index, function index and counters, in file order.
+    pub fn records(values: &[u32]) -> impl Iterator<Item = (u32, u32, &[u32])> + '_ {
+        let mut rest = values;
+        std::iter::from_fn(move || {
+            let (&[n, pkg, func], tail) = rest.split_first_chunk::<3>()?;
+            let (counters, tail) = tail.split_at_checked(n as usize)?;
+            rest = tail;
+            Some((pkg, func, counters))
+        })
+    }
+
+    /// The byte offset of every record of the first segment, in file order (for
+    /// messages about a record read in bulk); stops at the first record that does not
+    /// decode.
+    pub fn record_offsets(&self) -> Vec<u64> {
+        let mut again = CounterFileReader {
+            meta_hash: self.meta_hash,
+            flavor: self.flavor,
+            args: Vec::new(),
+            segments: self.segments,
+            cursor: Cursor::new(self.body, self.records_at),
+            body: self.body,
+            records_at: self.records_at,
+            entries: self.entries,
+            next: 0,
+        };
+        let mut scratch = Vec::new();
+        let mut offsets = Vec::new();
+        while let Ok(Some(head)) = again.next_record(&mut scratch) {
+            offsets.push(head.offset);
+        }
+        offsets
+    }
+
     /// After the last record: a warning when bytes remain before the footer of a
     /// one-segment file.
     pub fn trailing_warning(&self) -> Option<DecodeError> {
@@ -347,6 +434,17 @@ pub fn decode_counter_file(bytes: &[u8]) -> Result<(CounterFile, Vec<DecodeError
         },
         warnings,
     ))
+}
+
+/// How many values `entries` records take at the start of `values` (laid out as
+/// [`CounterFileReader::read_all_records`] returns them), when they all fit.
+fn records_span(values: &[u32], entries: u64) -> Option<usize> {
+    let mut at = 0usize;
+    for _ in 0..entries {
+        let n = *values.get(at)? as usize;
+        at = at.checked_add(3)?.checked_add(n)?;
+    }
+    (at <= values.len()).then_some(at)
 }
 
 #[inline]
@@ -570,6 +668,61 @@ mod tests {
         let bytes = spec_example_bytes();
         for cut in 0..bytes.len() {
             assert!(decode_counter_file(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    /// Reads all records of `bytes` in bulk, and one by one as the reference.
+    fn both_ways(bytes: &[u8]) -> (Result<Vec<u32>, DecodeError>, Result<Vec<u32>, DecodeError>) {
+        let bulk = CounterFileReader::new(bytes).and_then(|(mut r, _)| {
+            let mut buf = vec![9; 5];
+            let records = r.read_all_records(&mut buf)?.to_vec();
+            assert!(r.next_record(&mut Vec::new())?.is_none());
+            Ok(records)
+        });
+        let single = CounterFileReader::new(bytes).and_then(|(mut r, _)| {
+            let (mut all, mut counters) = (Vec::new(), Vec::new());
+            while let Some(head) = r.next_record(&mut counters)? {
+                all.extend([counters.len() as u32, head.pkg, head.func]);
+                all.extend_from_slice(&counters);
+            }
+            Ok(all)
+        });
+        (bulk, single)
+    }
+
+    #[test]
+    fn bulk_records_equal_records_read_one_by_one() {
+        let bytes = spec_example_bytes();
+        let (bulk, single) = both_ways(&bytes);
+        assert_eq!(bulk.as_ref().unwrap(), single.as_ref().unwrap());
+        let records = bulk.unwrap();
+        let walked: Vec<_> = CounterFileReader::records(&records).collect();
+        assert_eq!(walked.len(), 4);
+        assert_eq!(walked[3], (0, 0, &[1, 0, 1][..]));
+        let (reader, _) = CounterFileReader::new(&bytes).unwrap();
+        assert_eq!(reader.record_offsets(), vec![108, 112, 116, 120]);
+    }
+
+    #[test]
+    fn bulk_reading_gives_the_same_error_for_every_damage() {
+        // Every byte of the payload replaced by values that end, continue or overflow
+        // a ULEB128 value, and the record count raised and lowered: bulk reading must
+        // give what reading record by record gives, error message and offset included.
+        let good = spec_example_bytes();
+        let payload = 108..good.len() - 16;
+        for at in payload {
+            for b in [0x00, 0x05, 0x7f, 0x80, 0xff] {
+                let mut bytes = good.clone();
+                bytes[at] = b;
+                let (bulk, single) = both_ways(&bytes);
+                assert_eq!(bulk, single, "byte {at} = {b:#x}");
+            }
+        }
+        for count in [0u8, 1, 3, 5, 6] {
+            let mut bytes = good.clone();
+            bytes[32] = count;
+            let (bulk, single) = both_ways(&bytes);
+            assert_eq!(bulk, single, "record count {count}");
         }
     }
 
