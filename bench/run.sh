@@ -26,6 +26,10 @@
 #   --no-check        skip the correctness checks (development only: figures
 #                     from an unchecked livecov are not valid results)
 #   --results DIR     where to write timings (default $PA/results/<data>-<time>)
+#   --html-dir DIR    where the HTML rows write (profiles, collection, outputs of
+#                     both tools) in DIR/<data>-html (default $PA/scratch/<data>/html).
+#                     A tmpfs (e.g. /dev/shm) takes the disk out: livecov writes one
+#                     file per source file (~15k), go tool cover one per build
 #   --keep            keep the (large) text outputs under $PA/scratch (those of
 #                     a failed check are always kept)
 #   --jobs J          parallel runs for the generator (default nproc)
@@ -42,12 +46,17 @@
 # cluster compile` are compared with covdata textfmt's; after timing, every
 # dir's text from the timed runs is compared too. Any difference fails the run
 # (exit 1).
+#
+# HTML rows (--only 'html*'): `livecov go html` of compile-all vs `go tool cover
+# -html` of its merged profile, and `livecov cluster render` of every build vs
+# `go tool cover -html` once per build; the per-file totals on livecov's pages are
+# checked against the merged text profiles first (lib/html_check.py).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 pods=50 seed=1 data="" runs=5 slow_runs="" bins="" anchors_only=0 build=1 only=""
-check_all=0 check=1 results="" keep=0 jobs="" older_runs="" rss_subset=50 allow_cmis=0
+check_all=0 check=1 results="" keep=0 jobs="" older_runs="" rss_subset=50 allow_cmis=0 html_dir=""
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -67,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--no-check) check=0; shift ;;
 	--results) results="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--html-dir) html_dir="$2"; shift 2 ;;
 	--jobs) jobs="$2"; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -369,6 +379,61 @@ elif [ "$anchors_only" = 0 ]; then
 	echo "CHECKS SKIPPED (--no-check): these figures are not valid results" | tee "$results/checks.txt" >&2
 fi
 
+# ------------------------------------------------------------ HTML rows: set-up and check
+# livecov's HTML vs `go tool cover -html` on the same merged profiles. Untimed set-up:
+# one merged profile per build (covdata textfmt) and its source dir (lib/html_prep.sh),
+# a compiled collection for `cluster render`. Check: the per-file totals on livecov's
+# pages (`livecov go html` of the XL build, every page of `cluster render`) must equal
+# the profiles' (lib/html_check.py); the files shown with source are reported.
+hs="$scratch/html"
+[ -z "$html_dir" ] || hs="$(mkdir -p "$html_dir" && cd "$html_dir" && pwd)/$name-html"   # only this subdir is ever removed
+html_labels="html-gotool-cover-compile-all html-livecov-go-compile-all html-gotool-cover-all-builds html-livecov-render-scratch html-livecov-render-nochange"
+html_rows=0
+for l in $html_labels; do
+	case "$l" in html-livecov-*) lc || continue ;; esac
+	if want "$l"; then html_rows=1; fi
+done
+rm -rf "$hs"   # (a kept one from an earlier run is not this run's)
+if [ "$html_rows" = 1 ]; then
+	say "HTML rows: merged profile per build (covdata textfmt), compiled collection (untimed)"
+	mkdir -p "$hs"
+	"$here/lib/html_prep.sh" "$data" "$hs" "$PA/cache/go-ops-src" || die "html_prep.sh failed"
+	# the one-build rows: compile-all (the XL build), else the build with the largest profile
+	hxbin=$(awk -F'\t' '$2 == "compile-all" {print $2}' "$hs/plan.tsv")
+	[ -n "$hxbin" ] || hxbin=$(while IFS=$'\t' read -r _ b p _; do echo "$(wc -l <"$p") $b"; done <"$hs/plan.tsv" | sort -k1,1nr | awk 'NR == 1 {print $2}')
+	IFS=$'\t' read -r hxhash _ hxprof hxsrc hxn < <(awk -F'\t' -v b="$hxbin" '$2 == b' "$hs/plan.tsv")
+	hxdirs=$(bindirs "$hxbin")
+	echo "html rows: $(wc -l <"$hs/plan.tsv") builds (merged profiles: $(cat "$hs"/prof/*.txt | wc -c) bytes); one-build rows: $hxbin ($hxn dirs, $(($(wc -l <"$hxprof") - 1)) profile lines, sources: $hxsrc); outputs in $hs ($(df -PT "$(dirname "$hs")" | awk 'NR == 2 {print $2}'))" >>"$results/sizes.txt"
+	if lc; then
+		mkcoll "$hs/collection"
+		compile_expect "cluster compile (html rows)" "$hs/collection" "compiled $ndirs inputs \\(0 unchanged, 0 failed" ||
+			die "cluster compile for the html rows failed"
+	fi
+	if lc && [ "$check" = 1 ]; then
+		say "correctness: livecov go html and cluster render per-file totals vs the merged text profiles"
+		hfail=0
+		if "$LIVECOV" go html -i="$hxdirs" -o="$hs/check-one" -src="$hxsrc" >/dev/null 2>"$hs/check-one.stderr" &&
+			python3 "$here/lib/html_check.py" page --profile "$hxprof" --page "$hs/check-one/index.html" --stderr "$hs/check-one.stderr" >"$hs/check-one.txt"; then
+			echo "checks passed: html: livecov go html -i=<$hxn dirs of $hxbin> -src=$hxsrc: $(sed 's/^ok: //' "$hs/check-one.txt")" | tee -a "$results/checks.txt" >&2
+			grep -m1 '^html: ' "$hs/check-one.stderr" | sed "s|^|html: livecov go html summary line ($hxbin): |" >>"$results/sizes.txt"
+		else
+			echo "FAILED: livecov go html -i=<dirs of $hxbin> -o=$hs/check-one -src=$hxsrc:" >&2
+			cat "$hs/check-one.txt" "$hs/check-one.stderr" 2>/dev/null | head -30 | sed 's/^/    /' >&2
+			hfail=1
+		fi
+		if "$LIVECOV" cluster render --collection "$hs/collection" --output-dir "$hs/check-site" --force >/dev/null 2>"$hs/check-site.stderr" &&
+			python3 "$here/lib/html_check.py" site --site "$hs/check-site" --plan "$hs/plan.tsv" >"$hs/check-site.txt"; then
+			echo "checks passed: html: livecov cluster render: $(sed 's/^ok: //' "$hs/check-site.txt")" | tee -a "$results/checks.txt" >&2
+		else
+			echo "FAILED: livecov cluster render --collection $hs/collection --output-dir $hs/check-site --force:" >&2
+			cat "$hs/check-site.txt" "$hs/check-site.stderr" 2>/dev/null | head -30 | sed 's/^/    /' >&2
+			hfail=1
+		fi
+		[ "$hfail" = 0 ] || die "HTML CHECK FAILED: livecov's pages differ from the merged text profiles (files in $hs). Nothing timed."
+		rm -rf "$hs/check-one" "$hs/check-site"
+	fi
+fi
+
 # ------------------------------------------------------------ timings
 tm() { # tm LABEL RUNS [TIMER OPTIONS...] -- CMD...
 	local label="$1" n="$2" opts=()
@@ -432,6 +497,38 @@ rm -rf "$older"   # (a kept one from an earlier run is not this run's)
 tm cluster-older-pipeline "$older_runs" --warmup 0 --prep "rm -rf '$older' && mkdir -p '$older'" -- \
 	env -u COVDATA_CMD sh -c '"$0/lib/seed-textfmt.sh" "$1" "$2/txt" 2 && python3 "$0/lib/seed_merge.py" --data "$1" --txt "$2/txt" --sqlite "$2/seed.db" --out /dev/null' \
 	"$here" "$data" "$older"
+
+# HTML: one build (the XL one) with go tool cover -html (run where `go list` finds its
+# packages) vs livecov go html; every build: go tool cover -html once per build vs
+# livecov cluster render (from scratch, then with nothing changed). Outputs under $hs;
+# --prep empties livecov's output dir (its renders are incremental).
+if [ "$html_rows" = 1 ]; then
+	tm html-gotool-cover-compile-all "$runs" -- \
+		sh -c 'cd "$0" && exec go tool cover -html="$1" -o "$2"' "$hxsrc" "$hxprof" "$hs/gotool-one.html"
+	lc && tm html-livecov-go-compile-all "$runs" --prep "$(fresh "$hs/livecov-one")" -- \
+		"$LIVECOV" go html -i="$hxdirs" -o="$hs/livecov-one" -src="$hxsrc"
+	tm html-gotool-cover-all-builds "$slow_runs" --prep "$(fresh "$hs/gotool-all")" -- \
+		"$here/lib/html_cover_loop.sh" "$hs/plan.tsv" "$hs/gotool-all"
+	lc && tm html-livecov-render-scratch "$runs" --prep "rm -rf '$hs/site'" -- \
+		"$LIVECOV" cluster render --collection "$hs/collection" --output-dir "$hs/site" --force
+	if lc && want html-livecov-render-nochange; then
+		# a complete site, then a render that must find every build page unchanged
+		nb=$(wc -l <"$hs/plan.tsv")
+		if [ ! -f "$hs/site/index.html" ]; then
+			"$LIVECOV" cluster render --collection "$hs/collection" --output-dir "$hs/site" >/dev/null 2>"$hs/render.stderr" ||
+				die "livecov cluster render failed: $(head -5 "$hs/render.stderr")"
+		fi
+		"$LIVECOV" cluster render --collection "$hs/collection" --output-dir "$hs/site" >/dev/null 2>"$hs/render.stderr" ||
+			die "livecov cluster render (nothing changed) failed: $(head -5 "$hs/render.stderr")"
+		grep -Eq "render: 0 build pages written, $nb unchanged" "$hs/render.stderr" ||
+			die "a second livecov cluster render did not find all $nb build pages unchanged: $(head -5 "$hs/render.stderr")"
+		tm html-livecov-render-nochange "$runs" -- \
+			"$LIVECOV" cluster render --collection "$hs/collection" --output-dir "$hs/site"
+	fi
+	# sizes of the last timed outputs (their totals are checked again below)
+	python3 "$here/lib/html_summary.py" sizes "$results" --go-file "$hs/gotool-one.html" --go-site "$hs/livecov-one" \
+		--cover-dir "$hs/gotool-all" --site "$hs/site" --page-build "$hxhash"
+fi
 
 # sizes: livecov's store (after a checkpoint) vs the older tool's text database
 # (both from this run: $coll is made afresh when a compile row is wanted, $older above)
@@ -504,11 +601,29 @@ if cluster_rows && [ "$check" = 1 ] && [ -f "$coll/livecov.db" ] && [ -f "$chk/r
 		post=$((post + 1))
 	fi
 fi
+if [ "$html_rows" = 1 ] && lc && [ "$check" = 1 ]; then  # the timed HTML outputs: totals once more
+	if [ -f "$hs/livecov-one/index.html" ]; then
+		if python3 "$here/lib/html_check.py" page --profile "$hxprof" --page "$hs/livecov-one/index.html" >"$hs/post-one.txt"; then
+			echo "html: the timed livecov go html page's totals equal the profile's" | tee -a "$results/checks.txt" >&2
+		else
+			cat "$hs/post-one.txt" >&2; post=$((post + 1))
+		fi
+	fi
+	if [ -f "$hs/site/index.html" ]; then
+		if python3 "$here/lib/html_check.py" site --site "$hs/site" --plan "$hs/plan.tsv" >"$hs/post-site.txt"; then
+			echo "html: the timed cluster render site's totals equal the profiles'" | tee -a "$results/checks.txt" >&2
+		else
+			cat "$hs/post-site.txt" >&2; post=$((post + 1))
+		fi
+	fi
+fi
 [ "$keep" = 1 ] || rm -rf "$chk" "$coll" "$subcoll" "$older" "$scratch"/report-timed.* "$scratch"/compile.stderr "$scratch"/subset "$scratch"/covdata-each "$scratch"/gotool-each "$scratch"/livecov-each "$scratch"/livecov-loop "$scratch"/bin-*.txt
+[ "$keep" = 1 ] || [ "$post" -gt 0 ] || rm -rf "$hs"   # (kept when a check failed)
 
 # ------------------------------------------------------------ summary
 echo >&2
 python3 "$here/lib/summary.py" "$results"
+python3 "$here/lib/html_summary.py" table "$results"
 echo "results: $results (summary.md, <row>.txt/.json)" >&2
 [ "$post" = 0 ] || die "CORRECTNESS CHECK FAILED after timing: $post mismatch(es) (see $results/diff-*.txt)"
 [ "$cfails" = 0 ] || die "CLUSTER COMPILE CHECK FAILED before timing (timed anyway: --allow-compile-mismatch); see checks.txt"

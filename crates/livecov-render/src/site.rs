@@ -113,6 +113,9 @@ struct ManifestBuild {
     source_note: String,
 }
 
+/// A build page written: its manifest entry and the bytes written.
+type Written = Result<(ManifestBuild, u64), RenderError>;
+
 /// The renderer's own version: the crate version and a hash of the templates and
 /// scripts, so a page written by another renderer is re-rendered.
 pub fn renderer_version() -> String {
@@ -171,15 +174,14 @@ pub fn render_site(
         })
         .collect();
 
-    let rendered: Vec<(String, Result<(ManifestBuild, u64), RenderError>)> = plans
+    let rendered: Vec<(String, Written)> = plans
         .par_iter()
         .filter_map(|(id, plan)| match plan {
             Plan::Render(src, key) => Some((id.clone(), write_build(out, *src, key))),
             _ => None,
         })
         .collect();
-    let mut rendered: BTreeMap<String, Result<(ManifestBuild, u64), RenderError>> =
-        rendered.into_iter().collect();
+    let mut rendered: BTreeMap<String, Written> = rendered.into_iter().collect();
 
     let mut index = index.clone();
     for (id, plan) in &plans {

@@ -132,7 +132,7 @@ pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render
     for (id, list) in &by_build {
         let found = list
             .iter()
-            .flat_map(|o| image_keys(o))
+            .flat_map(image_keys)
             .filter_map(|k| images.get(&k))
             .find(|r| !r.source_repo.is_empty() && r.error.is_empty());
         if let Some(r) = found {
@@ -240,13 +240,13 @@ pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render
     Ok(livecov_render::render_site(&opts, &index, &refs)?)
 }
 
+/// (repo, commit) of a build, and every (repo, commit) of the collection.
+pub type BuildOrigins = (String, String, BTreeSet<(String, String)>);
+
 /// The repo@commit of one build (its first owner image with a known source), and
 /// every repo@commit of the collection (the index covers them all, for packages the
 /// build's own repo does not hold).
-pub fn build_origins(
-    store: &Store,
-    build_id: i64,
-) -> Result<(String, String, BTreeSet<(String, String)>)> {
+pub fn build_origins(store: &Store, build_id: i64) -> Result<BuildOrigins> {
     let images: BTreeMap<String, ImageSourceRow> = store
         .image_sources()?
         .into_iter()

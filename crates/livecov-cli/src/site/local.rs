@@ -37,8 +37,21 @@ pub fn render_profile(
     source_root: &Path,
 ) -> Result<LocalSite> {
     let started = Instant::now();
+    let timings = std::env::var_os("LIVECOV_TIMINGS").is_some();
+    let mark = |what: &str| {
+        if timings {
+            eprintln!("timing: {what} {:.3}s", started.elapsed().as_secs_f64());
+        }
+    };
     let files = profile_files(profile);
-    let sources = local_sources(source_root)?;
+    mark("blocks");
+    // GOROOT is indexed only when some file looks like a standard-library or `cmd`
+    // path (no dot in its first element): walking it costs tens of milliseconds.
+    let wants_goroot = files
+        .keys()
+        .any(|f| !f.split('/').next().unwrap_or("").contains('.'));
+    let sources = local_sources(source_root, wants_goroot)?;
+    mark("source index");
     let data = BuildData {
         generator: format!("livecov {}", env!("CARGO_PKG_VERSION")),
         build: build.to_string(),
@@ -59,6 +72,7 @@ pub fn render_profile(
         ..BuildData::default()
     };
     let mut page = assemble(data, files, sources.as_ref());
+    mark("sources read and checked");
     let (ok, missing, mismatch) = source_counts(&page);
     if mismatch > 0 {
         page.data.source.status = SourceStatus::Mismatch;

@@ -41,7 +41,10 @@ pub fn assemble(
                         .iter()
                         .map(|b| (b.start_line, b.start_col, b.end_line, b.end_col))
                         .collect();
-                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    let text = match String::from_utf8(bytes.clone()) {
+                        Ok(t) => t,
+                        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+                    };
                     match livecov_source::check_units(&bytes, &units) {
                         Some(m) => (FileSource::Mismatch, m.to_string(), Some(text)),
                         None => (FileSource::Ok, String::new(), Some(text)),

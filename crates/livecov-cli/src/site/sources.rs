@@ -179,23 +179,33 @@ impl FileSources for IndexLookup<'_> {
 
 /// Sources of a local checkout (the module or workspace holding `root`) and, for
 /// standard-library and `cmd` packages, of GOROOT.
-pub fn local_sources(root: &Path) -> Result<Box<dyn FileSources>> {
+pub fn local_sources(root: &Path, with_goroot: bool) -> Result<Box<dyn FileSources>> {
     let root = root
         .canonicalize()
         .with_context(|| format!("source root {}", root.display()))?;
     let top = module_root(&root).unwrap_or(root);
-    let mut trees: Vec<(TreeRef, Box<dyn SourceTree>)> = vec![(
-        TreeRef::dir(&top),
-        Box::new(DirTree::open(&top)?) as Box<dyn SourceTree>,
-    )];
-    if let Some(goroot) = goroot() {
-        let src = goroot.join("src");
-        if src.is_dir() && top != src {
+    let goroot_src = with_goroot
+        .then(goroot)
+        .flatten()
+        .and_then(|g| g.join("src").canonicalize().ok())
+        .filter(|s| s.is_dir());
+    let mut trees: Vec<(TreeRef, Box<dyn SourceTree>)> = Vec::new();
+    match goroot_src {
+        // Sources inside GOROOT (Go's own commands): one walk of GOROOT/src covers both.
+        Some(src) if top.starts_with(&src) => {
             trees.push((
                 TreeRef::dir(&src).with_goroot(true),
                 Box::new(DirTree::open(&src)?),
             ));
         }
+        Some(src) => {
+            trees.push((TreeRef::dir(&top), Box::new(DirTree::open(&top)?)));
+            trees.push((
+                TreeRef::dir(&src).with_goroot(true),
+                Box::new(DirTree::open(&src)?),
+            ));
+        }
+        None => trees.push((TreeRef::dir(&top), Box::new(DirTree::open(&top)?))),
     }
     Ok(Box::new(OwnedLookup {
         index: SourceIndex::build(trees),
@@ -323,10 +333,7 @@ pub fn fetch(args: &FetchArgs) -> Result<Exit> {
         .num_threads(args.max_concurrency.max(1))
         .build()
         .context("starting fetch threads")?;
-    let results: Vec<(
-        String,
-        Vec<(String, std::result::Result<String, String>, bool)>,
-    )> = pool.install(|| {
+    let results: Vec<(String, Vec<Outcome>)> = pool.install(|| {
         use rayon::prelude::*;
         repos
             .par_iter()
@@ -395,6 +402,9 @@ pub fn fetch(args: &FetchArgs) -> Result<Exit> {
     println!("Cloned: {}, Errors: {failed}", fetched + skipped);
     Ok(if failed == 0 { Exit::Ok } else { Exit::Error })
 }
+
+/// One commit's fetch: (commit as recorded, full id or error, already cached).
+type Outcome = (String, std::result::Result<String, String>, bool);
 
 /// Flags of `livecov sources explain`.
 #[derive(clap::Args, Debug, Clone)]
