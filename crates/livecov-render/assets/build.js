@@ -56,7 +56,8 @@
   var files = (data.files || []).map(function (f, n) {
     var p = pctOf(f.covered, f.statements);
     return { n: n, path: f.path, lower: f.path.toLowerCase(), statements: f.statements || 0, covered: f.covered || 0,
-      pct: p, level: levelOf(p).name, source: f.source || 'ok', note: f.note || '' };
+      pct: p, level: levelOf(p).name, source: f.source || 'ok', note: f.note || '',
+      chunk: f.chunk != null ? f.chunk : n };
   });
   var pathIndex = new Map();
   files.forEach(function (f) { pathIndex.set(f.path, f.n); });
