@@ -333,19 +333,20 @@ fn write_page_files(
         })
         .collect();
     let mut data = data.clone();
-    let mut chunks: Vec<Vec<u8>> = Vec::new();
-    let mut in_chunk = 0;
-    for (n, script) in scripts.into_iter().enumerate() {
+    // Chunk k holds the scripts chunks[k] (ranges of file indices).
+    let mut chunks: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut chunk_bytes = 0;
+    for (n, script) in scripts.iter().enumerate() {
         let full = chunks
             .last()
-            .is_none_or(|c| c.len() + script.len() > CHUNK_BYTES || in_chunk >= CHUNK_FILES);
+            .is_none_or(|c| chunk_bytes + script.len() > CHUNK_BYTES || c.len() >= CHUNK_FILES);
         if full {
-            chunks.push(Vec::with_capacity(CHUNK_BYTES));
-            in_chunk = 0;
+            chunks.push(n..n);
+            chunk_bytes = 0;
         }
         let k = chunks.len() - 1;
-        chunks[k].extend_from_slice(&script);
-        in_chunk += 1;
+        chunks[k].end = n + 1;
+        chunk_bytes += script.len();
         if let Some(entry) = data.files.get_mut(n) {
             entry.chunk = k;
         }
@@ -361,7 +362,10 @@ fn write_page_files(
     let written: Vec<Result<u64, RenderError>> = chunks
         .par_iter()
         .enumerate()
-        .map(|(k, bytes)| write_plain_if_changed(&fdir.join(format!("{k}.js")), bytes))
+        .map(|(k, range)| {
+            let parts: Vec<&[u8]> = scripts[range.clone()].iter().map(Vec::as_slice).collect();
+            write_parts_if_changed(&fdir.join(format!("{k}.js")), &parts)
+        })
         .collect();
     let mut bytes = 0;
     for w in written {
@@ -486,16 +490,23 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<u64, RenderError> {
     Ok(bytes.len() as u64)
 }
 
-/// Like [`write_if_changed`] without the temporary file: for chunk scripts, which the
-/// page names only once they are complete (one file created instead of two).
-fn write_plain_if_changed(path: &Path, bytes: &[u8]) -> Result<u64, RenderError> {
+/// Like [`write_if_changed`] for a file made of `parts`, without the temporary file:
+/// for chunk scripts, which the page names only once they are complete (one file
+/// created instead of two, and no copy of the parts into one buffer).
+fn write_parts_if_changed(path: &Path, parts: &[&[u8]]) -> Result<u64, RenderError> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
     if let Ok(meta) = fs::metadata(path) {
-        if meta.len() == bytes.len() as u64 && fs::read(path).is_ok_and(|old| old == bytes) {
+        if meta.len() == len as u64 && fs::read(path).is_ok_and(|old| old == parts.concat()) {
             return Ok(0);
         }
     }
-    fs::write(path, bytes).map_err(io_err(path))?;
-    Ok(bytes.len() as u64)
+    let mut f =
+        io::BufWriter::with_capacity(1 << 16, fs::File::create(path).map_err(io_err(path))?);
+    for p in parts {
+        f.write_all(p).map_err(io_err(path))?;
+    }
+    f.flush().map_err(io_err(path))?;
+    Ok(len as u64)
 }
 
 fn read_manifest(out: &Path) -> Manifest {

@@ -442,38 +442,126 @@ fn html(
     filter: Option<&PkgFilter>,
     cache: &MetaCache,
 ) -> io::Result<Diagnostics> {
+    // The source trees are walked while the coverage is read: neither needs the other.
+    let src_root = src.to_path_buf();
+    let sources = std::thread::spawn(move || crate::site::sources::local_sources(&src_root, true));
     let loaded = load(dirs, opts, cache);
     let mut diags = loaded.diags;
     if loaded.pods.is_empty() {
         diags.error("no applicable files found in input directories; nothing to render");
         return Ok(diags);
     }
-    let Some(fmt) = build_formatter("textfmt", cache, &loaded.pods, filter, &mut diags) else {
-        return Ok(diags);
-    };
-    // The text profile is the merge covdata defines; reading it back gives the blocks
-    // per file in one well-tested place.
-    let mut text = Vec::new();
-    fmt.write_textfmt(&mut text)?;
-    let text = String::from_utf8_lossy(&text);
-    let (profile, _) = match livecov_formats::goprofile::parse(&text) {
-        Ok(p) => p,
-        Err(e) => {
-            diags.error(format!("merged profile: {e}"));
-            return Ok(diags);
-        }
-    };
+    let (mode, files) = html_blocks(&loaded.pods, filter, &mut diags);
     let build = if loaded.pods.len() == 1 {
         livecov_formats::gocovdata::hex16(&loaded.pods[0].meta.hash)
     } else {
-        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+        let mut hashes: Vec<[u8; 16]> = loaded.pods.iter().map(|p| p.meta.hash).collect();
+        hashes.sort_unstable();
+        format!(
+            "{:032x}",
+            xxhash_rust::xxh3::xxh3_128(hashes.concat().as_slice())
+        )
     };
     let title = main_package(&loaded.pods).unwrap_or_else(|| "coverage".into());
-    match crate::site::local::render_profile(&profile, &title, &build, out, src) {
+    let sources = match sources.join() {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            diags.error(format!("{e:#}"));
+            return Ok(diags);
+        }
+        Err(_) => {
+            diags.error("indexing the sources failed");
+            return Ok(diags);
+        }
+    };
+    let rendered = crate::site::local::render_files(
+        files,
+        &mode.to_string(),
+        &title,
+        &build,
+        out,
+        src,
+        sources,
+    );
+    match rendered {
         Ok(site) => crate::site::local::report(&site),
         Err(e) => diags.error(format!("{e:#}")),
     }
     Ok(diags)
+}
+
+/// The merged blocks of the pods per file. One build: its units in layout order with
+/// their counts, straight from the dense counters. Several builds: merged by position
+/// as `textfmt` does (a text profile). Like `textfmt`, a pod whose counter mode differs
+/// from the first is left out.
+fn html_blocks(
+    pods: &[Pod],
+    filter: Option<&PkgFilter>,
+    diags: &mut Diagnostics,
+) -> (
+    CounterMode,
+    std::collections::BTreeMap<String, Vec<livecov_render::Block>>,
+) {
+    let mode = pods
+        .first()
+        .and_then(Pod::mode)
+        .unwrap_or(CounterMode::Count);
+    let pods: Vec<&Pod> = pods
+        .iter()
+        .filter(|pod| {
+            let same = pod.mode().unwrap_or(CounterMode::Count) == mode;
+            if !same {
+                diags.error(format!(
+                    "counter mode clash while reading meta-data file {}: its data is left out \
+                     (one page has one mode)",
+                    pod.meta_path.display()
+                ));
+            }
+            same
+        })
+        .collect();
+    type Files = std::collections::BTreeMap<String, Vec<livecov_render::Block>>;
+    let block = |u: &livecov_model::Unit, count: u32| livecov_render::Block {
+        start_line: u.start_line,
+        start_col: u.start_col,
+        end_line: u.end_line,
+        end_col: u.end_col,
+        stmts: u.stmts,
+        count,
+    };
+    if let [pod] = pods.as_slice() {
+        let mut files = Files::new();
+        for (pi, p) in pod.meta.packages.iter().enumerate() {
+            if filter.is_some_and(|flt| !flt.matches(&p.path)) {
+                continue;
+            }
+            for (fi, func) in p.functions.iter().enumerate() {
+                let counts = pod.func_counters(pi, fi);
+                let list = match files.get_mut(&*func.file) {
+                    Some(l) => l,
+                    None => files.entry(func.file.to_string()).or_default(),
+                };
+                list.extend(func.units.iter().zip(counts).map(|(u, &c)| block(u, c)));
+            }
+        }
+        return (mode, files);
+    }
+    let mut profile = livecov_formats::goprofile::Profile::new(mode);
+    for pod in pods {
+        for (pi, p) in pod.meta.packages.iter().enumerate() {
+            if filter.is_some_and(|flt| !flt.matches(&p.path)) {
+                continue;
+            }
+            for (fi, func) in p.functions.iter().enumerate() {
+                for (u, &c) in func.units.iter().zip(pod.func_counters(pi, fi)) {
+                    if let Err(e) = profile.add(&func.file, *u, c) {
+                        diags.warn(format!("{}: {e}", pod.meta_path.display()));
+                    }
+                }
+            }
+        }
+    }
+    (mode, crate::site::page::profile_files(&profile))
 }
 
 /// The import path of the first `main` package of the inputs, as the page title.

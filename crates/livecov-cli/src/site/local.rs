@@ -8,7 +8,11 @@ use anyhow::{Context, Result};
 use livecov_formats::goprofile::Profile;
 use livecov_render::{BuildData, SourceInfo, SourceStatus};
 
-use super::page::{assemble, profile_files, source_counts};
+use std::collections::BTreeMap;
+
+use livecov_render::Block;
+
+use super::page::{assemble, profile_files, source_counts, FileSources};
 use super::sources::local_sources;
 
 /// What `render_profile` wrote.
@@ -36,6 +40,35 @@ pub fn render_profile(
     out: &Path,
     source_root: &Path,
 ) -> Result<LocalSite> {
+    let files = profile_files(profile);
+    // GOROOT is indexed only when some file looks like a standard-library or `cmd`
+    // path (no dot in its first element): walking it costs tens of milliseconds.
+    let wants_goroot = files
+        .keys()
+        .any(|f| !f.split('/').next().unwrap_or("").contains('.'));
+    let sources = local_sources(source_root, wants_goroot)?;
+    render_files(
+        files,
+        &profile.mode().to_string(),
+        title,
+        build,
+        out,
+        source_root,
+        sources,
+    )
+}
+
+/// Renders blocks per file as a single build page, with sources from `sources`
+/// (opened by the caller, possibly while the coverage was being read).
+pub fn render_files(
+    files: BTreeMap<String, Vec<Block>>,
+    mode: &str,
+    title: &str,
+    build: &str,
+    out: &Path,
+    source_root: &Path,
+    sources: Box<dyn FileSources>,
+) -> Result<LocalSite> {
     let started = Instant::now();
     let timings = std::env::var_os("LIVECOV_TIMINGS").is_some();
     let mark = |what: &str| {
@@ -43,15 +76,6 @@ pub fn render_profile(
             eprintln!("timing: {what} {:.3}s", started.elapsed().as_secs_f64());
         }
     };
-    let files = profile_files(profile);
-    mark("blocks");
-    // GOROOT is indexed only when some file looks like a standard-library or `cmd`
-    // path (no dot in its first element): walking it costs tens of milliseconds.
-    let wants_goroot = files
-        .keys()
-        .any(|f| !f.split('/').next().unwrap_or("").contains('.'));
-    let sources = local_sources(source_root, wants_goroot)?;
-    mark("source index");
     let data = BuildData {
         generator: format!("livecov {}", env!("CARGO_PKG_VERSION")),
         build: build.to_string(),
@@ -61,7 +85,7 @@ pub fn render_profile(
             files.len(),
             source_root.display()
         ),
-        mode: profile.mode().to_string(),
+        mode: mode.to_string(),
         index: None,
         source: SourceInfo {
             repo: source_root.display().to_string(),

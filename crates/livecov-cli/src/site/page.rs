@@ -17,7 +17,7 @@ pub struct Found {
 }
 
 /// Where a build's files come from.
-pub trait FileSources: Sync {
+pub trait FileSources: Send + Sync {
     /// The source of `path` (the build's recorded file path).
     fn find(&self, path: &str) -> Found;
 }
@@ -41,11 +41,10 @@ pub fn assemble(
                         .iter()
                         .map(|b| (b.start_line, b.start_col, b.end_line, b.end_col))
                         .collect();
-                    let text = match String::from_utf8(bytes.clone()) {
-                        Ok(t) => t,
-                        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
-                    };
-                    match livecov_source::check_units(&bytes, &units) {
+                    let mismatch = livecov_source::check_units(&bytes, &units);
+                    let text = String::from_utf8(bytes)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                    match mismatch {
                         Some(m) => (FileSource::Mismatch, m.to_string(), Some(text)),
                         None => (FileSource::Ok, String::new(), Some(text)),
                     }
