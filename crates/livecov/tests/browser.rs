@@ -483,3 +483,45 @@ fn build_page_deep_links_and_keys_land_on_the_right_line() {
         c.close().await.unwrap();
     });
 }
+
+#[test]
+fn demo_site_shows_sources_fetched_at_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_livecov"))
+        .args(["demo", "--dir", demo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let driver = start_driver();
+    rt().block_on(async {
+        let c = connect(&driver).await;
+        c.goto(&url(&demo.join("html/index.html"))).await.unwrap();
+        until(&c, "window.livecovReady", "demo index").await;
+        assert_eq!(visible_rows(&c, "tr.owner-row").await, 3);
+        shot(&c, "demo-index").await;
+        let link = c
+            .find(Locator::Css("a[href=\"b/fb5d9fb229349f9b25b93ba370b3e169/index.html\"]"))
+            .await
+            .unwrap();
+        link.click().await.unwrap();
+        until(&c, "window.livecovReady && document.querySelector('tr.file-row')", "demo build page").await;
+        // Open dep.go by deep link: its text comes from the commit, annotated.
+        let page = demo.join("html/b/fb5d9fb229349f9b25b93ba370b3e169/index.html");
+        c.goto(&format!("{}#example.com/prog/dep/dep.go:L5", url(&page)))
+            .await
+            .unwrap();
+        until(&c, "document.querySelector('tr.target') && document.querySelector('tr.target').id === 'L5'", "dep.go line 5").await;
+        let line4 = js(&c, "return document.getElementById('L4').textContent;").await;
+        assert!(line4.as_str().unwrap().contains("func Dep1(x int) int {"), "{line4}");
+        // Dep1's body ran; Never's loop body (27) did not.
+        let spans = js(&c, "return [document.querySelectorAll('#L4 .cov-hit').length > 0, document.querySelectorAll('#L27 .cov-none').length > 0];").await;
+        assert_eq!(spans, json!([true, true]));
+        shot(&c, "demo-dep-go").await;
+        c.close().await.unwrap();
+    });
+}

@@ -393,3 +393,127 @@ fn rendered_pages_keep_their_structure() {
         ))
     );
 }
+
+/// The repository root (for the committed fixtures).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// (statements, covered) per file of a text profile, as `go tool cover` counts them.
+fn profile_totals(text: &str) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let (file, rest) = line.rsplit_once(':').unwrap();
+        let mut it = rest.split(' ').skip(1);
+        let stmts: u64 = it.next().unwrap().parse().unwrap();
+        let count: u64 = it.next().unwrap().parse().unwrap();
+        let e = out.entry(file.to_string()).or_insert((0, 0));
+        e.0 += stmts;
+        if count > 0 {
+            e.1 += stmts;
+        }
+    }
+    out
+}
+
+fn page_totals(data: &Value) -> std::collections::BTreeMap<String, (u64, u64)> {
+    data["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                (
+                    f["statements"].as_u64().unwrap(),
+                    f["covered"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn go_html_and_render_profile_show_a_local_checkout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = repo_root().join("tests/fixtures/go/golden/data/count");
+    let programs = repo_root().join("tests/fixtures/go/programs");
+    let out = tmp.path().join("html");
+    let o = livecov(&[
+        "go",
+        "html",
+        &format!("-i={}", data.display()),
+        &format!("-o={}", out.display()),
+        &format!("-src={}", programs.display()),
+    ]);
+    let s = text(&o);
+    assert!(o.status.success(), "{s}");
+    assert!(
+        s.contains("html: 6 files (6 with source, 0 not found, 0 not matching)"),
+        "{s}"
+    );
+    assert!(
+        s.contains(&out.join("index.html").display().to_string()),
+        "{s}"
+    );
+    let page = page_data(&out.join("index.html"));
+    assert_eq!(page["build"], PROG);
+    assert!(
+        page["index"].is_null(),
+        "a single page has no index to go back to"
+    );
+
+    // Same figures as the text profile go tool covdata writes for the same data.
+    let prof = tmp.path().join("prof.txt");
+    let o = livecov(&[
+        "go",
+        "textfmt",
+        &format!("-i={}", data.display()),
+        &format!("-o={}", prof.display()),
+    ]);
+    assert!(o.status.success());
+    let text_profile = fs::read_to_string(&prof).unwrap();
+    assert_eq!(page_totals(&page), profile_totals(&text_profile));
+
+    // render --profile: the same page from the text profile.
+    let out2 = tmp.path().join("html2");
+    let o = livecov(&[
+        "render",
+        "--profile",
+        prof.to_str().unwrap(),
+        "--output-dir",
+        out2.to_str().unwrap(),
+        "--source-root",
+        programs.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let page2 = page_data(&out2.join("index.html"));
+    assert_eq!(page_totals(&page2), page_totals(&page));
+    assert!(page2["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["source"] == "ok"));
+
+    // Without the sources, every file still shows its numbers, with the reason.
+    let out3 = tmp.path().join("html3");
+    let o = livecov(&[
+        "render",
+        "--profile",
+        prof.to_str().unwrap(),
+        "--output-dir",
+        out3.to_str().unwrap(),
+        "--source-root",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("6 not found"), "{}", text(&o));
+    let page3 = page_data(&out3.join("index.html"));
+    assert_eq!(page_totals(&page3), page_totals(&page));
+
+    // A damaged profile is an error naming the line.
+    fs::write(&prof, "mode: count\nexample.com/x.go:1.1,2.2 1\n").unwrap();
+    let o = livecov(&["render", "--profile", prof.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("line 2"), "{}", text(&o));
+}
