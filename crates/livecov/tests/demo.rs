@@ -29,6 +29,14 @@ fn demo_compiles_the_shipped_data_and_reports_it() {
         "{stdout}"
     );
     assert!(dir.join("livecov.db").is_file());
+    // It renders the site with sources fetched at the demo repository's commit, and
+    // ends with the path of index.html.
+    let index = dir.join("html/index.html").canonicalize().unwrap();
+    assert!(
+        stdout.trim_end().ends_with(&index.display().to_string()),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Cloned: 1, Errors: 0"), "{stdout}");
 
     let json = livecov(&["report", "--collection", d, "--format", "json"]);
     assert!(json.status.success());
