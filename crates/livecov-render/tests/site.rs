@@ -132,10 +132,11 @@ fn writes_pages_per_file_scripts_and_escapes_data() {
     // Small files share one chunk script, one livecovFile call per file.
     let chunk = fs::read_to_string(dir.path().join("b/aa/f/0.js")).unwrap();
     assert_eq!(chunk.matches("livecovFile(").count(), 3);
-    let f1 = chunk.lines().nth(1).unwrap().to_string() + "\n";
+    let start = chunk.find("livecovFile(1, ").unwrap();
+    let end = chunk.find("livecovFile(2, ").unwrap();
     assert_eq!(
-        f1,
-        "livecovFile(1, {\"path\":\"example.com/m/p1/f.go\",\"text\":\"package p\\n\\nfunc F() {\\n\\tx := 1 < 2 && true\\n}\\n\",\"origin\":\"repo@abc:p/f.go (module prefix)\",\"blocks\":[[3,11,5,2,1,1]]});\n"
+        &chunk[start..end],
+        "livecovFile(1, {\"path\":\"example.com/m/p1/f.go\",\"text\":`package p\n\nfunc F() {\n\tx := 1 < 2 && true\n}\n`,\"origin\":\"repo@abc:p/f.go (module prefix)\",\"blocks\":[[3,11,5,2,1,1]]});\n"
     );
     // Data that looks like markup cannot close the script element.
     let html = fs::read_to_string(dir.path().join("index.html")).unwrap();

@@ -79,13 +79,9 @@ impl fmt::Display for Mismatch {
 /// when every unit fits. One pass computes line starts; each unit is then O(1) apart
 /// from the blank-line test.
 pub fn check_units(text: &[u8], units: &[(u32, u32, u32, u32)]) -> Option<Mismatch> {
-    let mut starts = vec![0usize];
-    starts.extend(
-        text.iter()
-            .enumerate()
-            .filter(|&(_, &b)| b == b'\n')
-            .map(|(i, _)| i + 1),
-    );
+    let mut starts = Vec::with_capacity(text.len() / 32 + 1);
+    starts.push(0usize);
+    starts.extend(memchr::memchr_iter(b'\n', text).map(|i| i + 1));
     // Text after the last newline is a line; an empty tail after a final newline is not.
     if starts.last() == Some(&text.len()) && starts.len() > 1 {
         starts.pop();

@@ -477,6 +477,28 @@ fn build_page_deep_links_and_keys_land_on_the_right_line() {
         until(&c, "decodeURIComponent(location.hash).startsWith('#example.com/big/pkg0420/file4.go')", "next file").await;
         shot(&c, "build-next-file").await;
 
+        // File scripts carry sources as template literals: Chromium reads back exactly
+        // the bytes, whatever the text holds.
+        let tricky = "a `raw` ${x} $y \\n \\` \r\n\ttab \u{0} \u{1f} </script> \u{2028} é 🎉\n";
+        let mut script = Vec::new();
+        livecov_render::site::file_script(
+            7,
+            &FileData {
+                path: "x.go".into(),
+                text: Some(tricky.into()),
+                ..FileData::default()
+            },
+            &mut script,
+        );
+        let got = c
+            .execute(
+                "let got = null; const livecovFile = (n, d) => { got = [n, d.text]; }; eval(arguments[0]); return got;",
+                vec![json!(String::from_utf8(script).unwrap())],
+            )
+            .await
+            .unwrap();
+        assert_eq!(got, json!([7, tricky]));
+
         // The link survives re-rendering: render again and open the same hash.
         c.goto(&format!("{}#{path}:L54", url(&page))).await.unwrap();
         until(&c, "document.querySelector('tr.target') && document.querySelector('tr.target').id === 'L54'", "deep link after reload").await;

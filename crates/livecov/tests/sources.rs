@@ -107,7 +107,9 @@ fn demo_sources_are_fetched_at_the_commit_and_explained() {
     let chunk = files[n]["chunk"].as_u64().unwrap();
     let script = fs::read_to_string(d.join(format!("html/b/{PROG}/f/{chunk}.js"))).unwrap();
     let dep = fs::read_to_string(d.join("repo/dep/dep.go")).unwrap();
-    assert!(script.contains(&serde_json::to_string(&dep).unwrap()));
+    // A template literal: the text as committed (it has no backquote or backslash).
+    assert!(!dep.contains('`') && !dep.contains('\\'));
+    assert!(script.contains(&format!("`{dep}`")));
     assert!(script.contains(&format!("livecovFile({n}, ")));
 
     let out = livecov(&[
