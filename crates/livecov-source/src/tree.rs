@@ -39,15 +39,23 @@ pub struct DirTree {
     root: PathBuf,
     paths: Vec<String>,
     skipped: Vec<PathBuf>,
+    skip_dirs: &'static [&'static str],
 }
 
 impl DirTree {
     /// Walks `root` and lists its files.
     pub fn open(root: &Path) -> Result<DirTree> {
+        DirTree::open_skipping(root, &[])
+    }
+
+    /// Like [`open`](DirTree::open), also leaving out directories with these names (for
+    /// GOROOT: `testdata`, which Go never builds and which holds a third of its files).
+    pub fn open_skipping(root: &Path, skip_dirs: &'static [&'static str]) -> Result<DirTree> {
         let mut tree = DirTree {
             root: root.to_path_buf(),
             paths: Vec::new(),
             skipped: Vec::new(),
+            skip_dirs,
         };
         tree.walk(root, "")?;
         tree.paths.sort();
@@ -84,7 +92,10 @@ impl DirTree {
                 format!("{prefix}/{name}")
             };
             if file_type.is_dir() {
-                if name != ".git" && name != "node_modules" {
+                if name != ".git"
+                    && name != "node_modules"
+                    && !self.skip_dirs.contains(&name.as_str())
+                {
                     self.walk(&path, &rel)?;
                 }
             } else if file_type.is_file()

@@ -195,14 +195,14 @@ pub fn local_sources(root: &Path, with_goroot: bool) -> Result<Box<dyn FileSourc
         Some(src) if top.starts_with(&src) => {
             trees.push((
                 TreeRef::dir(&src).with_goroot(true),
-                Box::new(DirTree::open(&src)?),
+                Box::new(goroot_tree(&src)?),
             ));
         }
         Some(src) => {
             trees.push((TreeRef::dir(&top), Box::new(DirTree::open(&top)?)));
             trees.push((
                 TreeRef::dir(&src).with_goroot(true),
-                Box::new(DirTree::open(&src)?),
+                Box::new(goroot_tree(&src)?),
             ));
         }
         None => trees.push((TreeRef::dir(&top), Box::new(DirTree::open(&top)?))),
@@ -224,6 +224,11 @@ impl FileSources for OwnedLookup {
         }
         .find(path)
     }
+}
+
+/// GOROOT/src without its `testdata` directories (never built into a package).
+fn goroot_tree(src: &Path) -> Result<DirTree> {
+    Ok(DirTree::open_skipping(src, &["testdata"])?)
 }
 
 /// The directory of the go.work above `dir`, else of the nearest go.mod.
