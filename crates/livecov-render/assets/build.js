@@ -619,6 +619,12 @@
   }
 
   window.livecovFile = function (n, d) {
+    // A chunk from another rendering of this page (left open while the site was
+    // re-rendered, or cached): its numbering may differ, so it is not trusted.
+    if (!files[n] || (d && d.path !== files[n].path)) {
+      if (n === want) code.innerHTML = '<div class="source-status">This page was rendered again since it was opened: reload it.</div>';
+      return;
+    }
     cache.set(n, d);
     if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value);
     if (n === want && (!cur || cur.n !== n)) drawFile(n, d);

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -202,7 +202,12 @@ pub fn render_site(
                 }
                 Some(Err(RenderError::Build { message, .. })) => {
                     summary.failed.push((id.clone(), message));
-                    None
+                    // A page that could not be assembled this time keeps the one written
+                    // earlier (a transient failure must not delete a good page).
+                    old.builds
+                        .get(id)
+                        .filter(|m| files_exist(out, &m.files))
+                        .cloned()
                 }
                 Some(Err(e)) => return Err(e),
                 None => None,
@@ -505,21 +510,29 @@ pub fn escape_html(s: &str) -> String {
 }
 
 fn fill(template: &str, title: &str, assets: &str, data: &str, generator: &str) -> String {
-    // DATA last: it is the only large part and is never scanned for placeholders.
-    let head = template
-        .replace("{{TITLE}}", &escape_html(title))
-        .replace("{{ASSETS}}", assets)
-        .replace("{{GENERATOR}}", &escape_html(generator));
-    match head.split_once("{{DATA}}") {
-        Some((a, b)) => {
-            let mut s = String::with_capacity(head.len() + data.len());
-            s.push_str(a);
-            s.push_str(data);
-            s.push_str(b);
-            s
-        }
-        None => head,
+    // One pass over the template: a value that contains a placeholder (a title spelled
+    // `{{DATA}}`) is never substituted again.
+    let title = escape_html(title);
+    let generator = escape_html(generator);
+    let mut out = String::with_capacity(template.len() + data.len() + title.len());
+    let mut rest = template;
+    while let Some(at) = rest.find("{{") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let (value, len) = [
+            ("{{TITLE}}", title.as_str()),
+            ("{{ASSETS}}", assets),
+            ("{{DATA}}", data),
+            ("{{GENERATOR}}", generator.as_str()),
+        ]
+        .into_iter()
+        .find(|(name, _)| tail.starts_with(name))
+        .map_or(("{{", 2), |(name, v)| (v, name.len()));
+        out.push_str(value);
+        rest = &tail[len..];
     }
+    out.push_str(rest);
+    out
 }
 
 fn write_assets(out: &Path, summary: &mut RenderSummary) -> Result<Vec<String>, RenderError> {
@@ -570,18 +583,44 @@ fn read_manifest(out: &Path) -> Manifest {
 }
 
 fn files_exist(out: &Path, files: &[String]) -> bool {
-    files
-        .iter()
-        .all(|f| safe_relative(f) && out.join(f).is_file())
+    files.iter().all(|f| ours(f) && out.join(f).is_file())
 }
 
-/// A manifest entry is only trusted when it is a plain relative path inside the output
-/// directory: a doctored manifest must not make livecov delete files elsewhere.
-fn safe_relative(p: &str) -> bool {
-    !p.is_empty()
-        && Path::new(p)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
+/// A manifest entry is only trusted when it names a file livecov writes: `index.html`,
+/// `assets/<one of ours>`, `b/<hex>/index.html`, `b/<hex>/f/<k>.js`, or `f/<k>.js` (a
+/// single-page site). A doctored manifest can then neither point outside the site nor
+/// at a user's file inside it.
+fn ours(p: &str) -> bool {
+    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let chunk = |s: &str| {
+        s.strip_suffix(".js")
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let parts: Vec<&str> = p.split('/').collect();
+    match parts.as_slice() {
+        ["index.html"] => true,
+        ["assets", name] => ASSETS.iter().any(|(a, _)| a == name),
+        ["f", k] => chunk(k),
+        ["b", id, "index.html"] => hex(id),
+        ["b", id, "f", k] => hex(id) && chunk(k),
+        _ => false,
+    }
+}
+
+/// Whether any directory between `out` and `path` is a symbolic link: clean-up never
+/// follows one (it could lead out of the site).
+fn through_symlink(out: &Path, rel: &str) -> bool {
+    let mut dir = out.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        dir.push(part);
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// Removes files the previous manifest lists and the new one does not, then the
@@ -600,7 +639,7 @@ fn remove_stale(out: &Path, old: &Manifest, new: &Manifest) -> Result<usize, Ren
         .iter()
         .chain(old.builds.values().flat_map(|b| &b.files))
     {
-        if keep.contains(f.as_str()) || !safe_relative(f) {
+        if keep.contains(f.as_str()) || !ours(f) || through_symlink(out, f) {
             continue;
         }
         let path = out.join(f);

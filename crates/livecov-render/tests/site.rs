@@ -241,9 +241,57 @@ fn only_files_livecov_wrote_are_removed() {
         .as_array_mut()
         .unwrap()
         .push("../victim.txt".into());
+    // Nor at a user's file inside it, nor through a symbolic link.
+    m["files"].as_array_mut().unwrap().push("notes.html".into());
+    m["builds"]["aa"]["files"]
+        .as_array_mut()
+        .unwrap()
+        .push("b/bb/mine.txt".into());
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("b/ff")).unwrap();
+    fs::write(outside.path().join("index.html"), "keep").unwrap();
+    m["builds"]["aa"]["files"]
+        .as_array_mut()
+        .unwrap()
+        .push("b/ff/index.html".into());
     fs::write(&manifest, serde_json::to_string(&m).unwrap()).unwrap();
-    render(dir.path(), &[&a], false);
+    // Re-render aa (new key) so its old file list is compared with the new one.
+    let a2 = Fake::new("aa", "k2", 1);
+    render(dir.path(), &[&a2], false);
     assert!(victim.exists());
+    assert!(dir.path().join("notes.html").exists());
+    assert!(dir.path().join("b/bb/mine.txt").exists());
+    assert!(outside.path().join("index.html").exists());
+}
+
+#[test]
+fn a_page_that_fails_keeps_the_one_written_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Fake::new("aa", "k1", 2);
+    render(dir.path(), &[&a], false);
+    let broken = Fake::new("aa", "broken", 2);
+    let s = render(dir.path(), &[&broken], false);
+    assert_eq!(s.failed.len(), 1);
+    assert_eq!(s.removed, 0);
+    assert!(dir.path().join("b/aa/f/0.js").exists());
+    assert_eq!(
+        index_data(dir.path())["builds"]["aa"]["page"],
+        "b/aa/index.html"
+    );
+}
+
+#[test]
+fn placeholders_in_values_are_not_substituted_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Fake::new("{{DATA}}", "k1", 1);
+    render(dir.path(), &[&a], false);
+    let page = fs::read_to_string(dir.path().join("b/{{DATA}}/index.html")).unwrap();
+    assert!(
+        page.contains("<title>bin &lt;{{DATA}}&gt;"),
+        "{}",
+        &page[..300]
+    );
+    assert!(!page.contains("\"files\":[]}</title>"));
+    assert_eq!(page.matches("livecovFile").count(), 0);
 }
 
 #[test]

@@ -60,6 +60,17 @@ const PROG: &str = "fb5d9fb229349f9b25b93ba370b3e169";
 /// A new collection holding the demo's coverage, with every info.json pointing at
 /// `url`@`commit`, compiled.
 fn collection_at(demo: &Path, dir: &Path, url: &str, commit: &str) {
+    collection_at_with(demo, dir, url, commit, None)
+}
+
+/// Like [`collection_at`], with one pod directory pointing at another commit.
+fn collection_at_with(
+    demo: &Path,
+    dir: &Path,
+    url: &str,
+    commit: &str,
+    except: Option<(&str, &str)>,
+) {
     let cov = dir.join("coverage");
     for pod in fs::read_dir(demo.join("coverage")).unwrap() {
         let pod = pod.unwrap().path();
@@ -69,6 +80,10 @@ fn collection_at(demo: &Path, dir: &Path, url: &str, commit: &str) {
             let f = f.unwrap().path();
             fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
         }
+        let commit = match except {
+            Some((pod_dir, other)) if to.ends_with(pod_dir) => other,
+            _ => commit,
+        };
         fs::write(
             to.join("info.json"),
             format!("{{\"source_url\": \"{url}\", \"source_commit\": \"{commit}\"}}"),
@@ -163,7 +178,16 @@ fn a_commit_that_cannot_be_fetched_is_shown_as_such_never_replaced() {
     let url = format!("file://{}", repo.display());
     let c = tmp.path().join("c");
     let missing = "0123456789abcdef0123456789abcdef01234567";
-    collection_at(&d, &c, &url, missing);
+    let good = git(&repo, &["rev-parse", "HEAD"]);
+    // prog2's pod comes from a commit that exists: the same repository is then in the
+    // cache at another commit, which must not stand in for the missing one.
+    collection_at_with(
+        &d,
+        &c,
+        &url,
+        missing,
+        Some(("billing-worker-0-worker", &good)),
+    );
     let out = livecov(&[
         "cluster",
         "clone-sources",
@@ -177,7 +201,7 @@ fn a_commit_that_cannot_be_fetched_is_shown_as_such_never_replaced() {
         text(&out)
     );
     assert!(
-        text(&out).contains("Cloned: 0, Errors: 1"),
+        text(&out).contains("Cloned: 1, Errors: 1"),
         "{}",
         text(&out)
     );
@@ -197,9 +221,12 @@ fn a_commit_that_cannot_be_fetched_is_shown_as_such_never_replaced() {
     for f in page["files"].as_array().unwrap() {
         assert_eq!(
             f["source"], "missing",
-            "HEAD's files must not stand in: {f}"
+            "another commit must not stand in: {f}"
         );
+        assert!(f["note"].as_str().unwrap().contains("not available"), "{f}");
     }
+    let prog2 = page_data(&c.join("html/b/da4ea8542a4ab76ec42b3129b9de1f22/index.html"));
+    assert_eq!(prog2["source"]["status"], "ok");
 }
 
 #[test]

@@ -506,9 +506,19 @@ fn html_blocks(
         .first()
         .and_then(Pod::mode)
         .unwrap_or(CounterMode::Count);
+    let granularity = pods.first().map(|p| p.meta.granularity);
     let pods: Vec<&Pod> = pods
         .iter()
         .filter(|pod| {
+            // Like textfmt: a granularity clash leaves the later build out.
+            if Some(pod.meta.granularity) != granularity {
+                diags.error(format!(
+                    "counter granularity clash while reading meta-data file {}: its data is \
+                     left out",
+                    pod.meta_path.display()
+                ));
+                return false;
+            }
             let same = pod.mode().unwrap_or(CounterMode::Count) == mode;
             if !same {
                 diags.error(format!(

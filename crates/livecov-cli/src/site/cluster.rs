@@ -303,9 +303,10 @@ impl PageSource for BuildSource {
         }
         let (status, note) = self.sources.status(&self.repo, &self.commit);
         key.push_str(&format!(
-            "|{}@{}|{status:?}|{note}|{}",
+            "|{}@{}|{status:?}|{note}|{}|{}",
             self.repo,
             self.commit,
+            self.sources.fingerprint(),
             self.excluded.iter().cloned().collect::<Vec<_>>().join(",")
         ));
         format!("{:032x}", xxhash_rust::xxh3::xxh3_128(key.as_bytes()))

@@ -106,16 +106,34 @@ impl CollectionSources {
     /// The file lookup of one build: its own repo@commit first, then any other tree
     /// that owns the package.
     pub fn for_build(&self, repo: &str, commit: &str) -> Box<dyn FileSources + '_> {
-        let prefer = self
+        let own = self
             .trees
             .get(&(repo.to_string(), commit.to_string()))
-            .copied()
-            .into_iter()
-            .collect();
+            .copied();
+        // When the build's own commit is not available, other commits of the same
+        // repository must not stand in for it: their files would look right and be wrong.
+        let forbidden = match own {
+            Some(_) => None,
+            None => livecov_source::RemoteKey::parse(repo)
+                .ok()
+                .map(|k| (k.to_string(), commit.to_string())),
+        };
         Box::new(IndexLookup {
             index: &self.index,
-            prefer,
+            prefer: own.into_iter().collect(),
+            forbidden,
         })
+    }
+
+    /// Every fetched repo@commit, for page keys: a tree fetched later can supply files
+    /// to any build (packages its own repo does not hold).
+    pub fn fingerprint(&self) -> String {
+        let mut pairs: Vec<String> = (0..self.index.len())
+            .filter_map(|t| self.index.tree_ref(t))
+            .map(|r| r.label.clone())
+            .collect();
+        pairs.sort();
+        pairs.join(",")
     }
 
     /// The index (for `sources explain`).
@@ -135,6 +153,9 @@ impl CollectionSources {
 struct IndexLookup<'a> {
     index: &'a SourceIndex,
     prefer: Vec<usize>,
+    /// (remote key, commit) of a build whose commit is missing: trees of that remote
+    /// are other commits and are never used for it.
+    forbidden: Option<(String, String)>,
 }
 
 impl FileSources for IndexLookup<'_> {
@@ -151,11 +172,21 @@ impl FileSources for IndexLookup<'_> {
                 ..Found::default()
             };
         };
-        let label = self
-            .index
-            .tree_ref(r.tree)
-            .map(|t| t.label.clone())
-            .unwrap_or_default();
+        let tree = self.index.tree_ref(r.tree);
+        if let (Some((key, commit)), Some(url)) =
+            (&self.forbidden, tree.and_then(|t| t.url.as_deref()))
+        {
+            if livecov_source::RemoteKey::parse(url).is_ok_and(|k| &k.to_string() == key) {
+                return Found {
+                    note: format!(
+                        "the build's commit {commit} is not available; only other commits of \
+                         this repository are, and they are not shown in its place"
+                    ),
+                    ..Found::default()
+                };
+            }
+        }
+        let label = tree.map(|t| t.label.clone()).unwrap_or_default();
         let origin = format!("{label}:{} ({})", r.path, r.rule);
         match self.index.read(&r) {
             Ok(Some(bytes)) => Found {
@@ -221,6 +252,7 @@ impl FileSources for OwnedLookup {
         IndexLookup {
             index: &self.index,
             prefer: vec![0],
+            forbidden: None,
         }
         .find(path)
     }
@@ -330,18 +362,26 @@ pub fn fetch(args: &FetchArgs) -> Result<Exit> {
         );
     }
     let done = AtomicUsize::new(0);
-    let repos: Vec<(String, Vec<String>)> = wanted
-        .into_iter()
-        .map(|(r, c)| (r, c.into_iter().collect()))
-        .collect();
+    // Spellings of one remote (`…/r`, `…/r.git`, `git@host:o/r`) share one bare
+    // repository: they are fetched by the same thread, one after the other.
+    let mut groups: BTreeMap<PathBuf, Vec<(String, Vec<String>)>> = BTreeMap::new();
+    for (r, c) in wanted {
+        let dir = cache.repo_dir(&r).unwrap_or_else(|_| PathBuf::from(&r));
+        groups
+            .entry(dir)
+            .or_default()
+            .push((r, c.into_iter().collect()));
+    }
+    let groups: Vec<Vec<(String, Vec<String>)>> = groups.into_values().collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.max_concurrency.max(1))
         .build()
         .context("starting fetch threads")?;
     let results: Vec<(String, Vec<Outcome>)> = pool.install(|| {
         use rayon::prelude::*;
-        repos
+        groups
             .par_iter()
+            .flat_map_iter(|group| group.iter())
             .map(|(repo, commits)| {
                 let mut out = Vec::new();
                 let mut todo = Vec::new();
