@@ -301,8 +301,9 @@ pub struct FetchArgs {
     /// remote; share it between collections to fetch each commit once.
     #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,
-    /// Skip commits already in the cache (the default; `--skip-existing=false`
-    /// re-checks them with the remote).
+    /// Skip commits already in the cache (the default). Accepted for compatibility with
+    /// the older tool: a commit id names one immutable tree, so a cached commit is
+    /// always reused; `--skip-existing=false` only reports it as fetched again.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub skip_existing: bool,
     /// Repositories fetched at the same time.
