@@ -430,49 +430,55 @@ pub fn file_script(n: usize, f: &FileData, out: &mut Vec<u8>) {
     out.extend_from_slice(b"]});\n");
 }
 
+/// Bytes a template literal cannot hold as they are: backquote, backslash, `$` (only
+/// before `{`, checked on a hit) and control characters other than newline and tab.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b != b'\n' as usize && b != b'\t' as usize;
+        b += 1;
+    }
+    t[b'`' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'$' as usize] = true;
+    t
+};
+
 /// Appends `text` as a JavaScript template literal whose value is exactly `text`.
 fn push_template_literal(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    out.reserve(bytes.len() + 2);
+    let mut rest = text.as_bytes();
+    out.reserve(rest.len() + 2);
     out.push(b'`');
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escaped: &[u8] = match b {
-            b'`' => b"\\`",
-            b'\\' => b"\\\\",
-            b'$' if bytes.get(i + 1) == Some(&b'{') => b"\\$",
+    // Escapes are rare in source code: copy the runs between them in one go.
+    while let Some(at) = rest.iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]) {
+        out.extend_from_slice(&rest[..at]);
+        match rest[at] {
+            b'`' => out.extend_from_slice(b"\\`"),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'$' if rest.get(at + 1) == Some(&b'{') => out.extend_from_slice(b"\\$"),
+            b'$' => out.push(b'$'),
             // Template literals turn CR and CRLF into LF; keep the file's bytes.
-            b'\r' => b"\\r",
-            b'\n' | b'\t' => continue,
-            0..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
-                start = i + 1;
-                continue;
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]);
             }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escaped);
-        start = i + 1;
+        }
+        rest = &rest[at + 1..];
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(rest);
     out.push(b'`');
 }
 
 /// Appends the decimal digits of `v`: a million numbers per page make `write!` show up.
-fn push_u32(out: &mut Vec<u8>, mut v: u32) {
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+fn push_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// JSON for a `<script type="application/json">` element: `<`, `>` and `&` escaped so
