@@ -115,6 +115,10 @@ pub struct MergeOutcome {
 /// Merges `src` into `dst` element-wise: OR (as 0/1) in set mode, a sum saturating at
 /// `u32::MAX` otherwise. Both slices must have the same length; extra elements of the
 /// longer one are ignored.
+///
+/// `#[inline]` so it is inlined across crates: readers call it once per function record,
+/// millions of times, mostly on a handful of counters.
+#[inline]
 pub fn merge_counters(mode: CounterMode, dst: &mut [u32], src: &[u32]) -> MergeOutcome {
     let mut overflowed = false;
     match mode {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use livecov_model::percent_1dp;
 use livecov_store::Store;
 use serde::Serialize;
@@ -173,15 +173,7 @@ fn table(rows: &[Vec<String>]) -> String {
 
 /// Runs `livecov report`.
 pub fn run(args: &ReportArgs) -> Result<Exit> {
-    let db = args.collection.join("livecov.db");
-    if !db.exists() {
-        anyhow::bail!(
-            "{} does not exist\nhint: run `livecov cluster compile --collection {}` first",
-            db.display(),
-            args.collection.display()
-        );
-    }
-    let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let store = crate::cluster::open_compiled(&args.collection)?;
     let report = build_report(&store)?;
     let mut out = String::new();
     match args.format {

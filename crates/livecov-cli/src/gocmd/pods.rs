@@ -718,35 +718,9 @@ fn merge_counter_bytes(
                 continue;
             }
         }
-        out.overflowed |= merge_record(mode, &mut counters[range], &src[..units]);
+        out.overflowed |= merge_counters(mode, &mut counters[range], &src[..units]).overflowed;
         live[g] = true;
     }
-}
-
-/// [`merge_counters`] for one record, returning whether a sum saturated. The same
-/// rules, written here so that they are inlined: this runs once per function record
-/// (2.5 M times for 500 pods), mostly on a handful of counters, and the call across
-/// crates is not inlined.
-#[inline]
-fn merge_record(mode: CounterMode, dst: &mut [u32], src: &[u32]) -> bool {
-    let mut overflowed = false;
-    match mode {
-        CounterMode::Set => {
-            for (d, &s) in dst.iter_mut().zip(src) {
-                if s != 0 {
-                    *d = 1;
-                }
-            }
-        }
-        CounterMode::Count | CounterMode::Atomic => {
-            for (d, &s) in dst.iter_mut().zip(src) {
-                let (sum, carry) = d.overflowing_add(s);
-                *d = if carry { u32::MAX } else { sum };
-                overflowed |= carry;
-            }
-        }
-    }
-    overflowed
 }
 
 /// `os.Args` from an args table (`argc`, `argv0`…), as Go's reader rebuilds it.

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use livecov_formats::gocovdata::{decode_meta_file, hex16};
-use livecov_model::CounterMode;
+use livecov_model::{merge_counters, CounterMode};
 use livecov_render::{
     default_levels, Block, BuildData, BuildPage, IndexBuild, IndexData, IndexOwner, PageOwner,
     PageSource, RenderOptions, SourceInfo, SourceStatus,
 };
-use livecov_store::{for_each_nonzero, BuildRow, ImageSourceRow, OwnerRow, Store};
+use livecov_store::{decompress_counters, BuildRow, ImageSourceRow, OwnerRow, Store};
 
 use super::page::{assemble, source_counts};
 use super::sources::CollectionSources;
@@ -95,14 +95,7 @@ struct BuildSource {
 /// Renders the collection's site into `out`.
 pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render::RenderSummary> {
     let db = args.collection.join("livecov.db");
-    if !db.exists() {
-        anyhow::bail!(
-            "{} does not exist\nhint: run `livecov cluster compile --collection {}` first",
-            db.display(),
-            args.collection.display()
-        );
-    }
-    let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let store = crate::cluster::open_compiled(&args.collection)?;
     let builds = store.builds()?;
     let owners = store.owners()?;
     let images: BTreeMap<String, ImageSourceRow> = store
@@ -324,13 +317,9 @@ impl PageSource for BuildSource {
         let mode = CounterMode::from_go(meta.mode).unwrap_or(CounterMode::Count);
         let mut merged = vec![0u32; total];
         for o in &self.owners {
-            for_each_nonzero(&o.counters, total, |k, v| {
-                merged[k] = match mode {
-                    CounterMode::Set => u32::from(merged[k] != 0 || v != 0),
-                    _ => merged[k].saturating_add(v),
-                }
-            })
-            .map_err(|e| format!("counters of owner {}: {e}", o.key))?;
+            let counters = decompress_counters(&o.counters, total)
+                .map_err(|e| format!("counters of owner {}: {e}", o.key))?;
+            merge_counters(mode, &mut merged, &counters);
         }
         let mut files: BTreeMap<String, Vec<Block>> = BTreeMap::new();
         let mut k = 0;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use livecov_render::SourceStatus;
 use livecov_source::{DirTree, GitCache, SourceIndex, SourceTree, TreeRef};
-use livecov_store::{SourceFetchRow, Store};
+use livecov_store::SourceFetchRow;
 
 use super::page::{FileSources, Found};
 use crate::exit::Exit;
@@ -318,15 +318,7 @@ pub struct FetchArgs {
 /// the shared cache, exactly those commits, and records each outcome in the store.
 pub fn fetch(args: &FetchArgs) -> Result<Exit> {
     let started = Instant::now();
-    let db = args.collection.join("livecov.db");
-    if !db.exists() {
-        anyhow::bail!(
-            "{} does not exist\nhint: run `livecov cluster compile --collection {}` first",
-            db.display(),
-            args.collection.display()
-        );
-    }
-    let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let mut store = crate::cluster::open_compiled(&args.collection)?;
     let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut without_commit = 0;
     for r in store.image_sources()? {
@@ -470,8 +462,7 @@ pub struct ExplainArgs {
 /// Runs `sources explain`: which rule maps a build's file to which file of which
 /// repo@commit, or why none does.
 pub fn explain(args: &ExplainArgs) -> Result<Exit> {
-    let db = args.collection.join("livecov.db");
-    let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let store = crate::cluster::open_compiled(&args.collection)?;
     let builds = store.builds()?;
     let matches: Vec<_> = builds
         .iter()
@@ -481,7 +472,11 @@ pub fn explain(args: &ExplainArgs) -> Result<Exit> {
         .collect();
     let build = match matches.as_slice() {
         [b] => *b,
-        [] => anyhow::bail!("no build {} in {}", args.build, db.display()),
+        [] => anyhow::bail!(
+            "no build {} in {}",
+            args.build,
+            args.collection.join("livecov.db").display()
+        ),
         _ => anyhow::bail!(
             "build prefix {} is ambiguous: {} builds match",
             args.build,
