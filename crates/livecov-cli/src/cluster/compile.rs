@@ -30,7 +30,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::exit::Exit;
-use crate::gocmd::pods::{read_header, Layout, MetaCache};
+use livecov_formats::gocovdata::dir::{read_header, Layout, MetaCache};
 
 /// How processes of one build are combined into an owner's profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -712,7 +712,7 @@ pub fn run(args: &CompileArgs) -> Result<Exit> {
 
 /// Compiles a collection into its store.
 pub fn compile(args: &CompileArgs) -> Result<Summary> {
-    let timer = crate::gocmd::pods::PhaseTimer::new();
+    let timer = livecov_formats::gocovdata::dir::PhaseTimer::new();
     let coverage = args.collection.join("coverage");
     let filter = UpdateFilter::parse(&args.update)?;
     let mut dirs: Vec<String> = fs::read_dir(&coverage)
@@ -992,7 +992,7 @@ fn compile_owners(
     run: &Run<'_>,
     args: &CompileArgs,
     filter: &UpdateFilter,
-    timer: &crate::gocmd::pods::PhaseTimer,
+    timer: &livecov_formats::gocovdata::dir::PhaseTimer,
 ) -> Result<usize> {
     let inputs: Vec<InputRow> = store
         .inputs()?

@@ -5,13 +5,13 @@ use std::io::{self, Write};
 
 use livecov_model::Diagnostics;
 
-use super::pkgmatch::PkgFilter;
-use super::pods::Pod;
+use livecov_formats::gocovdata::dir::MergedBuild;
+use livecov_formats::gocovdata::pkgmatch::PkgFilter;
 
 pub fn write(
     w: &mut dyn Write,
     command_line: &str,
-    pods: &[Pod],
+    pods: &[MergedBuild],
     filter: Option<&PkgFilter>,
     live_only: bool,
     _diags: &mut Diagnostics,

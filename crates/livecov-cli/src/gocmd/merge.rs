@@ -19,8 +19,8 @@ use livecov_formats::gocovdata::{
 };
 use livecov_model::{merge_counters, CounterMode, Diagnostics};
 
-use super::pkgmatch::PkgFilter;
-use super::pods::Pod;
+use livecov_formats::gocovdata::dir::MergedBuild;
+use livecov_formats::gocovdata::pkgmatch::PkgFilter;
 
 /// The args summary covdata writes: `argc`/`argv*` only when every input file had the
 /// same `os.Args`, `GOOS`/`GOARCH` only when they agree.
@@ -68,7 +68,7 @@ impl ArgsSummary {
     }
 }
 
-fn add_pod_args(summary: &mut ArgsSummary, pod: &Pod) {
+fn add_pod_args(summary: &mut ArgsSummary, pod: &MergedBuild) {
     for cf in &pod.counter_files {
         let get = |k: &str| {
             cf.args
@@ -95,7 +95,7 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
 }
 
 pub fn run(
-    pods: &[Pod],
+    pods: &[MergedBuild],
     out_dir: &Path,
     filter: Option<&PkgFilter>,
     pcombine: bool,
@@ -174,7 +174,7 @@ struct Combined<'a> {
 }
 
 fn combine(
-    pods: &[Pod],
+    pods: &[MergedBuild],
     out_dir: &Path,
     filter: Option<&PkgFilter>,
     diags: &mut Diagnostics,
@@ -183,7 +183,7 @@ fn combine(
     let mode = pods
         .iter()
         .filter(|p| p.meta.granularity == granularity)
-        .filter_map(Pod::mode)
+        .filter_map(MergedBuild::mode)
         .max()
         .unwrap_or(CounterMode::Count);
     let mut order: Vec<Combined<'_>> = Vec::new();

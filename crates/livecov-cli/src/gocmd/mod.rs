@@ -9,9 +9,6 @@
 mod debugdump;
 mod flags;
 mod merge;
-pub(crate) mod pkgmatch;
-pub(crate) mod pods;
-mod report;
 
 use std::fs;
 use std::io::{self, Write};
@@ -22,9 +19,9 @@ use rayon::prelude::*;
 
 use crate::exit::Exit;
 use flags::{Kind, Spec};
-use pkgmatch::PkgFilter;
-use pods::{load, LoadOptions, MetaCache, Pod};
-use report::Formatter;
+use livecov_formats::gocovdata::dir::{load, LoadOptions, MergedBuild, MetaCache};
+use livecov_formats::gocovdata::pkgmatch::PkgFilter;
+use livecov_formats::goprofile::covdata::Formatter;
 
 const COMMANDS: &[(&str, &str)] = &[
     (
@@ -284,7 +281,7 @@ pub fn run(args: &[String]) -> Exit {
             debugdump::write(
                 &mut stdout.lock(),
                 &header.join(" "),
-                &loaded.pods,
+                &loaded.builds,
                 filter.as_ref(),
                 parsed.bool("live"),
                 &mut d,
@@ -300,7 +297,7 @@ pub fn run(args: &[String]) -> Exit {
             let loaded = load(&dirs, opts, &cache);
             let mut d = loaded.diags;
             merge::run(
-                &loaded.pods,
+                &loaded.builds,
                 Path::new(out),
                 filter.as_ref(),
                 parsed.bool("pcombine"),
@@ -353,7 +350,7 @@ fn open_output(path: &str) -> io::Result<Box<dyn Write>> {
 fn build_formatter<'a>(
     cmd: &str,
     cache: &'a MetaCache,
-    pods: &'a [Pod],
+    pods: &'a [MergedBuild],
     filter: Option<&PkgFilter>,
     diags: &mut Diagnostics,
 ) -> Option<Formatter<'a>> {
@@ -405,10 +402,10 @@ fn report(
     };
     let loaded = load(dirs, opts, cache);
     let mut diags = loaded.diags;
-    if loaded.pods.is_empty() {
+    if loaded.builds.is_empty() {
         diags.warn("no applicable files found in input directories");
     }
-    let fmt = build_formatter(cmd, cache, &loaded.pods, filter, &mut diags);
+    let fmt = build_formatter(cmd, cache, &loaded.builds, filter, &mut diags);
     let stdout = io::stdout();
     let mut so = io::BufWriter::new(stdout.lock());
     if let Some(fmt) = &fmt {
@@ -447,22 +444,22 @@ fn html(
     let sources = std::thread::spawn(move || crate::site::sources::local_sources(&src_root, true));
     let loaded = load(dirs, opts, cache);
     let mut diags = loaded.diags;
-    if loaded.pods.is_empty() {
+    if loaded.builds.is_empty() {
         diags.error("no applicable files found in input directories; nothing to render");
         return Ok(diags);
     }
-    let (mode, files) = html_blocks(&loaded.pods, filter, &mut diags);
-    let build = if loaded.pods.len() == 1 {
-        livecov_formats::gocovdata::hex16(&loaded.pods[0].meta.hash)
+    let (mode, files) = html_blocks(&loaded.builds, filter, &mut diags);
+    let build = if loaded.builds.len() == 1 {
+        livecov_formats::gocovdata::hex16(&loaded.builds[0].meta.hash)
     } else {
-        let mut hashes: Vec<[u8; 16]> = loaded.pods.iter().map(|p| p.meta.hash).collect();
+        let mut hashes: Vec<[u8; 16]> = loaded.builds.iter().map(|p| p.meta.hash).collect();
         hashes.sort_unstable();
         format!(
             "{:032x}",
             xxhash_rust::xxh3::xxh3_128(hashes.concat().as_slice())
         )
     };
-    let title = main_package(&loaded.pods).unwrap_or_else(|| "coverage".into());
+    let title = main_package(&loaded.builds).unwrap_or_else(|| "coverage".into());
     let sources = match sources.join() {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -495,7 +492,7 @@ fn html(
 /// as `textfmt` does (a text profile). Like `textfmt`, a pod whose counter mode differs
 /// from the first is left out.
 fn html_blocks(
-    pods: &[Pod],
+    pods: &[MergedBuild],
     filter: Option<&PkgFilter>,
     diags: &mut Diagnostics,
 ) -> (
@@ -504,10 +501,10 @@ fn html_blocks(
 ) {
     let mode = pods
         .first()
-        .and_then(Pod::mode)
+        .and_then(MergedBuild::mode)
         .unwrap_or(CounterMode::Count);
     let granularity = pods.first().map(|p| p.meta.granularity);
-    let pods: Vec<&Pod> = pods
+    let pods: Vec<&MergedBuild> = pods
         .iter()
         .filter(|pod| {
             // Like textfmt: a granularity clash leaves the later build out.
@@ -575,7 +572,7 @@ fn html_blocks(
 }
 
 /// The import path of the first `main` package of the inputs, as the page title.
-fn main_package(pods: &[Pod]) -> Option<String> {
+fn main_package(pods: &[MergedBuild]) -> Option<String> {
     pods.iter()
         .flat_map(|p| &p.meta.packages)
         .find(|p| p.name == "main")
@@ -619,7 +616,7 @@ fn textfmt_each(
             let mut d = loaded.diags;
             let path = out_dir.join(format!("{name}.txt"));
             let mut w = io::BufWriter::new(fs::File::create(&path)?);
-            if let Some(fmt) = build_formatter("textfmt", cache, &loaded.pods, filter, &mut d) {
+            if let Some(fmt) = build_formatter("textfmt", cache, &loaded.builds, filter, &mut d) {
                 fmt.write_textfmt(&mut w)?;
             }
             w.flush()?;

@@ -10,9 +10,11 @@
 
 mod counters;
 mod cursor;
+pub mod dir;
 mod hash;
 mod meta;
 mod names;
+pub mod pkgmatch;
 
 use std::fmt;
 

@@ -15,6 +15,8 @@
 //! A [`Profile`] never holds two blocks at the same position of one file, so everything it holds
 //! can be written and read back unchanged.
 
+pub mod covdata;
+
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

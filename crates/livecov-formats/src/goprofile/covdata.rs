@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-use livecov_formats::gocovdata::PackageMeta;
+use crate::gocovdata::PackageMeta;
 use livecov_model::{merge_counters, percent_1dp, CounterMode, Unit};
 use rayon::prelude::*;
 
-use super::pkgmatch::PkgFilter;
-use super::pods::Pod;
+use crate::gocovdata::dir::MergedBuild;
+use crate::gocovdata::pkgmatch::PkgFilter;
 
 /// One distinct layout of a package and its accumulated counts.
 struct Variant<'a> {
@@ -33,12 +33,15 @@ pub struct Formatter<'a> {
 /// The text-profile order of each package layout's units, computed once per process:
 /// `textfmt -each` over hundreds of directories of the same build sorts it once.
 ///
-/// Keyed by the address of the decoded package, which the meta cache keeps alive for
-/// the whole process, so an address is never reused for another package.
+/// Keyed by the package's hash (Go's `MetaHash` of its blob): two packages with the same
+/// hash have the same units in the same order, so they share one sorted order.
 #[derive(Default)]
 pub struct OrderCache {
-    by_pkg: Mutex<HashMap<usize, Arc<Option<Vec<UnitRef>>>>>,
+    by_pkg: Mutex<HashMap<[u8; 16], SortedUnits>>,
 }
+
+/// A package's units in profile order, `None` when two units share a key.
+type SortedUnits = Arc<Option<Vec<UnitRef>>>;
 
 /// One unit of a package: its function, its index in the function, and its index in
 /// the package's counter vector.
@@ -53,7 +56,7 @@ impl OrderCache {
     /// The sorted units of `pkg`, or `None` when two units share a key (never produced
     /// by Go's cover tool) and must go through the keyed merge.
     fn order(&self, pkg: &PackageMeta) -> Arc<Option<Vec<UnitRef>>> {
-        let key = pkg as *const PackageMeta as usize;
+        let key = pkg.hash;
         if let Some(hit) = self.by_pkg.lock().expect("order cache lock").get(&key) {
             return hit.clone();
         }
@@ -110,7 +113,7 @@ impl<'a> Formatter<'a> {
     }
 
     /// Adds every package of `pod` that `filter` accepts.
-    pub fn add_pod(&mut self, pod: &'a Pod, filter: Option<&PkgFilter>) {
+    pub fn add_pod(&mut self, pod: &'a MergedBuild, filter: Option<&PkgFilter>) {
         for (i, pkg) in pod.meta.packages.iter().enumerate() {
             if filter.is_some_and(|f| !f.matches(&pkg.path)) {
                 continue;

@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use livecov_formats::gocovdata::{
+use crate::gocovdata::{
     classify_file_name, decode_meta_file_with, hex16, peek_meta_hash, CounterFileReader,
     CovFileName, MetaFile, PackageCache, META_HEADER_LEN,
 };
@@ -102,7 +102,8 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub(crate) fn new(meta: &MetaFile) -> Layout {
+    /// The layout of a decoded meta file: its functions in package order.
+    pub fn new(meta: &MetaFile) -> Layout {
         let mut func_base = Vec::with_capacity(meta.packages.len());
         let mut func_start = Vec::new();
         let mut total = 0;
@@ -123,26 +124,30 @@ impl Layout {
 
     /// The global index of function `func` of package `pkg`, when both exist. Reads
     /// only these flat arrays: the per-record check of a counter file stays in cache.
-    pub(crate) fn global_index(&self, pkg: usize, func: usize) -> Option<usize> {
+    pub fn global_index(&self, pkg: usize, func: usize) -> Option<usize> {
         let base = *self.func_base.get(pkg)?;
         let end = *self.func_base.get(pkg + 1)?;
         let g = base.checked_add(func)?;
         (g < end).then_some(g)
     }
 
-    pub(crate) fn total(&self) -> usize {
+    /// Counters (units) of the whole build.
+    pub fn total(&self) -> usize {
         *self.func_start.last().unwrap_or(&0)
     }
 
-    pub(crate) fn functions(&self) -> usize {
+    /// Functions of the whole build.
+    pub fn functions(&self) -> usize {
         self.func_start.len() - 1
     }
 
-    pub(crate) fn func_index(&self, pkg: usize, func: usize) -> usize {
+    /// The global index of function `func` of package `pkg` (both must exist).
+    pub fn func_index(&self, pkg: usize, func: usize) -> usize {
         self.func_base[pkg] + func
     }
 
-    pub(crate) fn func_range(&self, pkg: usize, func: usize) -> std::ops::Range<usize> {
+    /// Where the counters of function `func` of package `pkg` lie in the dense vector.
+    pub fn func_range(&self, pkg: usize, func: usize) -> std::ops::Range<usize> {
         let g = self.func_index(pkg, func);
         self.func_start[g]..self.func_start[g + 1]
     }
@@ -155,7 +160,7 @@ impl Layout {
 }
 
 /// One build found in the inputs, with its merged counters.
-pub struct Pod {
+pub struct MergedBuild {
     /// The first meta file seen for this build.
     pub meta_path: PathBuf,
     /// The decoded layout (shared by every directory holding a copy).
@@ -170,7 +175,7 @@ pub struct Pod {
     live: Vec<bool>,
 }
 
-impl Pod {
+impl MergedBuild {
     /// The counter mode byte's model value, when usable.
     pub fn mode(&self) -> Option<CounterMode> {
         CounterMode::from_go(self.meta.mode)
@@ -194,8 +199,11 @@ impl Pod {
 
 /// A decoded counter file, kept for `debugdump` and `merge` args.
 pub struct LoadedCounters {
+    /// The counter file.
     pub path: PathBuf,
+    /// Its args table (key, value), in file order.
     pub args: Vec<(String, String)>,
+    /// `os.Args` rebuilt from the args table, when complete.
     pub os_args: Option<Vec<String>>,
 }
 
@@ -208,11 +216,12 @@ pub struct MetaCache {
     by_hash: std::sync::Mutex<HashMap<[u8; 16], Decoded>>,
     packages: PackageCache,
     /// Sorted unit order per decoded package (valid as long as `packages` holds them).
-    pub orders: super::report::OrderCache,
+    pub orders: crate::goprofile::covdata::OrderCache,
 }
 
 impl MetaCache {
-    pub(crate) fn get_or_decode(&self, hash: [u8; 16], path: &Path) -> Decoded {
+    /// The decoded layout of `hash`, decoding `path` on first use.
+    pub fn get_or_decode(&self, hash: [u8; 16], path: &Path) -> Decoded {
         if let Some(hit) = self.by_hash.lock().expect("cache lock").get(&hash) {
             return hit.clone();
         }
@@ -232,7 +241,8 @@ impl MetaCache {
     }
 }
 
-pub(crate) fn read_header(path: &Path) -> Result<[u8; 16], String> {
+/// The meta hash in the header of meta file `path` (reads only the header).
+pub fn read_header(path: &Path) -> Result<[u8; 16], String> {
     let mut f = fs::File::open(path)
         .map_err(|e| format!("reading meta-data file {}: {e}", path.display()))?;
     let mut buf = [0u8; META_HEADER_LEN];
@@ -257,7 +267,9 @@ pub struct LoadOptions {
 
 /// Everything read from a list of input directories.
 pub struct Loaded {
-    pub pods: Vec<Pod>,
+    /// Each build found, with its merged counters, in meta-file path order.
+    pub builds: Vec<MergedBuild>,
+    /// Every problem met, in input order.
     pub diags: Diagnostics,
 }
 
@@ -422,7 +434,7 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
         };
         let (counters, live) =
             slot.unwrap_or_else(|| (vec![0; layout.total()], vec![false; layout.functions()]));
-        pods.push(Pod {
+        pods.push(MergedBuild {
             meta_path: entry.path.clone(),
             meta,
             counter_files: files,
@@ -434,7 +446,10 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
     // Go visits pods in the order of their meta file paths.
     pods.sort_by(|a, b| a.meta_path.cmp(&b.meta_path));
     timer.mark("merge");
-    Loaded { pods, diags }
+    Loaded {
+        builds: pods,
+        diags,
+    }
 }
 
 fn check_usable(path: &Path, meta: Arc<MetaFile>) -> Result<Arc<MetaFile>, String> {
@@ -505,7 +520,7 @@ impl Accumulator {
 /// A zeroed vector whose pages are already written. `vec![0; n]` maps the shared zero
 /// page, and the first write to each page then costs a copy-on-write fault with a TLB
 /// shoot-down on every core, which dominated merging on two threads.
-pub(crate) fn written_zeros(n: usize) -> Vec<u32> {
+pub fn written_zeros(n: usize) -> Vec<u32> {
     let mut v = Vec::with_capacity(n);
     v.extend(std::iter::repeat_n(0u32, n));
     v
@@ -724,7 +739,7 @@ fn merge_counter_bytes(
 }
 
 /// `os.Args` from an args table (`argc`, `argv0`…), as Go's reader rebuilds it.
-pub(crate) fn os_args(args: &[(String, String)]) -> Option<Vec<String>> {
+pub fn os_args(args: &[(String, String)]) -> Option<Vec<String>> {
     let get = |k: &str| {
         args.iter()
             .find(|(key, _)| key == k)
@@ -742,20 +757,28 @@ pub(crate) fn os_args(args: &[(String, String)]) -> Option<Vec<String>> {
 }
 
 /// Prints phase durations to stderr when `LIVECOV_TIMINGS` is set (for bench/ work).
-pub(crate) struct PhaseTimer {
+pub struct PhaseTimer {
     on: bool,
     last: std::cell::Cell<std::time::Instant>,
 }
 
+impl Default for PhaseTimer {
+    fn default() -> PhaseTimer {
+        PhaseTimer::new()
+    }
+}
+
 impl PhaseTimer {
-    pub(crate) fn new() -> PhaseTimer {
+    /// A timer starting now, printing only when `LIVECOV_TIMINGS` is set.
+    pub fn new() -> PhaseTimer {
         PhaseTimer {
             on: std::env::var_os("LIVECOV_TIMINGS").is_some(),
             last: std::cell::Cell::new(std::time::Instant::now()),
         }
     }
 
-    pub(crate) fn mark(&self, phase: &str) {
+    /// Prints the time since the previous mark as `phase`.
+    pub fn mark(&self, phase: &str) {
         if self.on {
             let now = std::time::Instant::now();
             eprintln!(
