@@ -147,7 +147,14 @@ pub fn build_report(store: &Store) -> Result<Report> {
     })
 }
 
+/// Lays out rows as aligned columns for a terminal. Cells are escaped first (see
+/// [`escape_for_terminal`]), and padded by hand: `format!`'s width is limited to
+/// 65,535, and metadata fields can be longer.
 fn table(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|s| escape_for_terminal(s)).collect())
+        .collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {
@@ -159,14 +166,38 @@ fn table(rows: &[Vec<String>]) -> String {
         })
         .collect();
     let mut out = String::new();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(c, s)| format!("{s:<w$}", w = widths[c]))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
+    for r in &rows {
+        let mut line = String::new();
+        for (c, s) in r.iter().enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(s);
+            let pad = widths[c].saturating_sub(s.chars().count());
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(line.trim_end());
         out.push('\n');
+    }
+    out
+}
+
+/// A metadata value made safe for a terminal: control characters (newlines, escape
+/// sequences, C1 controls, DEL) are shown as Rust-style escapes, so a hostile pod name
+/// can neither split a row nor drive the terminal. JSON output keeps values whole.
+fn escape_for_terminal(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for ch in s.chars() {
+        match ch {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
     }
     out
 }
@@ -248,4 +279,29 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
     } else {
         Exit::Error
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_with_a_field_over_65535_characters_does_not_panic() {
+        let long = "p".repeat(70_000);
+        let out = table(&[
+            vec!["POD".into(), "X".into()],
+            vec![long.clone(), "1".into()],
+        ]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1], format!("{long}  1"));
+        assert_eq!(lines[0].len(), 3 + (70_000 - 3) + 2 + 1);
+    }
+
+    #[test]
+    fn control_characters_in_metadata_neither_split_rows_nor_reach_the_terminal() {
+        let out = table(&[vec!["web\n-1".into(), "\u{1b}[31mred\u{7f}\u{9b}".into()]]);
+        assert_eq!(out, "web\\n-1  \\u{1b}[31mred\\u{7f}\\u{9b}\n");
+        assert_eq!(escape_for_terminal("plain ü"), "plain ü");
+    }
 }
