@@ -1,7 +1,8 @@
 //! Finding coverage files in input directories, pairing counter files with meta files,
-//! and merging each pod's counters (spec §4, §5.1–5.2).
+//! and merging each build's counters (spec §4, §5.1–5.2).
 //!
-//! A pod is one build: a meta file and every counter file that belongs to it. Unlike
+//! A [`MergedBuild`] is one build: a meta file and every counter file that belongs to
+//! it, merged as `go tool covdata` merges them (stale snapshots included). Unlike
 //! `go tool covdata`, identity comes from the hash inside the files, not from their names
 //! (a deployed coverage server names them wrongly); a name is only a fallback when a
 //! counter file's header hash matches no meta file. Each distinct layout is decoded once
