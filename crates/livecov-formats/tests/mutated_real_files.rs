@@ -588,3 +588,96 @@ proptest! {
         decode_everything(&bytes);
     }
 }
+
+#[test]
+fn real_meta_files_verify_and_a_damaged_byte_does_not() {
+    use livecov_formats::gocovdata::read::meta_hash_verifies;
+    for b in builds() {
+        let (m, _) = decode_meta_file(&b.meta.bytes).unwrap();
+        assert!(
+            meta_hash_verifies(&m, &b.meta.bytes),
+            "{}: Go's own file",
+            b.dir
+        );
+        // One byte of a function name changed: still decodes, no longer verifies.
+        let (merged, _) = m.encode_as_runtime(livecov_formats::gocovdata::HashAlgo::Fnv128a);
+        assert!(meta_hash_verifies(
+            &decode_meta_file(&merged).unwrap().0,
+            &merged
+        ));
+        let name = m.packages[0].functions[0].name.as_bytes().to_vec();
+        let at = b
+            .meta
+            .bytes
+            .windows(name.len())
+            .position(|w| w == name.as_slice())
+            .expect("function name in the string table");
+        let mut damaged = b.meta.bytes.clone();
+        damaged[at] ^= 0x20;
+        let (dm, _) = decode_meta_file(&damaged).expect("a changed letter still decodes");
+        assert!(
+            !meta_hash_verifies(&dm, &damaged),
+            "{}: damaged copy verifies",
+            b.dir
+        );
+    }
+}
+
+/// Issue 11.1: a damaged copy of a layout must not decide the build; whichever order the
+/// copies come in, the one that verifies is used, and the other is named.
+#[test]
+fn a_damaged_meta_copy_never_wins_over_an_intact_one() {
+    use livecov_formats::gocovdata::dir::MetaCache;
+    let b = &builds()[0];
+    let (good, _) = decode_meta_file(&b.meta.bytes).unwrap();
+    let name = good.packages[0].functions[0].name.as_bytes().to_vec();
+    let at = b
+        .meta
+        .bytes
+        .windows(name.len())
+        .position(|w| w == name.as_slice())
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (bad_dir, good_dir, trunc_dir) = (
+        tmp.path().join("a-bad"),
+        tmp.path().join("b-good"),
+        tmp.path().join("c-trunc"),
+    );
+    for d in [&bad_dir, &good_dir, &trunc_dir] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let mut damaged = b.meta.bytes.clone();
+    damaged[at] ^= 0x20;
+    let bad = bad_dir.join(&b.meta.name);
+    let goodp = good_dir.join(&b.meta.name);
+    let trunc = trunc_dir.join(&b.meta.name);
+    std::fs::write(&bad, &damaged).unwrap();
+    std::fs::write(&goodp, &b.meta.bytes).unwrap();
+    std::fs::write(&trunc, &b.meta.bytes[..b.meta.bytes.len() / 2]).unwrap();
+    let orders: [Vec<&Path>; 4] = [
+        vec![&bad, &goodp],
+        vec![&goodp, &bad],
+        vec![&trunc, &bad, &goodp],
+        vec![&trunc, &goodp],
+    ];
+    for order in orders {
+        let cache = MetaCache::default();
+        let chosen = cache.decode_copies(good.hash, &order).unwrap();
+        assert_eq!(chosen.path, goodp, "order {order:?}");
+        assert_eq!(*chosen.meta, good);
+        for (p, why) in &chosen.rejected {
+            assert!(why.contains(&p.display().to_string()), "{why}");
+        }
+        // A later request is answered from the cache with the same copy.
+        let again = cache.decode_copies(good.hash, &[&trunc]).unwrap();
+        assert_eq!(again.path, goodp);
+    }
+    // Only damaged copies: the truncated one fails, the damaged one is used, nothing cached
+    // from the failure.
+    let cache = MetaCache::default();
+    let err = cache.decode_copies(good.hash, &[&trunc]).unwrap_err();
+    assert_eq!(err.len(), 1);
+    assert!(err[0].1.contains("c-trunc"), "{}", err[0].1);
+    let chosen = cache.decode_copies(good.hash, &[&trunc, &goodp]).unwrap();
+    assert_eq!(chosen.path, goodp);
+}

@@ -105,6 +105,79 @@ impl fmt::Display for CounterGranularity {
     }
 }
 
+/// How the counters of several readings combine (`../shared/DESIGN.md`, merge rules).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MergeRule {
+    /// Saturating sum of counts; in set mode an OR. Go's rule, and the default.
+    #[default]
+    Sum,
+    /// Element-wise maximum, as the older tool merged pods.
+    Max,
+    /// Covered or not: 1 where any reading is non-zero.
+    Or,
+}
+
+impl MergeRule {
+    /// The rule's name as flags and stores spell it (`sum`, `max`, `or`).
+    pub fn name(self) -> &'static str {
+        match self {
+            MergeRule::Sum => "sum",
+            MergeRule::Max => "max",
+            MergeRule::Or => "or",
+        }
+    }
+
+    /// Parses a name written by [`MergeRule::name`].
+    pub fn from_name(name: &str) -> Option<MergeRule> {
+        match name {
+            "sum" => Some(MergeRule::Sum),
+            "max" => Some(MergeRule::Max),
+            "or" => Some(MergeRule::Or),
+            _ => None,
+        }
+    }
+
+    /// Merges one counter `v` into `dst` under this rule for a build of `mode`; returns
+    /// whether a sum was clamped at `u32::MAX`.
+    #[inline]
+    pub fn merge_one(self, mode: CounterMode, dst: &mut u32, v: u32) -> bool {
+        match (self, mode) {
+            (MergeRule::Max, _) => {
+                *dst = (*dst).max(v);
+                false
+            }
+            (MergeRule::Or, _) | (MergeRule::Sum, CounterMode::Set) => {
+                if v != 0 {
+                    *dst = 1;
+                }
+                false
+            }
+            (MergeRule::Sum, _) => {
+                let (sum, carry) = dst.overflowing_add(v);
+                *dst = if carry { u32::MAX } else { sum };
+                carry
+            }
+        }
+    }
+
+    /// Merges `src` into `dst` element-wise under this rule; extra elements of the longer
+    /// slice are ignored.
+    #[inline]
+    pub fn merge(self, mode: CounterMode, dst: &mut [u32], src: &[u32]) -> MergeOutcome {
+        let mut overflowed = false;
+        for (d, &s) in dst.iter_mut().zip(src) {
+            overflowed |= self.merge_one(mode, d, s);
+        }
+        MergeOutcome { overflowed }
+    }
+}
+
+impl fmt::Display for MergeRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What [`merge_counters`] observed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MergeOutcome {
@@ -150,6 +223,37 @@ mod tests {
         let out = merge_counters(CounterMode::Count, &mut dst, &[2_500_000_000, 2, 0]);
         assert_eq!(dst, vec![u32::MAX, 3, 0]);
         assert!(out.overflowed);
+    }
+
+    #[test]
+    fn every_rule_through_one_function() {
+        let mut sum = vec![2_500_000_000, 1, 0];
+        assert!(
+            MergeRule::Sum
+                .merge(CounterMode::Count, &mut sum, &[2_500_000_000, 2, 0])
+                .overflowed
+        );
+        assert_eq!(sum, vec![u32::MAX, 3, 0]);
+        let mut max = vec![4, 1, 0];
+        MergeRule::Max.merge(CounterMode::Count, &mut max, &[2, 7, 0]);
+        assert_eq!(max, vec![4, 7, 0]);
+        let mut or = vec![4, 0, 0];
+        MergeRule::Or.merge(CounterMode::Count, &mut or, &[0, 9, 0]);
+        assert_eq!(or, vec![4, 1, 0]);
+        let mut set = vec![0, 1, 0];
+        MergeRule::Sum.merge(CounterMode::Set, &mut set, &[5, 0, 0]);
+        assert_eq!(set, vec![1, 1, 0]);
+        // The sum rule and merge_counters agree.
+        let (mut a, mut b) = (vec![3, u32::MAX - 1, 0], vec![3, u32::MAX - 1, 0]);
+        let src = [4, 5, 6];
+        assert_eq!(
+            merge_counters(CounterMode::Atomic, &mut a, &src),
+            MergeRule::Sum.merge(CounterMode::Atomic, &mut b, &src)
+        );
+        assert_eq!(a, b);
+        for r in [MergeRule::Sum, MergeRule::Max, MergeRule::Or] {
+            assert_eq!(MergeRule::from_name(r.name()), Some(r));
+        }
     }
 
     #[test]

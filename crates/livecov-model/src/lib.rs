@@ -11,7 +11,7 @@ pub mod owners;
 pub mod uleb;
 mod unit;
 
-pub use counter::{merge_counters, CounterGranularity, CounterMode, MergeOutcome};
+pub use counter::{merge_counters, CounterGranularity, CounterMode, MergeOutcome, MergeRule};
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use unit::Unit;
 

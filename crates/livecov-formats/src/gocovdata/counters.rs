@@ -7,7 +7,8 @@
 use super::cursor::{put_uleb, uleb32_stream, Cursor, StringTableWriter};
 use super::DecodeError;
 
-const COUNTER_MAGIC: [u8; 4] = [0x00, 0x63, 0x77, 0x6d];
+/// The first four bytes of every counter-data file.
+pub const COUNTER_MAGIC: [u8; 4] = [0x00, 0x63, 0x77, 0x6d];
 const HEADER_LEN: usize = 32;
 const SEGMENT_HEADER_LEN: usize = 16;
 const FOOTER_LEN: usize = 16;

@@ -208,13 +208,24 @@ pub struct LoadedCounters {
     pub os_args: Option<Vec<String>>,
 }
 
-/// A decoded layout, or why it could not be decoded.
-type Decoded = Result<Arc<MetaFile>, String>;
+/// The copy of a layout that was decoded, and why other copies were passed over.
+#[derive(Clone, Debug)]
+pub struct ChosenMeta {
+    /// The decoded layout.
+    pub meta: Arc<MetaFile>,
+    /// The copy it was decoded from.
+    pub path: PathBuf,
+    /// Copies tried before it that could not be used: (path, why).
+    pub rejected: Vec<(PathBuf, String)>,
+}
 
 /// Decoded layouts, shared across the runs of one process (e.g. `textfmt -each`).
+///
+/// Only successes are kept: a copy that fails to decode says nothing about the other
+/// copies of the same hash, which are tried next.
 #[derive(Default)]
 pub struct MetaCache {
-    by_hash: std::sync::Mutex<HashMap<[u8; 16], Decoded>>,
+    by_hash: std::sync::Mutex<HashMap<[u8; 16], (Arc<MetaFile>, PathBuf)>>,
     packages: PackageCache,
     /// Sorted unit order per decoded package (valid as long as `packages` holds them).
     pub orders: crate::goprofile::covdata::OrderCache,
@@ -222,23 +233,107 @@ pub struct MetaCache {
 
 impl MetaCache {
     /// The decoded layout of `hash`, decoding `path` on first use.
-    pub fn get_or_decode(&self, hash: [u8; 16], path: &Path) -> Decoded {
-        if let Some(hit) = self.by_hash.lock().expect("cache lock").get(&hash) {
-            return hit.clone();
-        }
-        let decoded = fs::read(path)
-            .map_err(|e| format!("reading meta-data file {}: {e}", path.display()))
-            .and_then(|bytes| {
-                decode_meta_file_with(&bytes, &self.packages)
-                    .map(|(m, _warnings)| Arc::new(m))
-                    .map_err(|e| format!("decoding meta-data file {}: {e}", path.display()))
+    pub fn get_or_decode(&self, hash: [u8; 16], path: &Path) -> Result<Arc<MetaFile>, String> {
+        self.decode_copies(hash, &[path])
+            .map(|c| c.meta)
+            .map_err(|mut e| e.pop().map(|(_, why)| why).unwrap_or_default())
+    }
+
+    /// The layout of `hash` from the first of `copies` (in the order given) whose
+    /// content verifies against the hash in its header; else from the first that
+    /// decodes; a copy that cannot be read or decoded, or whose header names another
+    /// hash, is passed over. The same copies in the same order give the same result on
+    /// every run, whatever thread asks first. On failure, why each copy failed.
+    pub fn decode_copies(
+        &self,
+        hash: [u8; 16],
+        copies: &[&Path],
+    ) -> Result<ChosenMeta, Vec<(PathBuf, String)>> {
+        if let Some((meta, path)) = self.by_hash.lock().expect("cache lock").get(&hash) {
+            return Ok(ChosenMeta {
+                meta: meta.clone(),
+                path: path.clone(),
+                rejected: Vec::new(),
             });
-        self.by_hash
+        }
+        let mut rejected = Vec::new();
+        let mut unverified: Option<(Arc<MetaFile>, PathBuf)> = None;
+        let mut passed_over: Vec<PathBuf> = Vec::new();
+        let mut bytes = Vec::new();
+        for path in copies {
+            let decoded = super::read::read_data_file(path, super::META_MAGIC, &mut bytes)
+                .and_then(|()| {
+                    decode_meta_file_with(&bytes, &self.packages)
+                        .map(|(m, _warnings)| m)
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                });
+            let meta = match decoded {
+                Ok(m) if m.hash == hash => m,
+                Ok(m) => {
+                    rejected.push((
+                        path.to_path_buf(),
+                        format!(
+                            "{}: at byte offset 24: header names hash {}, expected {}",
+                            path.display(),
+                            hex16(&m.hash),
+                            hex16(&hash)
+                        ),
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    rejected.push((path.to_path_buf(), format!("decoding meta-data file {e}")));
+                    continue;
+                }
+            };
+            if super::read::meta_hash_verifies(&meta, &bytes) {
+                // Copies that decoded but did not verify were passed over for this one.
+                for p in passed_over {
+                    rejected.push((
+                        p.clone(),
+                        format!(
+                            "{}: its content does not match the hash {} in its header \
+                             (damaged copy); used {} instead",
+                            p.display(),
+                            hex16(&hash),
+                            path.display()
+                        ),
+                    ));
+                }
+                return Ok(self.keep(hash, Arc::new(meta), path.to_path_buf(), rejected));
+            }
+            passed_over.push(path.to_path_buf());
+            if unverified.is_none() {
+                unverified = Some((Arc::new(meta), path.to_path_buf()));
+            }
+        }
+        // No copy verifies (a writer whose hash livecov does not know): the first that
+        // decodes, as before verification existed.
+        match unverified {
+            Some((meta, path)) => Ok(self.keep(hash, meta, path, rejected)),
+            None => Err(rejected),
+        }
+    }
+
+    fn keep(
+        &self,
+        hash: [u8; 16],
+        meta: Arc<MetaFile>,
+        path: PathBuf,
+        rejected: Vec<(PathBuf, String)>,
+    ) -> ChosenMeta {
+        let (meta, path) = self
+            .by_hash
             .lock()
             .expect("cache lock")
             .entry(hash)
-            .or_insert(decoded)
-            .clone()
+            .or_insert((meta, path))
+            .clone();
+        ChosenMeta {
+            meta,
+            path,
+            rejected,
+        }
     }
 }
 
@@ -314,14 +409,19 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
     let mut pod_of_hash: HashMap<[u8; 16], usize> = HashMap::new();
     let mut pod_of_tag: HashMap<&str, usize> = HashMap::new();
     let mut firsts: Vec<(&MetaEntry, [u8; 16])> = Vec::new();
+    // Every copy of each build's meta file, in listing order: a damaged first copy
+    // falls back to the next.
+    let mut copies: Vec<Vec<&Path>> = Vec::new();
     let mut unreadable: HashMap<&str, &Path> = HashMap::new();
     for (entry, header) in metas.iter().zip(headers) {
         match header {
             Ok(hash) => {
                 let idx = *pod_of_hash.entry(hash).or_insert_with(|| {
                     firsts.push((entry, hash));
+                    copies.push(Vec::new());
                     firsts.len() - 1
                 });
+                copies[idx].push(&entry.path);
                 pod_of_tag.entry(entry.tag.as_str()).or_insert(idx);
             }
             Err(e) => {
@@ -343,6 +443,7 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
         pod_of_tag: &pod_of_tag,
         unreadable: &unreadable,
         firsts: &firsts,
+        copies: &copies,
         builds: &builds,
         cache,
     };
@@ -389,7 +490,12 @@ pub fn load(dirs: &[PathBuf], opts: LoadOptions, cache: &MetaCache) -> Loaded {
     let usable: Vec<Option<(Arc<MetaFile>, Layout)>> = builds
         .into_iter()
         .map(|build| match build.into_inner() {
-            Some(Ok(build)) => Some(build),
+            Some(Ok((meta, layout, rejected))) => {
+                for why in rejected {
+                    diags.warn(why);
+                }
+                Some((meta, layout))
+            }
             Some(Err(e)) => {
                 diags.error(e);
                 None
@@ -501,7 +607,7 @@ impl Accumulator {
                 continue;
             };
             // A slot exists only for a build a file was merged into, so it decoded.
-            let Some(Ok((meta, _))) = builds[i].get() else {
+            let Some(Ok((meta, _, _))) = builds[i].get() else {
                 continue;
             };
             match &mut self.pods[i] {
@@ -554,26 +660,36 @@ struct Pairing<'a> {
     /// Meta files whose header could not be read, by file-name tag.
     unreadable: &'a HashMap<&'a str, &'a Path>,
     firsts: &'a [(&'a MetaEntry, [u8; 16])],
+    /// Every copy of each build's meta file.
+    copies: &'a [Vec<&'a Path>],
     /// Each build's layout, once a thread has decoded it.
     builds: &'a [OnceLock<Build>],
     cache: &'a MetaCache,
 }
 
-/// A build's decoded layout, or why it is not usable.
-type Build = Result<(Arc<MetaFile>, Layout), String>;
+/// A build's decoded layout (and the copies passed over), or why it is not usable.
+type Build = Result<(Arc<MetaFile>, Layout, Vec<String>), String>;
 
 impl Pairing<'_> {
     /// The layout of build `pod`, decoded on first use (a second thread asking for it
     /// meanwhile waits for the first).
     fn build(&self, pod: usize) -> &Build {
         self.builds[pod].get_or_init(|| {
-            let (entry, hash) = self.firsts[pod];
-            let meta = self.cache.get_or_decode(hash, &entry.path);
+            let (_, hash) = self.firsts[pod];
+            let chosen = self
+                .cache
+                .decode_copies(hash, &self.copies[pod])
+                .map_err(|why| {
+                    why.into_iter()
+                        .map(|(_, w)| w)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })?;
             // A build is usable when its meta file decodes and has a known mode.
-            meta.and_then(|m| check_usable(&entry.path, m)).map(|m| {
-                let layout = Layout::new(&m);
-                (m, layout)
-            })
+            let meta = check_usable(&chosen.path, chosen.meta)?;
+            let layout = Layout::new(&meta);
+            let rejected = chosen.rejected.into_iter().map(|(_, w)| w).collect();
+            Ok((meta, layout, rejected))
         })
     }
 }
@@ -594,10 +710,8 @@ fn load_counter_file(
         diags: Diagnostics::new(),
     };
     let diags = &mut out.diags;
-    let path = c.path.display();
-    scratch.bytes.clear();
-    if let Err(e) = fs::File::open(&c.path).and_then(|mut f| f.read_to_end(&mut scratch.bytes)) {
-        diags.error(format!("reading counter-data file {path}: {e}"));
+    if let Err(e) = super::read::read_data_file(&c.path, super::COUNTER_MAGIC, &mut scratch.bytes) {
+        diags.error(format!("counter-data file {e}"));
         return out;
     }
     let bytes = std::mem::take(&mut scratch.bytes);
@@ -662,7 +776,7 @@ fn merge_counter_bytes(
             }
         },
     };
-    let Ok((meta, layout)) = pairing.build(pod) else {
+    let Ok((meta, layout, _)) = pairing.build(pod) else {
         diags.error(format!(
             "counter-data file {path} skipped: its meta-data file {} could not be read",
             pairing.firsts[pod].0.path.display()
@@ -687,55 +801,22 @@ fn merge_counter_bytes(
 
     let mode = CounterMode::from_go(meta.mode).unwrap_or(CounterMode::Count);
     let (counters, live) = acc.slot(pod, layout);
-    // Record offsets only matter for messages, which are rare: found when first needed.
-    let mut offsets: Option<Vec<u64>> = None;
-    // Every record decoded, so each has an offset; 0 only if that ever stopped holding.
-    let mut offset_of = |k: usize| {
-        let offsets = offsets.get_or_insert_with(|| reader.record_offsets());
-        offsets.get(k).copied().unwrap_or(0)
-    };
-    for (k, (pi, fi, src)) in CounterFileReader::records(records).enumerate() {
-        let (pi, fi) = (pi as usize, fi as usize);
-        let Some(g) = layout.global_index(pi, fi) else {
-            let at = offset_of(k);
-            match meta.packages.get(pi) {
-                None => diags.error(format!(
-                    "counter-data file {path}: at byte offset {at}: function record {k} names package {pi} \
-                     but the meta-data file has {} (index out of range); record ignored",
-                    meta.packages.len()
-                )),
-                Some(pkg) => diags.error(format!(
-                    "counter-data file {path}: at byte offset {at}: function record {k} names function {fi} \
-                     of package {} which has {} (index out of range); record ignored",
-                    pkg.path,
-                    pkg.functions.len()
-                )),
-            }
-            continue;
-        };
-        let range = layout.func_start[g]..layout.func_start[g + 1];
-        let (len, units) = (src.len(), range.len());
-        if len != units {
-            // A longer record keeps its first counters (as covdata does); a shorter one
-            // cannot be aligned with the layout and is left out. Both are errors.
-            let at = offset_of(k);
-            let func = &meta.packages[pi].functions[fi];
-            let what = if len > units {
-                "the extra counters are ignored"
-            } else {
-                "record ignored"
-            };
-            diags.error(format!(
-                "counter-data file {path}: at byte offset {at}: function record {k} ({} in {}) has \
-                 {len} counters, expected {units} (the units its meta-data file declares); {what}",
-                func.name, func.file,
-            ));
-            if len < units {
-                continue;
-            }
-        }
-        out.overflowed |= merge_counters(mode, &mut counters[range], &src[..units]).overflowed;
-        live[g] = true;
+    let mut problems = Vec::new();
+    out.overflowed |= super::read::merge_records(
+        &reader,
+        records,
+        meta,
+        layout,
+        mode,
+        counters,
+        Some(live),
+        &mut problems,
+    );
+    for p in problems {
+        diags.error(format!(
+            "counter-data file {path}: at byte offset {}: {}",
+            p.offset, p.message
+        ));
     }
 }
 

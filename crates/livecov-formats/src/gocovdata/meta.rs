@@ -11,7 +11,8 @@ use super::{granularity_name, mode_name, DecodeError};
 
 /// Size of the fixed meta-file header.
 pub const META_HEADER_LEN: usize = 56;
-const META_MAGIC: [u8; 4] = [0x00, 0x63, 0x76, 0x6d];
+/// The first four bytes of every meta-data file.
+pub const META_MAGIC: [u8; 4] = [0x00, 0x63, 0x76, 0x6d];
 const BLOB_HEADER_LEN: usize = 44;
 
 /// A decoded meta-data file.

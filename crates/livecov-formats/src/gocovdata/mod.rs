@@ -15,17 +15,18 @@ mod hash;
 mod meta;
 mod names;
 pub mod pkgmatch;
+pub mod read;
 
 use std::fmt;
 
 pub use counters::{
     decode_counter_file, encode_counter_file, CounterFile, CounterFileReader, CounterFlavor,
-    FuncRecord, RecordHead,
+    FuncRecord, RecordHead, COUNTER_MAGIC,
 };
 pub use hash::{file_hash, func_hash, merge_file_hash, package_hash, HashAlgo};
 pub use meta::{
     decode_meta_file, decode_meta_file_with, encode_meta_file, encode_package_blob, peek_meta_hash,
-    FuncMeta, MetaFile, PackageCache, PackageMeta, META_HEADER_LEN,
+    FuncMeta, MetaFile, PackageCache, PackageMeta, META_HEADER_LEN, META_MAGIC,
 };
 pub use names::{classify_file_name, counter_file_name, meta_file_name, CovFileName};
 
