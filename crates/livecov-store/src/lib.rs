@@ -125,6 +125,8 @@ pub struct InputRow {
     pub source_url: String,
     /// Source commit from the process's `info.json`.
     pub source_commit: String,
+    /// Some of its files could not be used (see its diagnostics); the rest counts.
+    pub partial: bool,
 }
 
 /// The latest snapshot of one process.
@@ -316,7 +318,7 @@ impl Store {
             .prepare(
                 "SELECT dir, fingerprint, content_hash, tool_version, error, namespace, pod, \
                  container, hostname, image, binary, is_host, collected_at, owner_kind, \
-                 owner_name, source_url, source_commit FROM inputs ORDER BY dir",
+                 owner_name, source_url, source_commit, partial FROM inputs ORDER BY dir",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -339,6 +341,7 @@ impl Store {
                     owner_name: r.get(14)?,
                     source_url: r.get(15)?,
                     source_commit: r.get(16)?,
+                    partial: r.get(17)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -510,6 +513,16 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// A setting a compile kept (see [`Tx::set_setting`]), if any.
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// Diagnostics recorded for inputs: (dir, severity, message).
     pub fn diagnostics(&self) -> Result<Vec<(String, String, String)>> {
         let mut stmt = self
@@ -597,8 +610,8 @@ impl Tx<'_> {
             .execute(
                 "INSERT INTO inputs (dir, fingerprint, content_hash, tool_version, error, namespace, \
                  pod, container, hostname, image, binary, is_host, collected_at, owner_kind, \
-                 owner_name, source_url, source_commit) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                 owner_name, source_url, source_commit, partial) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                 params![
                     input.dir,
                     input.fingerprint,
@@ -616,7 +629,8 @@ impl Tx<'_> {
                     input.owner_kind,
                     input.owner_name,
                     input.source_url,
-                    input.source_commit
+                    input.source_commit,
+                    input.partial
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -702,6 +716,52 @@ impl Tx<'_> {
             stmt.execute(params![build_id, path, *c as i64])
                 .map_err(|e| self.err(e))?;
         }
+        Ok(())
+    }
+
+    /// Rewrites a build's per-file figures (statements, covered, excluded) and its
+    /// total statements: an exclusion set or merge rule changed them.
+    pub fn set_build_files(
+        &self,
+        build_id: i64,
+        statements: u64,
+        files: &[BuildFile],
+    ) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE builds SET statements = ?2 WHERE id = ?1",
+                params![build_id, statements as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE build_files SET statements = ?3, covered = ?4, excluded = ?5 \
+                 WHERE build_id = ?1 AND path = ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        for f in files {
+            stmt.execute(params![
+                build_id,
+                f.path,
+                f.statements as i64,
+                f.covered as i64,
+                f.excluded
+            ])
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a setting between compiles (`key` → `value`).
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(|e| self.err(e))?;
         Ok(())
     }
 

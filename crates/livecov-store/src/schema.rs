@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// The schema version this livecov writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -105,6 +105,14 @@ const MIGRATIONS: &[&str] = &[
         error TEXT NOT NULL DEFAULT '',
         fetched_at TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (repo, commit_id)
+    );",
+    // 2 -> 3: inputs that lost some files but still count (partial), and settings a
+    // compile keeps between runs (the exclusion set its totals were made with, whether
+    // the last compile finished).
+    "ALTER TABLE inputs ADD COLUMN partial INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
     );",
 ];
 
