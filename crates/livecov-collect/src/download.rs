@@ -18,7 +18,12 @@
 //! - `metadata.json` is rewritten whenever its content would change (new objects, a newer
 //!   Last-Modified), unlike the older tool, which never refreshed it;
 //! - a failed object is retried, then reported with its URL; the other objects go on, and
-//!   [`Summary::failed`] tells the caller to exit non-zero.
+//!   [`Summary::failed`] tells the caller to exit non-zero;
+//! - a local directory is listed and copied by its own code (`download/local.rs`), not
+//!   object_store's `LocalFileSystem`: no link is followed (none can reach outside the
+//!   tree or loop), only regular files are copied, no wider readable than their source,
+//!   and links, special files and bad names are skipped and listed in
+//!   [`Summary::skipped_keys`].
 //!
 //! Credentials: object_store's environment chains (`AWS_*`, incl. `AWS_ENDPOINT_URL`,
 //! web identity, ECS and instance metadata; `GOOGLE_*`; `AZURE_*`). object_store does not
@@ -38,12 +43,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreScheme, RetryConfig};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 use url::Url;
+
+mod local;
 
 use crate::producer::{
     self, Instance, InstanceFiles, Layout, Manifest, ObjectRecord, SkippedKey, MANIFEST_FILE,
@@ -383,7 +389,7 @@ fn human_bytes(n: u64) -> String {
 /// in the [`Summary`].
 pub async fn download(opts: &DownloadOptions) -> Result<Summary, Error> {
     let source = Source::parse(&opts.source)?;
-    let store = build_store(&source, opts)?;
+    let backend = build_store(&source, opts)?;
 
     let coverage_dir = opts.collection.join("coverage");
     std::fs::create_dir_all(&coverage_dir).map_err(|error| Error::Io {
@@ -394,12 +400,27 @@ pub async fn download(opts: &DownloadOptions) -> Result<Summary, Error> {
 
     let listing = progress_bar(opts.progress, None);
     listing.set_message(format!("listing {}", source.base));
-    let listed: Vec<ObjectMeta> = store
-        .list(source.prefix_opt())
-        .inspect_ok(|_| listing.inc(1))
-        .try_collect()
-        .await
-        .map_err(|error| list_error(&source.base, error))?;
+    let (listed, local_skipped) = match &backend {
+        Backend::Store(store) => {
+            let listed: Vec<ObjectMeta> = store
+                .list(source.prefix_opt())
+                .inspect_ok(|_| listing.inc(1))
+                .try_collect()
+                .await
+                .map_err(|error| list_error(&source.base, error))?;
+            (listed, Vec::new())
+        }
+        Backend::Local(root) => {
+            let root = root.clone();
+            tokio::task::spawn_blocking(move || local::list(&root))
+                .await
+                .map_err(|e| Error::Io {
+                    action: "listing",
+                    path: PathBuf::from(&source.base),
+                    error: std::io::Error::other(e),
+                })?
+        }
+    };
     listing.finish_and_clear();
 
     let layout = Layout::from_keys(
@@ -408,12 +429,15 @@ pub async fn download(opts: &DownloadOptions) -> Result<Summary, Error> {
             .map(|meta| (source.relative(&meta.location), meta)),
     );
     let (pod_entries, host_entries, hostnames) = layout.entry_counts();
+    let mut skipped_keys = layout.skipped.clone();
+    skipped_keys.extend(local_skipped);
+    skipped_keys.sort();
     let mut summary = Summary {
         source: source.base.clone(),
         hostnames,
         pod_entries,
         host_entries,
-        skipped_keys: layout.skipped.clone(),
+        skipped_keys,
         ..Summary::default()
     };
     for instance in layout.instances.keys() {
@@ -427,7 +451,7 @@ pub async fn download(opts: &DownloadOptions) -> Result<Summary, Error> {
     let total: usize = layout.instances.values().map(|f| f.files.len()).sum();
     let bar = progress_bar(opts.progress, Some(total as u64));
     let ctx = Ctx {
-        store,
+        backend,
         base: source.base.clone(),
         coverage_dir,
         transfers: Semaphore::new(opts.max_concurrency),
@@ -634,8 +658,16 @@ impl Source {
     }
 }
 
-/// Sets up object_store for a source, with the options that apply to its provider.
-fn build_store(source: &Source, opts: &DownloadOptions) -> Result<Arc<dyn ObjectStore>, Error> {
+/// How a source's objects are read.
+enum Backend {
+    /// Through object_store.
+    Store(Arc<dyn ObjectStore>),
+    /// From a local directory (canonical path), by [`local`], which follows no links.
+    Local(PathBuf),
+}
+
+/// Sets up object_store for a remote source, with the options that apply to its provider.
+fn build_store(source: &Source, opts: &DownloadOptions) -> Result<Backend, Error> {
     let bad = |reason: String| Error::Source {
         url: opts.source.clone(),
         reason,
@@ -661,8 +693,7 @@ fn build_store(source: &Source, opts: &DownloadOptions) -> Result<Arc<dyn Object
                     "--endpoint and store options do not apply to local sources".into(),
                 ));
             }
-            let fs = LocalFileSystem::new_with_prefix(root).map_err(store_err)?;
-            return Ok(Arc::new(fs));
+            return Ok(Backend::Local(root.clone()));
         }
     };
     let parse_err = |key: &str, e: object_store::Error| {
@@ -718,7 +749,7 @@ fn build_store(source: &Source, opts: &DownloadOptions) -> Result<Arc<dyn Object
             Arc::new(b.with_retry(retry).build().map_err(store_err)?)
         }
     };
-    Ok(store)
+    Ok(Backend::Store(store))
 }
 
 /// `AmazonS3Builder::from_env`, plus an AWS profile from the shared files.
@@ -782,7 +813,7 @@ fn s3_builder(opts: &DownloadOptions) -> Result<AmazonS3Builder, Error> {
 
 /// Shared state of one download.
 struct Ctx<'a> {
-    store: Arc<dyn ObjectStore>,
+    backend: Backend,
     base: String,
     coverage_dir: PathBuf,
     transfers: Semaphore,
@@ -944,12 +975,34 @@ impl Ctx<'_> {
     /// Transfers one object to `path` through a temporary file, sets its mtime to the
     /// object's Last-Modified, and returns the object's metadata as served.
     async fn fetch(&self, url: &str, location: &Path, path: &FsPath) -> Result<ObjectMeta, Error> {
+        let store = match &self.backend {
+            Backend::Store(store) => store,
+            Backend::Local(root) => {
+                let (root, location, path, url) = (
+                    root.clone(),
+                    location.clone(),
+                    path.to_path_buf(),
+                    url.to_string(),
+                );
+                return tokio::task::spawn_blocking(move || {
+                    local::copy(&root, &location, &path, &url)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(Error::Io {
+                        action: "copying",
+                        path: PathBuf::new(),
+                        error: std::io::Error::other(e),
+                    })
+                });
+            }
+        };
         let get_err = |error| Error::Get {
             url: url.to_string(),
             attempts: 1,
             error,
         };
-        let result = self.store.get(location).await.map_err(get_err)?;
+        let result = store.get(location).await.map_err(get_err)?;
         let meta = result.meta.clone();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let tmp = path.with_file_name(format!(".{}.livecov-part", name.unwrap_or_default()));

@@ -253,6 +253,18 @@ pub enum SkipReason {
         /// Whether the second segment was `_host_`.
         host: bool,
     },
+    /// A symbolic link in a local source: links are never followed, so nothing outside
+    /// the source tree (and no loop) is read.
+    Link,
+    /// A local entry that is neither a regular file nor a directory (a FIFO, a socket, a
+    /// device).
+    NotRegular,
+    /// A local name that is not UTF-8, holds a control character (a newline would split
+    /// the key in listings and manifests) or is not a valid object key. The key is shown
+    /// escaped.
+    BadName,
+    /// A local directory that could not be read; the error is given.
+    Unreadable(String),
 }
 
 impl fmt::Display for SkipReason {
@@ -276,6 +288,15 @@ impl fmt::Display for SkipReason {
                      is the prefix the producer's base path?"
                 )
             }
+            SkipReason::Link => f.write_str("a symbolic link, not followed"),
+            SkipReason::NotRegular => {
+                f.write_str("not a regular file or directory (a FIFO, socket or device)")
+            }
+            SkipReason::BadName => f.write_str(
+                "a name that is not UTF-8 or holds control characters (shown escaped); \
+                 rename it to download it",
+            ),
+            SkipReason::Unreadable(e) => write!(f, "a directory that cannot be read: {e}"),
         }
     }
 }
