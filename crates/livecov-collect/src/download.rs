@@ -4,9 +4,10 @@
 //! `gs://bucket/prefix`, `az://container/prefix` (and `azure://`, `adl://`, `abfs[s]://`),
 //! the `https://` forms object_store recognises for S3 and Azure, `file:///abs/path`, and
 //! plain local paths. Every kind goes through the same listing, parsing and transfer
-//! code below; only `build_store` differs, so the tests against a real S3-compatible
-//! server and against local directories cover GCS and Azure too, apart from their
-//! credential chains, which are object_store's own (`GOOGLE_*`, `AZURE_*` variables).
+//! code below; only `build_store` differs. The tests run it against real servers on
+//! 127.0.0.1: moto for S3, fake-gcs-server for GCS and Azurite for Azure (all reached
+//! through `endpoint`), and against local directories. The credential chains are
+//! object_store's own (`GOOGLE_*`, `AZURE_*` variables).
 //!
 //! What a download guarantees:
 //! - every process instance (every `discoveryTime`) gets its own directory
@@ -185,9 +186,12 @@ impl DownloadOptions {
         self
     }
 
-    /// A custom endpoint for S3-compatible servers (path-style requests; `http://` is
-    /// allowed when the endpoint uses it) or Azure emulators. Default: `AWS_ENDPOINT_URL`
-    /// or the profile's `endpoint_url` for S3, else the provider's endpoint.
+    /// A custom endpoint: for S3-compatible servers (path-style requests; `http://` is
+    /// allowed when the endpoint uses it); for `gs://`, a GCS emulator such as
+    /// fake-gcs-server, asked without OAuth tokens; for `az://`, the account URL, e.g.
+    /// Azurite's `http://127.0.0.1:10000/devstoreaccount1` (with its account name and key as
+    /// store options). Default: `AWS_ENDPOINT_URL` or the profile's `endpoint_url` for S3,
+    /// else the provider's endpoint.
     pub fn endpoint(mut self, endpoint: Option<String>) -> Self {
         self.endpoint = endpoint;
         self
@@ -722,14 +726,19 @@ fn build_store(source: &Source, opts: &DownloadOptions) -> Result<Backend, Error
             Arc::new(b.with_retry(retry).build().map_err(store_err)?)
         }
         Provider::Gcs => {
-            if opts.endpoint.is_some() {
-                return Err(bad(
-                    "--endpoint is not supported for gs:// by object_store; \
-                     set gcs_base_url in the service account file instead"
-                        .into(),
-                ));
-            }
             let mut b = GoogleCloudStorageBuilder::from_env().with_url(url);
+            if let Some(endpoint) = &opts.endpoint {
+                // object_store takes a base URL only from a service account key, and an
+                // emulator needs no OAuth token.
+                let key = serde_json::json!({
+                    "gcs_base_url": endpoint.trim_end_matches('/'),
+                    "disable_oauth": true,
+                    "client_email": "",
+                    "private_key": "",
+                    "private_key_id": "",
+                });
+                b = b.with_service_account_key(key.to_string());
+            }
             for (k, v) in &opts.store_options {
                 b = b.with_config(k.parse().map_err(|e| parse_err(k, e))?, v);
             }
@@ -948,7 +957,12 @@ impl Ctx<'_> {
             loop {
                 match self.fetch(&url, &listed.location, &path).await {
                     Ok(meta) => {
-                        let record = record_of(&url, &meta);
+                        // The next run compares with a listing, and Azure's and GCS's
+                        // listings spell ETags unlike their GETs: keep the listed one.
+                        let record = ObjectRecord {
+                            etag: listed.e_tag.clone(),
+                            ..record_of(&url, &meta)
+                        };
                         break FileOutcome::Downloaded(record, timestamp(&meta));
                     }
                     Err(e) if attempt >= self.opts.attempts || !retryable(&e) => {

@@ -81,7 +81,10 @@ pub struct DownloadArgs {
     pub region: Option<String>,
 
     /// Endpoint of an S3-compatible server (MinIO, Ceph, moto …; path-style requests,
-    /// http:// allowed) or of an Azure emulator. Default: AWS_ENDPOINT_URL for s3://.
+    /// http:// allowed); for gs://, of a GCS emulator (fake-gcs-server; no OAuth); for
+    /// az://, the account URL (Azurite: http://127.0.0.1:10000/devstoreaccount1, with
+    /// --store-option azure_storage_account_name=… and azure_storage_account_key=…).
+    /// Default: AWS_ENDPOINT_URL for s3://.
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
 
