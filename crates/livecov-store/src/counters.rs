@@ -8,8 +8,23 @@
 
 use livecov_model::uleb::put_uleb;
 
+/// zstd failed to compress a value for the store. Never replaced by an empty blob: that
+/// would be stored and only fail, far from its cause, when a page or report reads it.
+#[derive(Debug, thiserror::Error)]
+#[error("compressing {what} for the store (zstd level {LEVEL}) failed: {source}")]
+pub struct CompressError {
+    /// What was being compressed ("counters", "a layout").
+    pub what: &'static str,
+    /// zstd's error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The zstd level of every stored blob: fast, and small enough for sparse counters.
+const LEVEL: i32 = 1;
+
 /// Compresses a counter vector.
-pub fn compress_counters(counters: &[u32]) -> Vec<u8> {
+pub fn compress_counters(counters: &[u32]) -> Result<Vec<u8>, CompressError> {
     let mut raw = Vec::with_capacity(counters.len() / 4 + 16);
     let mut last = 0usize;
     // Skip zero runs eight counters at a time.
@@ -26,7 +41,22 @@ pub fn compress_counters(counters: &[u32]) -> Vec<u8> {
             }
         }
     }
-    zstd::bulk::compress(&raw, 1).unwrap_or_default()
+    compress("counters", &raw, &[])
+}
+
+/// Compresses `bytes` at [`LEVEL`] with extra zstd parameters (none outside the tests,
+/// which use an invalid one to make zstd fail).
+fn compress(
+    what: &'static str,
+    bytes: &[u8],
+    parameters: &[zstd::zstd_safe::CParameter],
+) -> Result<Vec<u8>, CompressError> {
+    let err = |source| CompressError { what, source };
+    let mut compressor = zstd::bulk::Compressor::new(LEVEL).map_err(err)?;
+    for &p in parameters {
+        compressor.set_parameter(p).map_err(err)?;
+    }
+    compressor.compress(bytes).map_err(err)
 }
 
 fn get_uleb(raw: &[u8], pos: &mut usize) -> Result<u64, String> {
@@ -56,6 +86,12 @@ pub fn for_each_nonzero(
     len: usize,
     mut f: impl FnMut(usize, u32),
 ) -> Result<(), String> {
+    if bytes.is_empty() {
+        // zstd decodes an empty input as an empty vector, i.e. all zeros; a blob written
+        // by zstd is never empty (stores of older releases hold such blobs where
+        // compression failed).
+        return Err("stored counters are empty (not a zstd frame); compile again".to_owned());
+    }
     // Each non-zero counter takes at most 10 + 5 bytes.
     let raw = zstd::bulk::decompress(bytes, len.saturating_mul(15).max(64))
         .map_err(|e| format!("decompressing counters: {e}"))?;
@@ -87,8 +123,8 @@ pub fn decompress_counters(bytes: &[u8], len: usize) -> Result<Vec<u32>, String>
 }
 
 /// Compresses a build's layout (its meta file) for the store.
-pub fn compress_layout(bytes: &[u8]) -> Vec<u8> {
-    zstd::bulk::compress(bytes, 1).unwrap_or_default()
+pub fn compress_layout(bytes: &[u8]) -> Result<Vec<u8>, CompressError> {
+    compress("a layout", bytes, &[])
 }
 
 #[cfg(test)]
@@ -101,7 +137,7 @@ mod tests {
             .map(|i| if i % 97 == 0 { i * 1000 } else { 0 })
             .chain([u32::MAX, 127, 128, 0, 0])
             .collect();
-        let c = compress_counters(&v);
+        let c = compress_counters(&v).unwrap();
         assert!(c.len() < 1_000, "{} bytes", c.len());
         assert_eq!(decompress_counters(&c, v.len()).unwrap(), v);
         assert!(
@@ -110,8 +146,26 @@ mod tests {
         );
         assert!(decompress_counters(b"junk", 4).is_err());
         assert_eq!(
-            decompress_counters(&compress_counters(&[0; 5]), 5).unwrap(),
+            decompress_counters(&compress_counters(&[0; 5]).unwrap(), 5).unwrap(),
             vec![0; 5]
         );
+    }
+
+    #[test]
+    fn a_compression_failure_is_an_error_not_an_empty_blob() {
+        // zstd refuses a window of 2^40 bytes; it cannot be made to fail otherwise.
+        let bad = [zstd::zstd_safe::CParameter::WindowLog(40)];
+        let e = compress("counters", b"\x01\x02", &bad).unwrap_err();
+        assert_eq!(e.what, "counters");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("compressing counters for the store (zstd level 1) failed: "),
+            "{text}"
+        );
+        // What the old `unwrap_or_default()` stored instead read back as "nothing ran";
+        // now it is refused.
+        let e = decompress_counters(&[], 2).unwrap_err();
+        assert!(e.contains("stored counters are empty"), "{e}");
+        assert!(!compress_layout(b"meta").unwrap().is_empty());
     }
 }

@@ -23,7 +23,9 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-pub use counters::{compress_counters, compress_layout, decompress_counters, for_each_nonzero};
+pub use counters::{
+    compress_counters, compress_layout, decompress_counters, for_each_nonzero, CompressError,
+};
 pub use schema::SCHEMA_VERSION;
 
 /// A store error, naming the database and what failed.
@@ -967,11 +969,18 @@ mod tests {
             snapshot_time: String::new(),
             superseded: 0,
             covered: 3,
-            counters: compress_counters(&[0, 1, 2]),
+            counters: compress_counters(&[0, 1, 2]).unwrap(),
         };
         store
             .transaction(|tx| {
-                tx.insert_build(&[1; 16], "count", 3, 4, &compress_layout(b"meta"), &[])?;
+                tx.insert_build(
+                    &[1; 16],
+                    "count",
+                    3,
+                    4,
+                    &compress_layout(b"meta").unwrap(),
+                    &[],
+                )?;
                 tx.replace_input(&input, &[process(1), process(2)])?;
                 tx.replace_input(&input, &[process(3)])
             })

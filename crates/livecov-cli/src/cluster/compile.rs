@@ -402,8 +402,10 @@ impl Run<'_> {
         let (excluded, unit_stmts, statements) = unit_tables(&meta, self.exclude);
         // Compressed here, on a worker, rather than on the single writer thread.
         let layout_zstd = fs::read(meta_path)
-            .map(|b| compress_layout(&b))
-            .map_err(|e| format!("reading {}: {e}", meta_path.display()))?;
+            .map_err(|e| format!("reading {}: {e}", meta_path.display()))
+            .and_then(|b| {
+                compress_layout(&b).map_err(|e| format!("{}: {e}", meta_path.display()))
+            })?;
         let info = Arc::new(BuildInfo {
             meta,
             layout,
@@ -490,6 +492,14 @@ impl Run<'_> {
             let build = by_hash[&hash].clone();
             for (snap, superseded) in lifetimes(list) {
                 let covered = covered_statements(&build, &snap.counters);
+                let counters = match compress_counters(&snap.counters) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        errors.push(format!("{}: process {pid}: {e}", dir.display()));
+                        give_back(snap.counters);
+                        continue;
+                    }
+                };
                 processes.push((
                     build.clone(),
                     ProcessRow {
@@ -498,7 +508,7 @@ impl Run<'_> {
                         snapshot_time: snap.time,
                         superseded,
                         covered,
-                        counters: compress_counters(&snap.counters),
+                        counters,
                     },
                 ));
                 give_back(snap.counters);
@@ -1197,7 +1207,7 @@ impl OwnerContext<'_> {
             counters: {
                 let c = compress_counters(&merged);
                 give_back(merged);
-                c
+                c.map_err(|e| anyhow::anyhow!("owner {key}: {e}"))?
             },
         })
     }
