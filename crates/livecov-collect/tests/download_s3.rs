@@ -8,7 +8,8 @@
 //!
 //! moto_server is found through `LIVECOV_MOTO_SERVER`, then `PATH`, then
 //! `/var/tmp/livecov-ci-venv/bin/moto_server` (what `.ci/install-moto.sh` installs). When
-//! it is missing the S3 tests fail under CI (`CI` set) and are skipped otherwise.
+//! it is missing the S3 tests fail under CI (`CI` set) and are skipped otherwise
+//! (`crates/livecov/tests/support/external.rs`).
 
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
@@ -21,6 +22,9 @@ use livecov_collect::producer::{Manifest, Metadata, SkipReason};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
+
+#[path = "../../livecov/tests/support/external.rs"]
+mod external;
 
 const BUCKET: &str = "art-ocp-code-coverage";
 const PREFIX: &str = "openshift-ci/coverage/cluster-a";
@@ -153,16 +157,12 @@ fn find_moto() -> Option<PathBuf> {
 }
 
 /// Starts moto_server on a free port of 127.0.0.1, or says why the test is skipped.
-fn start_moto(test: &str) -> Option<Moto> {
-    let Some(server) = find_moto() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "moto_server not found (LIVECOV_MOTO_SERVER, PATH, /var/tmp/livecov-ci-venv); \
-             run .ci/install-moto.sh"
-        );
-        eprintln!("skipping {test}: moto_server not found; run .ci/install-moto.sh");
-        return None;
-    };
+fn start_moto() -> Option<Moto> {
+    let server = external::require(
+        "moto_server (LIVECOV_MOTO_SERVER, PATH, /var/tmp/livecov-ci-venv; \
+         run .ci/install-moto.sh)",
+        find_moto(),
+    )?;
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -234,8 +234,8 @@ async fn put(store: &impl ObjectStore, key: &str, bytes: &[u8]) {
 
 /// A bucket holding the producer layout under PREFIX, plus keys of a neighbouring
 /// cluster whose prefix starts with the same characters (they must not be listed).
-async fn seeded_moto(test: &str) -> Option<(Moto, impl ObjectStore)> {
-    let moto = start_moto(test)?;
+async fn seeded_moto() -> Option<(Moto, impl ObjectStore)> {
+    let moto = start_moto()?;
     moto.create_bucket(BUCKET).await;
     let store = moto.store(BUCKET);
     for (key, bytes) in producer_layout() {
@@ -480,9 +480,7 @@ fn assert_first_download(summary: &Summary, collection: &Path, source: &str) {
 
 #[tokio::test]
 async fn s3_download_keeps_every_instance_and_both_toggles() {
-    let Some((moto, _store)) =
-        seeded_moto("s3_download_keeps_every_instance_and_both_toggles").await
-    else {
+    let Some((moto, _store)) = seeded_moto().await else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -496,9 +494,7 @@ async fn s3_download_keeps_every_instance_and_both_toggles() {
 
 #[tokio::test]
 async fn second_run_downloads_nothing_and_changed_objects_are_refreshed() {
-    let Some((moto, store)) =
-        seeded_moto("second_run_downloads_nothing_and_changed_objects_are_refreshed").await
-    else {
+    let Some((moto, store)) = seeded_moto().await else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -582,9 +578,7 @@ fn metadata_from(bytes: &[u8]) -> Metadata {
 
 #[tokio::test]
 async fn a_failed_object_is_reported_with_its_url_and_the_rest_is_downloaded() {
-    let Some((moto, _store)) =
-        seeded_moto("a_failed_object_is_reported_with_its_url_and_the_rest_is_downloaded").await
-    else {
+    let Some((moto, _store)) = seeded_moto().await else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -612,7 +606,7 @@ async fn a_failed_object_is_reported_with_its_url_and_the_rest_is_downloaded() {
 
 #[tokio::test]
 async fn a_missing_bucket_is_a_clear_error() {
-    let Some(moto) = start_moto("a_missing_bucket_is_a_clear_error") else {
+    let Some(moto) = start_moto() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -630,8 +624,7 @@ async fn a_missing_bucket_is_a_clear_error() {
 
 #[tokio::test]
 async fn aws_profiles_from_the_shared_files_are_used() {
-    let Some((moto, _store)) = seeded_moto("aws_profiles_from_the_shared_files_are_used").await
-    else {
+    let Some((moto, _store)) = seeded_moto().await else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -729,8 +722,7 @@ async fn file_urls_and_plain_paths_give_the_same_collection() {
 
 #[tokio::test]
 async fn s3_and_local_sources_give_the_same_collection() {
-    let Some((moto, _store)) = seeded_moto("s3_and_local_sources_give_the_same_collection").await
-    else {
+    let Some((moto, _store)) = seeded_moto().await else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -1,8 +1,9 @@
 //! The HTML site in a real browser: headless Chromium driven through chromedriver
 //! (WebDriver), on sites written by livecov itself.
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); set
-//! `LIVECOV_CHROMEDRIVER` / `LIVECOV_CHROMIUM` to use other binaries. Screenshots of every
+//! Needs Debian's `chromium` and `chromium-driver` (`scripts/test` installs them); set
+//! `LIVECOV_CHROMEDRIVER` / `LIVECOV_CHROMIUM` to use other binaries. Without them the
+//! tests are skipped, or fail when `CI` is set (`support/external.rs`). Screenshots of every
 //! step are kept under `target/tmp/browser-artifacts/`. Timings (first paint of a
 //! 1,000-owner index, a 10,000-file build page becoming interactive) are printed, not
 //! asserted: run with `--nocapture` to see them.
@@ -18,10 +19,14 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use livecov_render::*;
 use serde_json::{json, Value};
 
-/// A chromedriver on 127.0.0.1, stopped on drop.
+#[path = "support/external.rs"]
+mod external;
+
+/// A chromedriver on 127.0.0.1, stopped on drop, and the Chromium it is to drive.
 struct Driver {
     child: Child,
     port: u16,
+    chromium: PathBuf,
 }
 
 impl Drop for Driver {
@@ -72,27 +77,30 @@ fn descendants(root: u32) -> Vec<u32> {
     found
 }
 
-fn find_binary(var: &str, candidates: &[&str]) -> PathBuf {
-    if let Some(p) = std::env::var_os(var) {
-        return PathBuf::from(p);
-    }
-    for c in candidates {
-        if Path::new(c).is_file() {
-            return PathBuf::from(c);
-        }
-    }
-    panic!(
-        "{} not found (looked at {candidates:?}); install Debian's chromium and chromium-driver \
-         (.ci/run does) or set {var}",
+/// `$var`, else the first of `candidates` that exists; `None` (the test skips, or fails
+/// under CI) when there is none.
+fn find_binary(var: &str, candidates: &[&str]) -> Option<PathBuf> {
+    let found = std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| candidates.iter().map(PathBuf::from).find(|c| c.is_file()));
+    let what = format!(
+        "{} (looked at {candidates:?}; install Debian's chromium and chromium-driver with \
+         .ci/install-chromium.sh, or set {var})",
         candidates[0]
     );
+    external::require(&what, found)
 }
 
-fn start_driver() -> Driver {
+/// Starts chromedriver, or returns `None` when it or Chromium is missing.
+fn start_driver() -> Option<Driver> {
     let bin = find_binary(
         "LIVECOV_CHROMEDRIVER",
         &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
-    );
+    )?;
+    let chromium = find_binary(
+        "LIVECOV_CHROMIUM",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+    )?;
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -113,19 +121,19 @@ fn start_driver() -> Driver {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Driver { child, port }
+    Some(Driver {
+        child,
+        port,
+        chromium,
+    })
 }
 
 async fn connect(driver: &Driver) -> Client {
-    let chromium = find_binary(
-        "LIVECOV_CHROMIUM",
-        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
-    );
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
         json!({
-            "binary": chromium,
+            "binary": driver.chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--window-size=1400,1000", "--allow-file-access-from-files"],
         }),
@@ -368,7 +376,9 @@ fn rt() -> tokio::runtime::Runtime {
 fn index_filters_sorts_expands_and_links_to_build_pages() {
     let dir = tempfile::tempdir().unwrap();
     let (index, big) = synthetic_site(dir.path());
-    let driver = start_driver();
+    let Some(driver) = start_driver() else {
+        return;
+    };
     rt().block_on(async {
         let c = connect(&driver).await;
         c.goto(&url(&dir.path().join("index.html"))).await.unwrap();
@@ -461,7 +471,9 @@ fn build_page_deep_links_and_keys_land_on_the_right_line() {
     let dir = tempfile::tempdir().unwrap();
     let (_, big) = synthetic_site(dir.path());
     let page = dir.path().join("b").join(&big).join("index.html");
-    let driver = start_driver();
+    let Some(driver) = start_driver() else {
+        return;
+    };
     rt().block_on(async {
         let c = connect(&driver).await;
         let started = Instant::now();
@@ -560,7 +572,9 @@ fn demo_site_shows_sources_fetched_at_the_commit() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let driver = start_driver();
+    let Some(driver) = start_driver() else {
+        return;
+    };
     rt().block_on(async {
         let c = connect(&driver).await;
         c.goto(&url(&demo.join("html/index.html"))).await.unwrap();

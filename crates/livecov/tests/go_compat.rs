@@ -4,8 +4,8 @@
 //! - `golden`: data sets made by real Go programs and the outputs `go tool covdata`
 //!   printed for them, committed under `tests/fixtures/go/golden` (fast, no Go needed);
 //! - `live`: builds the fixture programs with the installed `go`, runs them, runs
-//!   `go tool covdata` and compares on the fresh data. With `CI` set and no `go`, it
-//!   fails instead of skipping.
+//!   `go tool covdata` and compares on the fresh data. Without `go` it is skipped, or
+//!   fails when `CI` is set (`support/external.rs`).
 //!
 //! Where livecov deliberately differs (errors for bad inputs exit 2 and still print
 //! what could be read; an empty input directory is an error), the difference is listed
@@ -14,6 +14,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "support/external.rs"]
+mod external;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -343,11 +346,8 @@ fn go_available() -> bool {
 
 #[test]
 fn live_cross_check_with_installed_go() {
-    if !go_available() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but no `go` was found: the live covdata cross-check cannot run");
-        }
-        eprintln!("skipping live cross-check: no `go` on PATH (set CI to make this fail)");
+    let found = go_available().then_some(());
+    if external::require("`go` on PATH", found).is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,8 @@
 //!
 //! The binary is `$LIVECOV_REGISTRY_BIN`, else `/usr/bin/docker-registry`
 //! (`.ci/install-registry.sh` installs it). When it is missing, [`registry_bin`] panics if
-//! `$CI` is set and otherwise prints a message and returns `None` (the test skips).
+//! `$CI` is set and otherwise prints a message and returns `None` (the test skips): the
+//! rule of `crates/livecov/tests/support/external.rs`.
 //!
 //! Shared by several test crates with `#[path = …] mod registry_harness;`, so it depends
 //! only on what every includer has as dev-dependencies: `reqwest`, `ring`, `serde_json`,
@@ -21,6 +22,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+// Relative to this file's directory, whichever test crate includes it.
+#[path = "../../../livecov/tests/support/external.rs"]
+mod external;
+
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -34,19 +39,11 @@ pub fn registry_bin() -> Option<PathBuf> {
     let bin = std::env::var_os("LIVECOV_REGISTRY_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/docker-registry"));
-    if bin.is_file() {
-        return Some(bin);
-    }
-    let message = format!(
-        "{} not found: install Debian's docker-registry (.ci/install-registry.sh) or set \
-         LIVECOV_REGISTRY_BIN",
+    let what = format!(
+        "{} (Debian's docker-registry: run .ci/install-registry.sh or set LIVECOV_REGISTRY_BIN)",
         bin.display()
     );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("skipping registry test: {message}");
-    None
+    external::require(&what, bin.is_file().then_some(bin))
 }
 
 /// A running registry; stopped when dropped.
