@@ -237,6 +237,7 @@ pub fn run(dir: &Path) -> Result<Exit> {
         update: Vec::new(),
         merge: crate::cluster::compile::MergeRule::Sum,
         exclude_files: vec!["coverage_server.go".into(), "coverage_producer.go".into()],
+        strict: false,
         registry: Default::default(),
     };
     let status = crate::cluster::compile::run(&compile)?;

@@ -244,6 +244,26 @@ fn process_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ProcessRow>
     })
 }
 
+/// A list column (pods, containers…) as stored: a JSON array, so a value holding a
+/// newline stays one value.
+fn encode_list(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_default()
+}
+
+/// Reads a list column: a JSON array, or (stores of schema 2 and before) values joined
+/// by newlines.
+fn decode_list(s: String) -> Vec<String> {
+    if s.is_empty() {
+        return Vec::new();
+    }
+    if s.starts_with('[') {
+        if let Ok(v) = serde_json::from_str(&s) {
+            return v;
+        }
+    }
+    s.split('\n').map(str::to_owned).collect()
+}
+
 /// An open store.
 pub struct Store {
     conn: Connection,
@@ -442,13 +462,7 @@ impl Store {
                  FROM owners ORDER BY key",
             )
             .map_err(|e| self.err(e))?;
-        let split = |s: String| -> Vec<String> {
-            if s.is_empty() {
-                Vec::new()
-            } else {
-                s.split('\n').map(str::to_owned).collect()
-            }
-        };
+        let split = decode_list;
         let rows = stmt
             .query_map([], |r| {
                 Ok(OwnerRow {
@@ -795,10 +809,10 @@ impl Tx<'_> {
                     o.owner,
                     o.binary,
                     o.build_id,
-                    o.pods.join("\n"),
-                    o.containers.join("\n"),
-                    o.hosts.join("\n"),
-                    o.images.join("\n"),
+                    encode_list(&o.pods),
+                    encode_list(&o.containers),
+                    encode_list(&o.hosts),
+                    encode_list(&o.images),
                     o.first_seen,
                     o.last_seen,
                     o.statements as i64,

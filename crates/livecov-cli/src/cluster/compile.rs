@@ -13,14 +13,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result};
-use livecov_formats::gocovdata::{classify_file_name, CounterFileReader, CovFileName, MetaFile};
+use livecov_formats::gocovdata::read::{merge_records, read_data_file};
+use livecov_formats::gocovdata::{
+    classify_file_name, CounterFileReader, CovFileName, MetaFile, COUNTER_MAGIC, META_MAGIC,
+};
 use livecov_model::owners::{infer_owners, PodOrigin};
-use livecov_model::{merge_counters, CounterMode};
+use livecov_model::CounterMode;
 use livecov_store::{
     compress_counters, compress_layout, for_each_nonzero, BuildFile, ImageSourceRow, InputRow,
     OwnerRow, ProcessRow, Store,
@@ -39,6 +41,19 @@ pub enum MergeRule {
     Sum,
     /// Element-wise maximum, like the older tool.
     Max,
+    /// Covered or not: 1 where any process ran the unit.
+    Or,
+}
+
+impl MergeRule {
+    /// The model's rule.
+    pub fn model(self) -> livecov_model::MergeRule {
+        match self {
+            MergeRule::Sum => livecov_model::MergeRule::Sum,
+            MergeRule::Max => livecov_model::MergeRule::Max,
+            MergeRule::Or => livecov_model::MergeRule::Or,
+        }
+    }
 }
 
 /// Flags of `livecov cluster compile`.
@@ -62,6 +77,10 @@ pub struct CompileArgs {
         default_values_t = ["coverage_server.go".to_owned(), "coverage_producer.go".to_owned()]
     )]
     pub exclude_files: Vec<String>,
+    /// Exit with status 2 when the store holds any diagnostic (a skipped file, an
+    /// ignored record), not only when an input failed.
+    #[arg(long)]
+    pub strict: bool,
     /// Image source lookups in registries.
     #[command(flatten)]
     pub registry: super::images::RegistryArgs,
@@ -200,8 +219,8 @@ impl UpdateFilter {
 struct BuildInfo {
     meta: Arc<MetaFile>,
     layout: Layout,
-    #[allow(dead_code)] // Kept for error messages of later phases.
-    meta_path: PathBuf,
+    /// Copies of the meta file passed over (damaged): (path, why).
+    rejected: Vec<(PathBuf, String)>,
     /// Unit indices (into the dense vector) excluded as infrastructure.
     excluded: Vec<bool>,
     /// Statements of each unit, 0 for excluded units: covered statements are then one
@@ -216,6 +235,7 @@ struct BuildInfo {
 struct Compiled {
     input: InputRow,
     processes: Vec<(Arc<BuildInfo>, ProcessRow)>,
+    /// Problems that cost a file or a record, not the directory.
     warnings: Vec<String>,
     /// The directory's `info.json`, for image sources.
     info: Option<Info>,
@@ -379,49 +399,70 @@ fn lifetimes(mut snaps: Vec<Snapshot>) -> Vec<(Snapshot, i64)> {
     kept
 }
 
+/// A build's decoded layout, or why no copy of its meta file could be used.
+type BuildSlot = Arc<OnceLock<Result<Arc<BuildInfo>, String>>>;
+
 struct Run<'a> {
     cache: &'a MetaCache,
-    builds: Mutex<HashMap<[u8; 16], Arc<BuildInfo>>>,
+    /// Every copy of each build's meta file among the inputs compiled, in path order.
+    copies: HashMap<[u8; 16], Vec<PathBuf>>,
+    builds: Mutex<HashMap<[u8; 16], BuildSlot>>,
     exclude: &'a [String],
 }
 
 impl Run<'_> {
-    fn build(&self, hash: [u8; 16], meta_path: &Path) -> Result<Arc<BuildInfo>, String> {
-        if let Some(b) = self.builds.lock().expect("builds lock").get(&hash) {
-            return Ok(b.clone());
-        }
-        let meta = self.cache.get_or_decode(hash, meta_path)?;
-        if CounterMode::from_go(meta.mode).is_none() {
-            return Err(format!(
-                "{}: at byte offset 48: counter mode {} is not set, count or atomic",
-                meta_path.display(),
-                meta.mode
-            ));
-        }
-        let layout = Layout::new(&meta);
-        let (excluded, unit_stmts, statements) = unit_tables(&meta, self.exclude);
-        // Compressed here, on a worker, rather than on the single writer thread.
-        let layout_zstd = fs::read(meta_path)
-            .map_err(|e| format!("reading {}: {e}", meta_path.display()))
-            .and_then(|b| {
-                compress_layout(&b).map_err(|e| format!("{}: {e}", meta_path.display()))
-            })?;
-        let info = Arc::new(BuildInfo {
-            meta,
-            layout,
-            meta_path: meta_path.to_owned(),
-            excluded,
-            unit_stmts,
-            statements,
-            layout_zstd,
-        });
-        Ok(self
+    /// Build `hash`, decoded once from the first copy of its meta file that verifies
+    /// (the same copy whichever directory asks first); `local` is the copy the asking
+    /// directory holds, tried when the run did not list it.
+    fn build(&self, hash: [u8; 16], local: &Path) -> Result<Arc<BuildInfo>, String> {
+        let slot = self
             .builds
             .lock()
             .expect("builds lock")
             .entry(hash)
-            .or_insert(info)
-            .clone())
+            .or_default()
+            .clone();
+        slot.get_or_init(|| {
+            let listed = self.copies.get(&hash);
+            let local = [local.to_path_buf()];
+            let copies: Vec<&Path> = listed
+                .map(|c| c.as_slice())
+                .unwrap_or(&local)
+                .iter()
+                .map(PathBuf::as_path)
+                .collect();
+            let chosen = self.cache.decode_copies(hash, &copies).map_err(|why| {
+                why.into_iter()
+                    .map(|(_, w)| w)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
+            let meta = chosen.meta;
+            if CounterMode::from_go(meta.mode).is_none() {
+                return Err(format!(
+                    "{}: at byte offset 48: counter mode {} is not set, count or atomic",
+                    chosen.path.display(),
+                    meta.mode
+                ));
+            }
+            let layout = Layout::new(&meta);
+            let (excluded, unit_stmts, statements) = unit_tables(&meta, self.exclude);
+            // Compressed here, on a worker, rather than on the single writer thread.
+            let mut bytes = Vec::new();
+            read_data_file(&chosen.path, META_MAGIC, &mut bytes)?;
+            let layout_zstd =
+                compress_layout(&bytes).map_err(|e| format!("{}: {e}", chosen.path.display()))?;
+            Ok(Arc::new(BuildInfo {
+                meta,
+                layout,
+                rejected: chosen.rejected,
+                excluded,
+                unit_stmts,
+                statements,
+                layout_zstd,
+            }))
+        })
+        .clone()
     }
 
     /// Decodes one report directory into its processes.
@@ -446,33 +487,40 @@ impl Run<'_> {
         names.sort();
         let mut content = xxhash_rust::xxh3::Xxh3::new();
         let mut by_hash: HashMap<[u8; 16], Arc<BuildInfo>> = HashMap::new();
-        let mut errors = Vec::new();
+        let mut skipped = 0usize;
         for n in &names {
             if let Some(CovFileName::Meta { .. }) = classify_file_name(n) {
                 let path = dir.join(n);
                 match read_header(&path).and_then(|h| self.build(h, &path).map(|b| (h, b))) {
                     Ok((h, b)) => {
                         content.update(&h);
+                        if let Some((_, why)) = b.rejected.iter().find(|(p, _)| *p == path) {
+                            warnings.push(why.clone());
+                        }
                         by_hash.insert(h, b);
                     }
-                    Err(e) => errors.push(e),
+                    Err(e) => {
+                        warnings.push(e);
+                        skipped += 1;
+                    }
                 }
             }
         }
         let mut snaps: BTreeMap<([u8; 16], i64), Vec<Snapshot>> = BTreeMap::new();
         let mut buf = Vec::new();
+        let mut values = Vec::new();
         for n in &names {
             let Some(CovFileName::Counters { pid, .. }) = classify_file_name(n) else {
                 continue;
             };
             let path = dir.join(n);
-            buf.clear();
-            if let Err(e) = fs::File::open(&path).and_then(|mut f| f.read_to_end(&mut buf)) {
-                errors.push(format!("reading {}: {e}", path.display()));
+            if let Err(e) = read_data_file(&path, COUNTER_MAGIC, &mut buf) {
+                warnings.push(format!("{e}; file skipped"));
+                skipped += 1;
                 continue;
             }
             content.update(&buf);
-            match self.decode_counters(&path, &buf, &by_hash, &mut warnings) {
+            match self.decode_counters(&path, &buf, &by_hash, &mut values, &mut warnings) {
                 Ok((hash, counters)) => {
                     let time = times.get(n).cloned().unwrap_or_else(|| file_time(n));
                     snaps
@@ -480,7 +528,12 @@ impl Run<'_> {
                         .or_default()
                         .push(Snapshot { time, counters });
                 }
-                Err(e) => errors.push(e),
+                Err(e) => {
+                    // This file only: an earlier snapshot of the same process (the
+                    // producer alternates two files for this) or its other files count.
+                    warnings.push(format!("{e}; file skipped"));
+                    skipped += 1;
+                }
             }
         }
         if let Ok(b) = fs::read(dir.join("metadata.json")) {
@@ -495,7 +548,8 @@ impl Run<'_> {
                 let counters = match compress_counters(&snap.counters) {
                     Ok(c) => c,
                     Err(e) => {
-                        errors.push(format!("{}: process {pid}: {e}", dir.display()));
+                        warnings.push(format!("{}: process {pid}: {e}", dir.display()));
+                        skipped += 1;
                         give_back(snap.counters);
                         continue;
                     }
@@ -514,14 +568,18 @@ impl Run<'_> {
                 give_back(snap.counters);
             }
         }
-        if processes.is_empty() && errors.is_empty() {
-            errors.push(format!(
-                "{}: no counter data (covcounters.*) for any meta-data file",
-                dir.display()
-            ));
-        }
-        if !errors.is_empty() {
-            input.error = errors.join("; ");
+        if processes.is_empty() {
+            // Nothing of the directory counts: it failed (and is retried next run).
+            input.error = if warnings.is_empty() {
+                format!(
+                    "{}: no counter data (covcounters.*) for any meta-data file",
+                    dir.display()
+                )
+            } else {
+                std::mem::take(&mut warnings).join("; ")
+            };
+        } else {
+            input.partial = skipped > 0;
         }
         Compiled {
             input,
@@ -531,56 +589,48 @@ impl Run<'_> {
         }
     }
 
-    /// Decodes one counter file into a dense vector aligned to its build.
+    /// Decodes one counter file into a dense vector aligned to its build, with the rules
+    /// `livecov go` uses (`gocovdata::read::merge_records`): records that do not fit the
+    /// layout are reported and left out; a file that fails half way gives nothing.
     fn decode_counters(
         &self,
         path: &Path,
         bytes: &[u8],
         by_hash: &HashMap<[u8; 16], Arc<BuildInfo>>,
+        values: &mut Vec<u32>,
         warnings: &mut Vec<String>,
     ) -> Result<([u8; 16], Vec<u32>), String> {
         let p = path.display();
-        let (mut reader, _) =
-            CounterFileReader::new(bytes).map_err(|e| format!("decoding {p}: {e}"))?;
+        let (mut reader, header_warnings) =
+            CounterFileReader::new(bytes).map_err(|e| format!("{p}: {e}"))?;
         let hash = reader.meta_hash;
         let build = by_hash.get(&hash).ok_or_else(|| {
             format!(
-                "{p}: no meta-data file with hash {} in its directory",
+                "{p}: no usable meta-data file with hash {} in its directory (orphan counter file)",
                 livecov_formats::gocovdata::hex16(&hash)
             )
         })?;
+        let records = reader
+            .read_all_records(values)
+            .map_err(|e| format!("{p}: {e}"))?;
+        for w in header_warnings.into_iter().chain(reader.trailing_warning()) {
+            warnings.push(format!("{p}: {w}"));
+        }
         let mode = CounterMode::from_go(build.meta.mode).unwrap_or(CounterMode::Count);
         let mut dense = take_buffer(build.layout.total());
-        let mut rec = Vec::new();
-        while let Some(head) = reader
-            .next_record(&mut rec)
-            .map_err(|e| format!("decoding {p}: {e}"))?
-        {
-            let (pi, fi) = (head.pkg as usize, head.func as usize);
-            let Some(func) = build
-                .meta
-                .packages
-                .get(pi)
-                .and_then(|pk| pk.functions.get(fi))
-            else {
-                warnings.push(format!(
-                    "{p}: at byte offset {}: record for package {pi} function {fi} is out of range; ignored",
-                    head.offset
-                ));
-                continue;
-            };
-            if rec.len() < func.units.len() {
-                return Err(format!(
-                    "{p}: at byte offset {}: {} has {} counters, expected {}",
-                    head.offset,
-                    func.name,
-                    rec.len(),
-                    func.units.len()
-                ));
-            }
-            let range = build.layout.func_range(pi, fi);
-            let n = range.len();
-            merge_counters(mode, &mut dense[range], &rec[..n]);
+        let mut problems = Vec::new();
+        merge_records(
+            &reader,
+            records,
+            &build.meta,
+            &build.layout,
+            mode,
+            &mut dense,
+            None,
+            &mut problems,
+        );
+        for pr in problems {
+            warnings.push(format!("{p}: at byte offset {}: {}", pr.offset, pr.message));
         }
         Ok((hash, dense))
     }
@@ -697,22 +747,123 @@ pub struct Summary {
     pub images_resolved: usize,
     /// Images whose registry lookup failed (recorded, retried next run).
     pub images_failed: usize,
+    /// Problems met this run that cost a file or a record (printed as warnings).
+    pub warnings: usize,
+    /// Inputs compiled this run that lost some of their files.
+    pub partial: usize,
+    /// Diagnostics the store holds after the run (this run's and unchanged inputs').
+    pub diagnostics_in_store: usize,
+}
+
+/// The setting that says whether the last compile of a store finished.
+pub const COMPILE_STATE: &str = "compile_state";
+/// Its value once a compile finished.
+pub const COMPILE_DONE: &str = "complete";
+
+/// Holds `<collection>/livecov.lock` for the whole compile: a second compile of the same
+/// collection waits (and says so) instead of failing with "database is locked".
+fn lock_collection(collection: &Path) -> Result<fs::File> {
+    let path = collection.join("livecov.lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the compile lock {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "waiting for another compile of this collection to finish (lock {})",
+                path.display()
+            );
+            f.lock()
+                .with_context(|| format!("waiting for the compile lock {}", path.display()))?;
+        }
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("taking the compile lock {}", path.display()))
+        }
+    }
+    Ok(f)
+}
+
+/// Why a compiled store cannot be trusted to be whole, if it cannot: a compile of it is
+/// running now, or the last one did not finish (killed half way).
+pub fn incomplete(collection: &Path, store: &Store) -> Result<Option<String>> {
+    let state = store.setting(COMPILE_STATE)?;
+    if state.as_deref() == Some(COMPILE_DONE) {
+        return Ok(None);
+    }
+    // Stores of schema 2 predate the marker: they were written by finished compiles.
+    let Some(state) = state else {
+        return Ok(None);
+    };
+    let running = fs::File::open(collection.join("livecov.lock"))
+        .map(|f| matches!(f.try_lock_shared(), Err(fs::TryLockError::WouldBlock)))
+        .unwrap_or(false);
+    Ok(Some(if running {
+        format!("a compile of this collection is running ({state}); report again when it ends")
+    } else {
+        format!(
+            "the last compile ({state}) did not finish; run `livecov cluster compile --collection {}` again",
+            collection.display()
+        )
+    }))
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("unix time {secs}")
+}
+
+/// The meta files of a report directory, by header hash (unreadable ones left out: the
+/// directory's own pass reports them).
+fn meta_copies(dir: &Path) -> Vec<([u8; 16], PathBuf)> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| matches!(classify_file_name(n), Some(CovFileName::Meta { .. })))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|n| {
+            let path = dir.join(n);
+            read_header(&path).ok().map(|h| (h, path))
+        })
+        .collect()
 }
 
 /// Runs `cluster compile`.
 pub fn run(args: &CompileArgs) -> Result<Exit> {
     let summary = compile(args)?;
     eprintln!(
-        "compiled {} inputs ({} unchanged, {} failed, {} removed); {} builds; {} owners ({} updated)",
+        "compiled {} inputs ({} unchanged, {} failed, {} partial, {} removed); {} warnings; \
+         {} builds; {} owners ({} updated)",
         summary.compiled,
         summary.unchanged,
         summary.failed,
+        summary.partial,
         summary.removed,
+        summary.warnings,
         summary.builds,
         summary.owners,
         summary.owners_updated
     );
     eprintln!("store: {}", args.collection.join("livecov.db").display());
+    if args.strict && summary.diagnostics_in_store > 0 {
+        eprintln!(
+            "error: --strict: the store holds {} diagnostics (`livecov report` lists them)",
+            summary.diagnostics_in_store
+        );
+        return Ok(Exit::Error);
+    }
     Ok(if summary.failed > 0 {
         Exit::Error
     } else {
@@ -740,7 +891,13 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
         .collect();
     dirs.sort();
     let db = args.collection.join("livecov.db");
+    let _lock = lock_collection(&args.collection)?;
     let mut store = Store::open(&db)?;
+    // Marked unfinished until the end: a compile killed half way leaves a store that
+    // `report` calls incomplete, instead of showing whatever part was written.
+    store.transaction(|tx| {
+        tx.set_setting(COMPILE_STATE, &format!("running since {}", now_rfc3339()))
+    })?;
     let stored: HashMap<String, InputRow> = store
         .inputs()?
         .into_iter()
@@ -776,16 +933,27 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
         .cloned()
         .collect();
 
+    // Every copy of each build's meta file, so a damaged copy in one directory falls back
+    // to an intact one in another (the same one every run: paths in order).
+    let listed: Vec<Vec<([u8; 16], PathBuf)>> = todo
+        .par_iter()
+        .map(|(d, _)| meta_copies(&coverage.join(d)))
+        .collect();
+    let mut copies: HashMap<[u8; 16], Vec<PathBuf>> = HashMap::new();
+    for (hash, path) in listed.into_iter().flatten() {
+        copies.entry(hash).or_default().push(path);
+    }
     let cache = MetaCache::default();
     let run = Run {
         cache: &cache,
+        copies,
         builds: Mutex::new(HashMap::new()),
         exclude: &args.exclude_files,
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Compiled>(32);
-    let writer_result: Result<(usize, usize)> = std::thread::scope(|scope| {
-        let writer = scope.spawn(|| -> Result<(usize, usize)> {
-            let (mut compiled, mut failed) = (0, 0);
+    let writer_result: Result<(usize, usize, usize, usize)> = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| -> Result<(usize, usize, usize, usize)> {
+            let (mut compiled, mut failed, mut warnings, mut partial) = (0, 0, 0, 0);
             let mut batch = Vec::new();
             let flush = |store: &mut Store, batch: &mut Vec<Compiled>| -> Result<()> {
                 store.transaction(|tx| {
@@ -841,6 +1009,11 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
                 Ok(())
             };
             for c in rx {
+                for w in &c.warnings {
+                    eprintln!("warning: {w}");
+                }
+                warnings += c.warnings.len();
+                partial += usize::from(c.input.partial);
                 if c.input.error.is_empty() {
                     compiled += 1;
                 } else {
@@ -859,7 +1032,7 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
                 }
                 Ok(())
             })?;
-            Ok((compiled, failed))
+            Ok((compiled, failed, warnings, partial))
         });
         todo.par_iter().for_each_with(tx, |tx, (d, fp)| {
             let dir = coverage.join(d);
@@ -885,7 +1058,9 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
         });
         writer.join().expect("writer thread")
     });
-    let (compiled, failed) = writer_result?;
+    let (compiled, failed, warnings, partial) = writer_result?;
+    summary.warnings = warnings;
+    summary.partial = partial;
     timer.mark("ingest");
     summary.compiled = compiled;
     summary.failed = failed;
@@ -901,6 +1076,8 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
     summary.owners_updated = compile_owners(&mut store, &run, args, &filter, &timer)?;
     summary.owners = store.owners()?.len();
     summary.builds = store.builds()?.len();
+    summary.diagnostics_in_store = store.diagnostics()?.len();
+    store.transaction(|tx| tx.set_setting(COMPILE_STATE, COMPILE_DONE))?;
     Ok(summary)
 }
 
@@ -913,7 +1090,8 @@ impl Run<'_> {
         hashes: &HashMap<i64, [u8; 16]>,
     ) -> Result<Arc<BuildInfo>> {
         if let Some(h) = hashes.get(&build_id) {
-            if let Some(b) = self.builds.lock().expect("builds lock").get(h) {
+            let slot = self.builds.lock().expect("builds lock").get(h).cloned();
+            if let Some(Some(Ok(b))) = slot.as_ref().map(|s| s.get()) {
                 return Ok(b.clone());
             }
         }
@@ -931,21 +1109,12 @@ fn stored_build(store: &Store, build_id: i64, exclude: &[String]) -> Result<Arc<
     Ok(Arc::new(BuildInfo {
         meta: Arc::new(meta),
         layout,
-        meta_path: PathBuf::new(),
+        rejected: Vec::new(),
         excluded,
         unit_stmts,
         statements,
         layout_zstd: Vec::new(),
     }))
-}
-
-/// Merges one counter: saturating sum (set mode: OR) or maximum.
-fn merge_one(rule: MergeRule, mode: CounterMode, dst: &mut u32, v: u32) {
-    *dst = match (rule, mode) {
-        (MergeRule::Max, _) => (*dst).max(v),
-        (MergeRule::Sum, CounterMode::Set) => u32::from(*dst != 0 || v != 0),
-        (MergeRule::Sum, _) => dst.saturating_add(v),
-    };
 }
 
 /// Per-file covered statements of each build with a changed owner: the merge of its
@@ -954,7 +1123,7 @@ fn update_build_totals(
     store: &mut Store,
     layouts: &HashMap<i64, Arc<BuildInfo>>,
     changed: &BTreeSet<i64>,
-    rule: MergeRule,
+    rule: livecov_model::MergeRule,
 ) -> Result<()> {
     let owners = store.owners()?;
     let mut per_build: BTreeMap<i64, Vec<&OwnerRow>> = BTreeMap::new();
@@ -963,7 +1132,7 @@ fn update_build_totals(
             per_build.entry(o.build_id).or_default().push(o);
         }
     }
-    let totals: Vec<(i64, Vec<(String, u64)>)> = per_build
+    let totals: Vec<(i64, u64, Vec<BuildFile>)> = per_build
         .par_iter()
         .map(|(id, list)| {
             let info = &layouts[id];
@@ -971,21 +1140,19 @@ fn update_build_totals(
             let mut merged = take_buffer(info.layout.total());
             for o in list {
                 for_each_nonzero(&o.counters, info.layout.total(), |k, v| {
-                    merge_one(rule, mode, &mut merged[k], v)
+                    rule.merge_one(mode, &mut merged[k], v);
                 })
                 .map_err(|e| anyhow::anyhow!("store: owner {}: {e}", o.key))?;
             }
-            let files = build_files(info, Some(&merged))
-                .into_iter()
-                .map(|f| (f.path, f.covered))
-                .collect();
+            let files = build_files(info, Some(&merged));
             give_back(merged);
-            Ok((*id, files))
+            Ok((*id, info.statements, files))
         })
         .collect::<Result<_>>()?;
     store.transaction(|tx| {
-        for (id, files) in &totals {
-            tx.set_build_coverage(*id, files)?;
+        for (id, statements, files) in &totals {
+            // Statements and exclusions too: the exclusion set may have changed.
+            tx.set_build_files(*id, *statements, files)?;
         }
         Ok(())
     })?;
@@ -1085,7 +1252,12 @@ fn compile_owners(
         for x in &hashes {
             h.update(x.as_bytes());
         }
-        h.update(format!("{:?}", args.merge).as_bytes());
+        // The rule and the exclusion set are part of the key: changing either recomputes.
+        h.update(args.merge.model().name().as_bytes());
+        for e in &args.exclude_files {
+            h.update(b"\0exclude:");
+            h.update(e.as_bytes());
+        }
         let input_hash = hex(&h.finalize());
         let forced = list.iter().any(|(idx, _)| filter.forces(&inputs[*idx]));
         if stored.get(key) != Some(&input_hash) || forced {
@@ -1110,7 +1282,7 @@ fn compile_owners(
         inputs: &inputs,
         owners: &owners,
         layouts: &layouts,
-        rule: args.merge,
+        rule: args.merge.model(),
     };
     let rows: Vec<OwnerRow> = todo
         .par_iter()
@@ -1127,7 +1299,7 @@ fn compile_owners(
         Ok(())
     })?;
     timer.mark("owners: write");
-    update_build_totals(store, &layouts, &changed, args.merge)?;
+    update_build_totals(store, &layouts, &changed, args.merge.model())?;
     timer.mark("build totals");
     Ok(rows.len())
 }
@@ -1137,7 +1309,7 @@ struct OwnerContext<'a> {
     inputs: &'a [InputRow],
     owners: &'a [livecov_model::owners::Owner],
     layouts: &'a HashMap<i64, Arc<BuildInfo>>,
-    rule: MergeRule,
+    rule: livecov_model::MergeRule,
 }
 
 impl OwnerContext<'_> {
@@ -1154,7 +1326,7 @@ impl OwnerContext<'_> {
         for (idx, p) in list {
             let i = &self.inputs[*idx];
             for_each_nonzero(&p.counters, info.layout.total(), |k, v| {
-                merge_one(self.rule, mode, &mut merged[k], v)
+                self.rule.merge_one(mode, &mut merged[k], v);
             })
             .map_err(|e| anyhow::anyhow!("store: process of {}: {e}", i.dir))?;
             pods.insert(if i.is_host {

@@ -88,6 +88,27 @@ pub struct Report {
     pub owners: Vec<OwnerReport>,
     /// Inputs that failed to compile: (directory, error).
     pub errors: Vec<(String, String)>,
+    /// Inputs that lost some files (listed in `diagnostics`) but still count.
+    pub partial: Vec<String>,
+    /// Every problem the compile recorded, by input directory.
+    pub diagnostics: Vec<DiagnosticReport>,
+    /// False when the last compile did not finish (killed, or still running): the
+    /// figures may be missing inputs.
+    pub complete: bool,
+    /// Why the store is not complete, when it is not.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub incomplete: String,
+}
+
+/// One diagnostic in the JSON report.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct DiagnosticReport {
+    /// The input directory it concerns.
+    pub dir: String,
+    /// `warning` (a file or record left out) or `error` (the input failed).
+    pub severity: String,
+    /// What is wrong, naming the file and byte offset.
+    pub message: String,
 }
 
 /// Reads the report out of a compiled store.
@@ -134,16 +155,34 @@ pub fn build_report(store: &Store) -> Result<Report> {
             last_seen: o.last_seen,
         })
         .collect();
-    let errors = store
-        .inputs()?
+    let inputs = store.inputs()?;
+    let partial = inputs
+        .iter()
+        .filter(|i| i.partial)
+        .map(|i| i.dir.clone())
+        .collect();
+    let errors = inputs
         .into_iter()
         .filter(|i| !i.error.is_empty())
         .map(|i| (i.dir, i.error))
+        .collect();
+    let diagnostics = store
+        .diagnostics()?
+        .into_iter()
+        .map(|(dir, severity, message)| DiagnosticReport {
+            dir,
+            severity,
+            message,
+        })
         .collect();
     Ok(Report {
         builds: build_rows,
         owners: owner_rows,
         errors,
+        partial,
+        diagnostics,
+        complete: true,
+        incomplete: String::new(),
     })
 }
 
@@ -205,7 +244,11 @@ fn escape_for_terminal(s: &str) -> String {
 /// Runs `livecov report`.
 pub fn run(args: &ReportArgs) -> Result<Exit> {
     let store = crate::cluster::open_compiled(&args.collection)?;
-    let report = build_report(&store)?;
+    let mut report = build_report(&store)?;
+    if let Some(why) = crate::cluster::compile::incomplete(&args.collection, &store)? {
+        report.complete = false;
+        report.incomplete = why;
+    }
     let mut out = String::new();
     match args.format {
         Format::Json => {
@@ -263,10 +306,33 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
                 report.builds.len(),
                 table(&rows)
             ));
-            for (dir, e) in &report.errors {
-                out.push_str(&format!("error: {dir}: {e}\n"));
-            }
         }
+    }
+    // Problems go to stderr, after the tables: stdout stays the report.
+    let mut footer = String::new();
+    if !report.diagnostics.is_empty() {
+        footer.push_str(&format!("Diagnostics ({}):\n", report.diagnostics.len()));
+        for d in &report.diagnostics {
+            footer.push_str(&format!(
+                "{}: {}: {}\n",
+                d.severity,
+                escape_for_terminal(&d.dir),
+                escape_for_terminal(&d.message)
+            ));
+        }
+    }
+    if !report.partial.is_empty() {
+        footer.push_str(&format!(
+            "{} inputs are partial (some files skipped, see above): {}\n",
+            report.partial.len(),
+            escape_for_terminal(&report.partial.join(", "))
+        ));
+    }
+    if !report.complete {
+        footer.push_str(&format!("error: store incomplete: {}\n", report.incomplete));
+    }
+    if args.format == Format::Table || !report.complete {
+        eprint!("{footer}");
     }
     // A reader that stops early (`| head`) is not an error.
     use std::io::Write;
@@ -274,7 +340,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
         _ => {}
     }
-    Ok(if report.errors.is_empty() {
+    Ok(if report.errors.is_empty() && report.complete {
         Exit::Ok
     } else {
         Exit::Error

@@ -47,10 +47,16 @@ pub fn read_data_file(path: &Path, magic: [u8; 4], buf: &mut Vec<u8>) -> Result<
         }
     }
     if got >= 4 && head[..4] != magic {
+        let spaced = |b: &[u8]| {
+            b.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         return Err(format!(
-            "{p}: at byte offset 0: bad magic {:02x?}, expected {:02x?} (not a Go coverage file)",
-            &head[..4],
-            magic
+            "{p}: at byte offset 0: bad magic {}: expected {} (not a Go coverage file)",
+            spaced(&head[..4]),
+            spaced(&magic)
         ));
     }
     buf.reserve(meta.len() as usize);
