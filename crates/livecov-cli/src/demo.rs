@@ -269,6 +269,8 @@ pub fn run(dir: &Path) -> Result<Exit> {
         skip_existing: true,
         max_concurrency: 2,
         ssh_command: None,
+        // The demo's own repository, beside its collection.
+        allow_local_remotes: true,
     };
     match &source {
         Ok(_) => {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::process::Git;
 use crate::tree::GitTree;
-use crate::url::RemoteKey;
+use crate::url::{check_remote, RemoteKey, ALL_PROTOCOLS, NETWORK_PROTOCOLS};
 
 /// Where fetched commits' refs live.
 const COMMIT_REFS: &str = "refs/livecov/";
@@ -24,6 +24,7 @@ const BRANCH_REFS: &str = "refs/livecov-remote/";
 pub struct GitCache {
     root: PathBuf,
     ssh_command: Option<OsString>,
+    allow_local: bool,
 }
 
 /// How a commit came to be in the cache.
@@ -67,6 +68,7 @@ impl GitCache {
         Ok(GitCache {
             root: root.to_path_buf(),
             ssh_command: None,
+            allow_local: false,
         })
     }
 
@@ -75,6 +77,15 @@ impl GitCache {
     #[must_use]
     pub fn with_ssh_command(mut self, command: impl Into<OsString>) -> GitCache {
         self.ssh_command = Some(command.into());
+        self
+    }
+
+    /// Allows remotes on this machine (`file://`, absolute paths) and plain `http://`,
+    /// which [`check_remote`] refuses otherwise: remotes come from image labels and
+    /// info.json, which whoever built the image wrote. Default: false.
+    #[must_use]
+    pub fn allow_local_remotes(mut self, yes: bool) -> GitCache {
+        self.allow_local = yes;
         self
     }
 
@@ -89,10 +100,16 @@ impl GitCache {
     }
 
     fn git(&self, repo: &Path) -> Git {
-        Git::new(repo, self.ssh_command.as_deref())
+        let protocols = if self.allow_local {
+            ALL_PROTOCOLS
+        } else {
+            NETWORK_PROTOCOLS
+        };
+        Git::new(repo, self.ssh_command.as_deref()).allow_protocols(protocols)
     }
 
-    /// Fetches each of `commits` from `url`, skipping those already cached.
+    /// Fetches each of `commits` from `url`, skipping those already cached. A remote
+    /// that [`check_remote`] refuses is an error for each commit, before git runs.
     ///
     /// Returns one outcome per requested commit, in order. A full id is fetched alone
     /// (`--depth=1`); when that fails, or the id is abbreviated, the remote's branches
@@ -104,10 +121,12 @@ impl GitCache {
             .iter()
             .map(|requested| FetchOutcome {
                 requested: requested.clone(),
-                result: self.repo_dir(url).and_then(|repo| {
-                    self.init(url, &repo)?;
-                    self.fetch_one(url, &repo, requested, &mut branches_fetched)
-                }),
+                result: check_remote(url, self.allow_local)
+                    .and_then(|()| self.repo_dir(url))
+                    .and_then(|repo| {
+                        self.init(url, &repo)?;
+                        self.fetch_one(url, &repo, requested, &mut branches_fetched)
+                    }),
             })
             .collect()
     }

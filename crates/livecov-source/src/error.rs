@@ -13,6 +13,18 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// A remote whose transport is not allowed: a local repository (`file://`, a path) or
+    /// plain `http://`, refused unless the cache allows local remotes.
+    #[error(
+        "remote {url:?} is not allowed: {reason}; if you trust the collection's image labels \
+         and info.json, pass --allow-local-remotes or set LIVECOV_ALLOW_LOCAL_REMOTES=1"
+    )]
+    RemoteNotAllowed {
+        /// The URL as given.
+        url: String,
+        /// What it is and why that is refused.
+        reason: String,
+    },
     /// A commit id that is not 4 to 64 hexadecimal digits.
     #[error("invalid commit id {commit:?} for {url}: {reason}")]
     InvalidCommit {

@@ -28,4 +28,4 @@ pub use check::{check_units, Mismatch, MismatchReason};
 pub use error::{Error, Result};
 pub use index::{Explanation, Rename, Resolution, Rule, SourceIndex, Step, TreeRef, BUILD_ROOTS};
 pub use tree::{DirTree, GitTree, SourceTree};
-pub use url::RemoteKey;
+pub use url::{check_remote, RemoteKey};

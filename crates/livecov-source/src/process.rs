@@ -25,6 +25,7 @@ const SCRUBBED_ENV: &[&str] = &[
 pub(crate) struct Git {
     args: Vec<OsString>,
     ssh_command: Option<OsString>,
+    protocols: &'static str,
 }
 
 impl Git {
@@ -45,7 +46,15 @@ impl Git {
         Git {
             args,
             ssh_command: ssh_command.map(OsStr::to_os_string),
+            protocols: crate::url::NETWORK_PROTOCOLS,
         }
+    }
+
+    /// The transports git may use (`GIT_ALLOW_PROTOCOL`, which also binds redirects and
+    /// `ext::`). Default: `https:ssh:git`.
+    pub(crate) fn allow_protocols(mut self, protocols: &'static str) -> Git {
+        self.protocols = protocols;
+        self
     }
 
     /// Appends arguments.
@@ -66,6 +75,7 @@ impl Git {
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_PAGER", "cat")
             .env("LC_ALL", "C")
+            .env("GIT_ALLOW_PROTOCOL", self.protocols)
             .stdin(Stdio::null());
         for name in SCRUBBED_ENV {
             cmd.env_remove(name);

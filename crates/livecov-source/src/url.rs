@@ -117,6 +117,42 @@ impl fmt::Display for RemoteKey {
     }
 }
 
+/// The transports allowed to git when local remotes are not ([`GIT_ALLOW_PROTOCOL`]
+/// syntax), matching [`check_remote`].
+///
+/// [`GIT_ALLOW_PROTOCOL`]: https://git-scm.com/docs/git#Documentation/git.txt-GITALLOWPROTOCOL
+pub(crate) const NETWORK_PROTOCOLS: &str = "https:ssh:git";
+/// The transports allowed to git when local remotes are.
+pub(crate) const ALL_PROTOCOLS: &str = "https:ssh:git:file:http";
+
+/// Checks that a remote uses a transport that metadata written by someone else may name:
+/// `https://`, ssh (`ssh://`, `git+ssh://`, `ssh+git://`, `user@host:path`) or `git://`.
+/// A local repository (`file://`, an absolute path) would let an image label make livecov
+/// read, and publish, a repository of this machine; plain `http://` can be tampered with
+/// in transit. Both are refused unless `allow_local`. URLs that are not valid remotes
+/// at all are left to [`RemoteKey::parse`].
+pub fn check_remote(url: &str, allow_local: bool) -> Result<()> {
+    let trimmed = url.trim();
+    let refused = if let Some((scheme, _)) = trimmed.split_once("://") {
+        match scheme.to_ascii_lowercase().as_str() {
+            "file" => Some("a file:// URL names a repository on this machine"),
+            "http" => Some("plain http:// can be altered in transit; use https://"),
+            _ => None,
+        }
+    } else if trimmed.starts_with('/') {
+        Some("a path names a repository on this machine")
+    } else {
+        None
+    };
+    match refused {
+        Some(reason) if !allow_local => Err(Error::RemoteNotAllowed {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// `[user@]host:path`, the scp-like SSH syntax: a colon before any slash.
 fn scp_like(url: &str) -> Option<(&str, &str)> {
     let colon = url.find(':')?;

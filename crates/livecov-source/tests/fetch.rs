@@ -5,7 +5,7 @@
 mod common;
 
 use common::{fake_ssh, Daemon, Repo};
-use livecov_source::{Error, FetchMethod, GitCache, SourceTree};
+use livecov_source::{check_remote, Error, FetchMethod, GitCache, SourceTree};
 
 /// Three commits of one file, plus a file that only the third has.
 fn three_commits(path: std::path::PathBuf) -> (Repo, [String; 3]) {
@@ -29,7 +29,9 @@ fn read(tree: &dyn SourceTree, path: &str) -> String {
 fn fetches_exactly_the_requested_commit_over_file_url() {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, [c1, c2, c3]) = three_commits(tmp.path().join("three"));
-    let cache = GitCache::open(&tmp.path().join("cache")).unwrap();
+    let cache = GitCache::open(&tmp.path().join("cache"))
+        .unwrap()
+        .allow_local_remotes(true);
     let url = repo.file_url();
 
     let outcomes = cache.fetch(&url, std::slice::from_ref(&c2));
@@ -87,7 +89,9 @@ fn fetches_exactly_the_requested_commit_over_file_url() {
 fn unfetchable_commit_is_an_error_never_another_commit() {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, [_, c2, _]) = three_commits(tmp.path().join("three"));
-    let cache = GitCache::open(&tmp.path().join("cache")).unwrap();
+    let cache = GitCache::open(&tmp.path().join("cache"))
+        .unwrap()
+        .allow_local_remotes(true);
     let url = repo.file_url();
     let missing = "0123456789abcdef0123456789abcdef01234567".to_owned();
 
@@ -141,7 +145,9 @@ fn abbreviated_id_falls_back_to_branches_and_tags() {
     common::git(&repo.path, &["checkout", "--quiet", "main"]);
     common::git(&repo.path, &["branch", "--quiet", "-D", "side"]);
 
-    let cache = GitCache::open(&tmp.path().join("cache")).unwrap();
+    let cache = GitCache::open(&tmp.path().join("cache"))
+        .unwrap()
+        .allow_local_remotes(true);
     let url = repo.file_url();
     // First a shallow fetch of commit 2, so the fallback must deepen past it to commit 1.
     assert_eq!(
@@ -275,7 +281,9 @@ fn git_tree_lists_blobs_only_and_resolves_file_symlinks() {
     std::os::unix::fs::symlink("dir", repo.path.join("dirlink")).unwrap();
     std::os::unix::fs::symlink("../../outside", repo.path.join("dir/out")).unwrap();
     let c = repo.commit("links");
-    let cache = GitCache::open(&tmp.path().join("cache")).unwrap();
+    let cache = GitCache::open(&tmp.path().join("cache"))
+        .unwrap()
+        .allow_local_remotes(true);
     let url = repo.file_url();
     assert!(cache.fetch(&url, std::slice::from_ref(&c))[0]
         .result
@@ -283,4 +291,52 @@ fn git_tree_lists_blobs_only_and_resolves_file_symlinks() {
     let tree = cache.tree(&url, &c).unwrap();
     assert_eq!(tree.paths(), ["b.txt", "dir/link.go", "dir/real.go"]);
     assert_eq!(read(&tree, "dir/link.go"), "package dir\n");
+}
+
+#[test]
+fn local_and_plain_http_remotes_are_refused_by_default() {
+    // A remote comes from an image label or info.json, written by whoever built the
+    // image: by default it may not make livecov read a repository on this machine.
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, [_, c2, _]) = three_commits(tmp.path().join("three"));
+    let cache = GitCache::open(&tmp.path().join("cache")).unwrap();
+    let path = repo.path.display().to_string();
+    for url in [
+        repo.file_url(),
+        path.clone(),
+        format!("http://127.0.0.1:1{path}"),
+    ] {
+        let outcome = cache.fetch(&url, std::slice::from_ref(&c2)).remove(0);
+        let err = outcome.result.unwrap_err();
+        assert!(
+            matches!(err, Error::RemoteNotAllowed { .. }),
+            "{url}: {err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("{url:?}"))
+                && text.contains("--allow-local-remotes")
+                && text.contains("LIVECOV_ALLOW_LOCAL_REMOTES=1"),
+            "{text}"
+        );
+        // Refused before git ran: no cache repository was made for it.
+        assert!(!cache.repo_dir(&url).unwrap().exists(), "{url}");
+    }
+    // Network transports pass the check (they are not fetched here).
+    for url in [
+        "https://github.com/org/repo",
+        "ssh://git@github.com/org/repo",
+        "git+ssh://git@github.com/org/repo",
+        "git@github.com:org/repo.git",
+        "git://github.com/org/repo",
+    ] {
+        assert!(check_remote(url, false).is_ok(), "{url}");
+    }
+    assert!(check_remote("file:///srv/r", true).is_ok());
+    assert!(check_remote("/srv/r", true).is_ok());
+
+    // Allowed, the same file:// remote is fetched.
+    let allowed = cache.allow_local_remotes(true);
+    let fetched = allowed.fetch(&repo.file_url(), std::slice::from_ref(&c2));
+    assert_eq!(fetched[0].result.as_ref().unwrap().commit, c2);
 }

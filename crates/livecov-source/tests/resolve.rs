@@ -93,7 +93,9 @@ fn world() -> World {
         .write("x.go", &go("foo", "var X = 1\n"));
     let short_c = short.commit("foo");
 
-    let cache = GitCache::open(&root.join("cache")).unwrap();
+    let cache = GitCache::open(&root.join("cache"))
+        .unwrap()
+        .allow_local_remotes(true);
     let mut trees: Vec<(TreeRef, Box<dyn SourceTree>)> = Vec::new();
     let mut add = |repo: &Repo, commit: &str| {
         let url = repo.file_url();

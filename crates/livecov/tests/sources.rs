@@ -158,6 +158,7 @@ fn demo_sources_are_fetched_at_the_commit_and_explained() {
     let out = livecov(&[
         "cluster",
         "clone-sources",
+        "--allow-local-remotes",
         "--collection",
         d.to_str().unwrap(),
     ]);
@@ -191,6 +192,7 @@ fn a_commit_that_cannot_be_fetched_is_shown_as_such_never_replaced() {
     let out = livecov(&[
         "cluster",
         "clone-sources",
+        "--allow-local-remotes",
         "--collection",
         c.to_str().unwrap(),
     ]);
@@ -230,6 +232,48 @@ fn a_commit_that_cannot_be_fetched_is_shown_as_such_never_replaced() {
 }
 
 #[test]
+fn a_file_remote_from_info_json_is_refused_unless_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("demo");
+    demo(&d);
+    let repo = d.join("repo").canonicalize().unwrap();
+    let url = format!("file://{}", repo.display());
+    let good = git(&repo, &["rev-parse", "HEAD"]);
+    let c = tmp.path().join("c");
+    collection_at(&d, &c, &url, &good);
+    let clone = |env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_livecov"));
+        cmd.args(["cluster", "clone-sources", "--collection"])
+            .arg(&c)
+            .env_remove("LIVECOV_ALLOW_LOCAL_REMOTES");
+        if let Some(v) = env {
+            cmd.env("LIVECOV_ALLOW_LOCAL_REMOTES", v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = clone(None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!(
+            "error: {url}@{good}: remote {url:?} is not allowed"
+        )) && t.contains("--allow-local-remotes"),
+        "{t}"
+    );
+    assert!(t.contains("Cloned: 0, Errors: 1"), "{t}");
+    assert!(!c.join("sources/file").exists(), "nothing was fetched");
+    let out = clone(Some("0"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = clone(Some("1"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("Cloned: 1, Errors: 0"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn the_wrong_commit_is_detected_from_the_units() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("demo");
@@ -245,6 +289,7 @@ fn the_wrong_commit_is_detected_from_the_units() {
     let out = livecov(&[
         "cluster",
         "clone-sources",
+        "--allow-local-remotes",
         "--collection",
         c.to_str().unwrap(),
     ]);

@@ -312,6 +312,18 @@ pub struct FetchArgs {
     /// `GIT_SSH_COMMAND` for SSH remotes (`git@host:org/repo`), e.g. a deploy key.
     #[arg(long, value_name = "CMD")]
     pub ssh_command: Option<String>,
+    /// Also fetch remotes on this machine (`file://`, absolute paths) and over plain
+    /// `http://`. Remotes come from image labels and info.json, written by whoever built
+    /// the image, so by default only https, ssh (`git@host:org/repo`) and git:// are
+    /// fetched. Also on with LIVECOV_ALLOW_LOCAL_REMOTES=1.
+    #[arg(long)]
+    pub allow_local_remotes: bool,
+}
+
+/// Whether `--allow-local-remotes` or `LIVECOV_ALLOW_LOCAL_REMOTES=1` allows local and
+/// plain-http remotes.
+fn allow_local_remotes(flag: bool) -> bool {
+    flag || std::env::var_os("LIVECOV_ALLOW_LOCAL_REMOTES").is_some_and(|v| v == "1")
 }
 
 /// Runs `clone-sources`: fetches every repo@commit the collection's builds need into
@@ -338,7 +350,8 @@ pub fn fetch(args: &FetchArgs) -> Result<Exit> {
         .sources
         .clone()
         .unwrap_or_else(|| args.collection.join("sources"));
-    let mut cache = GitCache::open(&dir)?;
+    let mut cache =
+        GitCache::open(&dir)?.allow_local_remotes(allow_local_remotes(args.allow_local_remotes));
     if let Some(cmd) = &args.ssh_command {
         cache = cache.with_ssh_command(cmd);
     }
