@@ -466,3 +466,66 @@ fn report_table_survives_hostile_pod_names() {
     let (r, _) = report_json(c);
     assert_eq!(r["owners"][0]["pods"][0], pod.as_str());
 }
+
+/// The build page merges its owners with the collection's rule: under `--merge max`
+/// two owners that ran the same workload show the counts of one (the index's rule),
+/// under the default sum twice those counts.
+#[test]
+fn the_build_page_merges_owners_with_the_collections_rule() {
+    // (file:line.col,line.col → count) of one process (prog2_count has one), as
+    // `go tool covdata textfmt` wrote it.
+    let single: std::collections::BTreeMap<String, u64> =
+        fs::read_to_string(golden().join("expected/prog2_count_textfmt.out"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                (f[0].to_owned(), f[2].parse().unwrap())
+            })
+            .collect();
+    assert!(single.values().any(|&n| n > 0));
+    for (rule, factor) in [("max", 1), ("sum", 2)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = tmp.path();
+        for (d, ns) in [("a", "ns1"), ("b", "ns2")] {
+            let dir = add_dir(c, d, "prog2_count", &format!("web-{d}"));
+            let md = metadata(&format!("web-{d}")).replace("\"ns\"", &format!("\"{ns}\""));
+            fs::write(dir.join("metadata.json"), md).unwrap();
+        }
+        let out = compile(c, &["--merge", rule]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let (r, _) = report_json(c);
+        assert_eq!(
+            r["owners"].as_array().unwrap().len(),
+            2,
+            "two owners, one build"
+        );
+        let out = livecov(&["cluster", "render", "--collection", c.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let build = r["builds"][0]["build"].as_str().unwrap();
+        let mut page = std::collections::BTreeMap::new();
+        for e in fs::read_dir(c.join(format!("html/b/{build}/f"))).unwrap() {
+            let js = fs::read_to_string(e.unwrap().path()).unwrap();
+            for line in js.lines() {
+                let json = &line[line.find('{').unwrap()..line.rfind('}').unwrap() + 1];
+                let v: serde_json::Value = serde_json::from_str(json).unwrap();
+                let path = v["path"].as_str().unwrap();
+                for b in v["blocks"].as_array().unwrap() {
+                    let n: Vec<u64> = b
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_u64().unwrap())
+                        .collect();
+                    page.insert(format!("{path}:{}.{},{}.{}", n[0], n[1], n[2], n[3]), n[5]);
+                }
+            }
+        }
+        let expected: std::collections::BTreeMap<String, u64> = single
+            .iter()
+            .map(|(k, &n)| (k.clone(), n * factor))
+            .collect();
+        assert_eq!(page, expected, "--merge {rule}");
+    }
+}

@@ -759,6 +759,20 @@ pub struct Summary {
 pub const COMPILE_STATE: &str = "compile_state";
 /// Its value once a compile finished.
 pub const COMPILE_DONE: &str = "complete";
+/// The setting that keeps the merge rule the owners and build totals were made with.
+pub const MERGE_RULE: &str = "merge_rule";
+/// The setting that keeps the exclusion set of the stored totals (one name per line).
+pub const EXCLUDE_FILES: &str = "exclude_files";
+
+/// The merge rule a compiled store was made with (`sum` for stores that predate it).
+pub fn stored_rule(store: &Store) -> Result<livecov_model::MergeRule> {
+    Ok(match store.setting(MERGE_RULE)? {
+        None => livecov_model::MergeRule::Sum,
+        Some(name) => livecov_model::MergeRule::from_name(&name).ok_or_else(|| {
+            anyhow::anyhow!("the store names merge rule {name:?}, which this livecov does not know")
+        })?,
+    })
+}
 
 /// Holds `<collection>/livecov.lock` for the whole compile: a second compile of the same
 /// collection waits (and says so) instead of failing with "database is locked".
@@ -1077,7 +1091,11 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
     summary.owners = store.owners()?.len();
     summary.builds = store.builds()?.len();
     summary.diagnostics_in_store = store.diagnostics()?.len();
-    store.transaction(|tx| tx.set_setting(COMPILE_STATE, COMPILE_DONE))?;
+    store.transaction(|tx| {
+        tx.set_setting(MERGE_RULE, args.merge.model().name())?;
+        tx.set_setting(EXCLUDE_FILES, &args.exclude_files.join("\n"))?;
+        tx.set_setting(COMPILE_STATE, COMPILE_DONE)
+    })?;
     Ok(summary)
 }
 

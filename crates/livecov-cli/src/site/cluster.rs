@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use livecov_formats::gocovdata::{decode_meta_file, hex16};
-use livecov_model::{merge_counters, CounterMode};
+use livecov_model::{CounterMode, MergeRule};
 use livecov_render::{
     default_levels, Block, BuildData, BuildPage, IndexBuild, IndexData, IndexOwner, PageOwner,
     PageSource, RenderOptions, SourceInfo, SourceStatus,
@@ -85,6 +85,9 @@ struct BuildSource {
     build: BuildRow,
     owners: Vec<OwnerRow>,
     excluded: BTreeSet<String>,
+    /// How the collection's compile merged owners: the page merges them the same way,
+    /// so its figures agree with the index.
+    rule: MergeRule,
     repo: String,
     commit: String,
     store_path: PathBuf,
@@ -97,6 +100,7 @@ pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render
     let db = args.collection.join("livecov.db");
     let store = crate::cluster::open_compiled(&args.collection)?;
     let builds = store.builds()?;
+    let rule = crate::cluster::compile::stored_rule(&store)?;
     let owners = store.owners()?;
     let images: BTreeMap<String, ImageSourceRow> = store
         .image_sources()?
@@ -209,6 +213,7 @@ pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render
             build: b,
             owners: list,
             excluded,
+            rule,
             repo,
             commit,
             store_path: db.clone(),
@@ -302,6 +307,7 @@ impl PageSource for BuildSource {
             self.sources.fingerprint(),
             self.excluded.iter().cloned().collect::<Vec<_>>().join(",")
         ));
+        key.push_str(self.rule.name());
         format!("{:032x}", xxhash_rust::xxh3::xxh3_128(key.as_bytes()))
     }
 
@@ -319,7 +325,7 @@ impl PageSource for BuildSource {
         for o in &self.owners {
             let counters = decompress_counters(&o.counters, total)
                 .map_err(|e| format!("counters of owner {}: {e}", o.key))?;
-            merge_counters(mode, &mut merged, &counters);
+            self.rule.merge(mode, &mut merged, &counters);
         }
         let mut files: BTreeMap<String, Vec<Block>> = BTreeMap::new();
         let mut k = 0;
