@@ -4,7 +4,8 @@
 //!   entries), local directory names and `metadata.json`;
 //! - [`download`]: copying a producer bucket (S3, GCS, Azure, `file://`, plain paths)
 //!   into a collection through `object_store`;
-//! - [`registry`]: reading source labels of container images from an OCI registry.
+//! - [`registry`]: reading source labels of container images from an OCI registry;
+//! - [`registry_auth`]: registry credentials from docker/podman auth files.
 //!
 //! Invariants: no decoding of coverage formats here (that is `livecov-formats`), no
 //! store access (that is `livecov-store`). Depends on `livecov-model` only among livecov
@@ -14,3 +15,4 @@
 pub mod download;
 pub mod producer;
 pub mod registry;
+pub mod registry_auth;

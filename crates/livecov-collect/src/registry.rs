@@ -18,8 +18,9 @@
 //! Every document fetched by digest is checked against its digest, and size-capped.
 //! Authentication: anonymous, the Bearer token challenge (`WWW-Authenticate: Bearer
 //! realm=…,service=…,scope=…`, with Basic credentials at the realm when configured) and
-//! plain Basic. Plain `http://` only for hosts listed as insecure (a registry on
-//! 127.0.0.1). Nothing here panics on odd JSON: unexpected shapes become
+//! plain Basic; credentials are given per registry or read from docker/podman auth files
+//! ([`crate::registry_auth`]). Plain `http://` only for hosts listed as insecure (a
+//! registry on 127.0.0.1). Nothing here panics on odd JSON: unexpected shapes become
 //! [`RegistryError::Json`].
 //!
 //! The producer writes image refs sanitized (`/`, `:`, `@` → `-`, §4.1);
@@ -29,6 +30,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -37,6 +39,8 @@ use reqwest::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
+
+use crate::registry_auth::RegistryAuth;
 
 /// OCI image index media type.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -623,6 +627,8 @@ struct Config {
     platform: Platform,
     insecure_hosts: BTreeSet<String>,
     credentials: BTreeMap<String, Credentials>,
+    /// The auth file each registry's credentials came from, if one did.
+    credentials_from: BTreeMap<String, PathBuf>,
     timeout: Duration,
 }
 
@@ -633,6 +639,7 @@ impl Default for RegistryClientBuilder {
                 platform: Platform::default(),
                 insecure_hosts: BTreeSet::new(),
                 credentials: BTreeMap::new(),
+                credentials_from: BTreeMap::new(),
                 timeout: Duration::from_secs(30),
             },
         }
@@ -667,7 +674,27 @@ impl RegistryClientBuilder {
         host: impl Into<String>,
         credentials: Credentials,
     ) -> RegistryClientBuilder {
-        self.config.credentials.insert(host.into(), credentials);
+        let host = host.into();
+        self.config.credentials_from.remove(&host);
+        self.config.credentials.insert(host, credentials);
+        self
+    }
+
+    /// Credentials for every registry that docker/podman auth files have (see
+    /// [`crate::registry_auth`]), except those already given to [`Self::credentials`];
+    /// an authentication error names the file they came from. Default: none.
+    pub fn auth_files(mut self, auth: &RegistryAuth) -> RegistryClientBuilder {
+        for (host, (credentials, path)) in auth.all() {
+            if self.config.credentials.contains_key(host) {
+                continue;
+            }
+            self.config
+                .credentials
+                .insert(host.to_string(), credentials.clone());
+            self.config
+                .credentials_from
+                .insert(host.to_string(), path.to_path_buf());
+        }
         self
     }
 
@@ -868,7 +895,7 @@ impl RegistryClient {
         }
         let status = response.status();
         if !status.is_success() {
-            let detail = error_detail(response, status, &image.registry).await;
+            let detail = error_detail(response, status, &image.registry, self.sent(image)).await;
             return Err(RegistryError::Status {
                 reference,
                 what,
@@ -1019,7 +1046,7 @@ impl RegistryClient {
         })?;
         let status = response.status();
         if !status.is_success() {
-            let detail = error_detail(response, status, &image.registry).await;
+            let detail = error_detail(response, status, &image.registry, self.sent(image)).await;
             return Err(RegistryError::Status {
                 reference: reference.to_string(),
                 what: "token",
@@ -1046,6 +1073,15 @@ impl RegistryClient {
             })
     }
 
+    /// Which credentials requests to the image's registry carry, for error hints.
+    fn sent(&self, image: &ImageRef) -> Sent<'_> {
+        match self.config.credentials_from.get(&image.registry) {
+            Some(path) => Sent::FromFile(path),
+            None if self.config.credentials.contains_key(&image.registry) => Sent::Given,
+            None => Sent::None,
+        }
+    }
+
     fn scheme(&self, registry: &str) -> &'static str {
         if self.config.insecure_hosts.contains(registry) {
             "http"
@@ -1055,8 +1091,21 @@ impl RegistryClient {
     }
 }
 
+/// The credentials a request carried, as far as a hint needs to know.
+#[derive(Clone, Copy)]
+enum Sent<'a> {
+    None,
+    Given,
+    FromFile(&'a Path),
+}
+
 /// The registry's error codes and messages, plus a hint for 401/403/404.
-async fn error_detail(response: Response, status: StatusCode, registry: &str) -> String {
+async fn error_detail(
+    response: Response,
+    status: StatusCode,
+    registry: &str,
+    sent: Sent<'_>,
+) -> String {
     let mut detail = String::new();
     let body = read_limited(response, MAX_SMALL_BYTES, "", "error", "")
         .await
@@ -1083,9 +1132,21 @@ async fn error_detail(response: Response, status: StatusCode, registry: &str) ->
     let hint = match status.as_u16() {
         404 => " (hint: check the repository, tag or digest; the image may have been deleted)"
             .to_string(),
-        401 | 403 => format!(
-            " (hint: pass credentials for {registry}, or check that they may pull this repository)"
-        ),
+        401 | 403 => match sent {
+            Sent::None => format!(
+                " (hint: pass credentials for {registry}, or check that they may pull this \
+                 repository)"
+            ),
+            Sent::Given => format!(
+                " (hint: check the user name and password given for {registry}, and that they \
+                 may pull this repository)"
+            ),
+            Sent::FromFile(path) => format!(
+                " (hint: check the credentials for {registry} in the registry auth file {}, \
+                 and that they may pull this repository)",
+                path.display()
+            ),
+        },
         _ => String::new(),
     };
     let reason = status.canonical_reason().unwrap_or("");

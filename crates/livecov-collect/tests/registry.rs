@@ -28,6 +28,7 @@ use livecov_collect::registry::{
     digest_sha256, unsanitize, Credentials, ImageRef, Platform, RegistryClient, RegistryError,
     SourceLabels, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST,
 };
+use livecov_collect::registry_auth::RegistryAuth;
 use registry_harness::{registry_bin, sanitize, sha256_digest, ImageSpec, Pusher, Registry};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
@@ -431,6 +432,103 @@ async fn basic_auth_credentials() {
         .await
         .expect("basic auth");
     assert_eq!(source.software_group.as_deref(), Some("openshift-4.16"));
+}
+
+#[tokio::test]
+async fn auth_files_give_access_a_wrong_password_is_named_and_a_missing_entry_is_anonymous() {
+    let Some(bin) = registry_bin() else {
+        return;
+    };
+    let registry = Registry::start(
+        &bin,
+        "auth:\n  htpasswd:\n    realm: livecov-test\n    path: {dir}/htpasswd\n",
+        &[("htpasswd", HTPASSWD)],
+    );
+    let basic = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{BASIC_USER}:{BASIC_PASSWORD}"))
+    );
+    let spec = ImageSpec {
+        arch: "amd64",
+        labels: OPENSHIFT_LABELS,
+        env: DOOZER_ENV,
+        oci: false,
+    };
+    Pusher::new(&registry, Some(basic))
+        .image("secure/app", Some("v1"), &spec)
+        .await;
+    let image = image_ref(&registry, "secure/app:v1");
+    let public = anonymous_registry().expect("the registry binary was found");
+    Pusher::new(&public, None)
+        .image("open/app", Some("v1"), &spec)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let client_from = |name: &str, auths: Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, json!({ "auths": auths }).to_string()).unwrap();
+        let auth = RegistryAuth::discover(Some(&path)).expect("auth file");
+        let client = RegistryClient::builder()
+            .insecure_host(&registry.addr)
+            .insecure_host(&public.addr)
+            .auth_files(&auth)
+            .build()
+            .expect("client");
+        (client, path)
+    };
+
+    // docker's `auth` form, under the key docker writes for a registry with a port.
+    let (client, _) = client_from(
+        "docker.json",
+        json!({ format!("http://{}/v2/", registry.addr): {
+            "auth": STANDARD.encode(format!("{BASIC_USER}:{BASIC_PASSWORD}"))
+        }}),
+    );
+    let source = client.image_source(&image).await.expect("auth file access");
+    assert_eq!(source.software_group.as_deref(), Some("openshift-4.16"));
+    // podman's username/password form.
+    let (client, _) = client_from(
+        "podman.json",
+        json!({ &registry.addr: { "username": BASIC_USER, "password": BASIC_PASSWORD } }),
+    );
+    client.image_source(&image).await.expect("auth file access");
+
+    let (client, path) = client_from(
+        "wrong.json",
+        json!({ &registry.addr: { "auth": STANDARD.encode(format!("{BASIC_USER}:not-the-password-7f3a")) } }),
+    );
+    let err = client
+        .image_source(&image)
+        .await
+        .expect_err("wrong password");
+    assert_eq!(err.status(), Some(401), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!(
+            "check the credentials for {} in the registry auth file {}",
+            registry.addr,
+            path.display()
+        )),
+        "{msg}"
+    );
+    assert!(!msg.contains("7f3a"), "the password is not printed: {msg}");
+
+    // Credentials for another registry only: requests go out anonymous, which the
+    // htpasswd registry refuses and an open one serves.
+    let (client, _) = client_from(
+        "other.json",
+        json!({ "quay.io": { "auth": STANDARD.encode("someone:else") } }),
+    );
+    let err = client.image_source(&image).await.expect_err("anonymous");
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("pass credentials for {}", registry.addr)),
+        "{err}"
+    );
+    client
+        .image_source(&image_ref(&public, "open/app:v1"))
+        .await
+        .expect("anonymous access without an entry");
 }
 
 #[tokio::test]

@@ -7,11 +7,13 @@
 //! is recorded on the image and retried on the next compile.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
 use futures::stream::{self, StreamExt};
 use livecov_collect::registry::{ImageRef, RegistryClient};
+use livecov_collect::registry_auth::RegistryAuth;
 use livecov_store::{ImageSourceRow, Store};
 
 /// Registry options of `cluster compile`.
@@ -27,6 +29,12 @@ pub struct RegistryArgs {
     /// sanitized image strings (`quay.io-org-repo-sha256-…`).
     #[arg(long = "known-registry", value_name = "HOST")]
     pub known_registries: Vec<String>,
+    /// A docker/podman auth file ({"auths": {"host": {"auth": …}}}) with registry
+    /// credentials, searched first. Then: $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json, $DOCKER_CONFIG/config.json (else
+    /// ~/.docker/config.json); a registry without an entry is read anonymously.
+    #[arg(long, value_name = "PATH", requires = "registry_lookup")]
+    pub registry_auth_file: Option<PathBuf>,
 }
 
 /// Looks up every image lacking a source. Returns (resolved, failed).
@@ -34,6 +42,7 @@ pub fn lookup(store: &mut Store, args: &RegistryArgs) -> Result<(usize, usize)> 
     if !args.registry_lookup {
         return Ok((0, 0));
     }
+    let auth = RegistryAuth::discover(args.registry_auth_file.as_deref())?;
     // Done: a source with repository and commit, or a registry answer without error
     // (an image without labels does not gain them by asking again).
     let known: BTreeSet<String> = store
@@ -54,7 +63,9 @@ pub fn lookup(store: &mut Store, args: &RegistryArgs) -> Result<(usize, usize)> 
     if images.is_empty() {
         return Ok((0, 0));
     }
-    let mut builder = RegistryClient::builder().timeout(Duration::from_secs(20));
+    let mut builder = RegistryClient::builder()
+        .timeout(Duration::from_secs(20))
+        .auth_files(&auth);
     for h in &args.insecure_registries {
         builder = builder.insecure_host(h.clone());
     }
