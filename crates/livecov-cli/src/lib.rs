@@ -23,10 +23,10 @@ pub use exit::Exit;
     name = "livecov",
     version,
     about = "Coverage from live processes, keyed by the exact build it came from.",
-    long_about = "livecov collects coverage from running Go, Python and LLVM programs, decodes it \
-natively, keys every reading by its exact build, merges, stores and reports it.\n\n\
-Exit status: 0 success, 1 a gate failed, 2 an error (the inputs that could be read were \
-still processed)."
+    long_about = "livecov takes the coverage of running Go programs (built with `go build -cover`), \
+decodes it natively, keys every reading by its exact build, merges, stores and reports it.\n\n\
+Exit status: 0 success, 2 an error or bad usage (the inputs that could be read were still \
+processed)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,8 +50,10 @@ enum Command {
     /// Run livecov on real example coverage data shipped in the binary.
     ///
     /// Writes a few pods of coverage data (written by real programs built with
-    /// `go build -cover`) into DIR, reads them natively and prints the coverage per
-    /// package and per function, and one text profile per pod.
+    /// `go build -cover`) as a collection in DIR, compiles it into DIR/livecov.db, prints
+    /// the coverage per owner and per build and per package (`livecov go percent`),
+    /// fetches the programs' sources from a git repository it makes in DIR, and renders
+    /// the HTML site (DIR/html).
     Demo {
         /// Where to write the example data and results.
         #[arg(long, default_value = "livecov-demo")]
@@ -89,10 +91,11 @@ enum ClusterCommand {
     Render(site::cluster::RenderArgs),
     /// Fetch the source of every build at its exact commit into a shared git cache.
     ///
-    /// One bare repository per remote (HTTPS, SSH `git@host:org/repo`, file://); only
-    /// the commits the builds were made from are fetched, and files are read straight
-    /// from git's object database (no checkout). A commit that cannot be fetched is
-    /// recorded and shown as such; it is never replaced by another commit.
+    /// One bare repository per remote (HTTPS, SSH `git@host:org/repo`, git://; file://
+    /// with `--allow-local-remotes`); only the commits the builds were made from are
+    /// fetched, and files are read straight from git's object database (no checkout). A
+    /// commit that cannot be fetched is recorded and shown as such; it is never replaced
+    /// by another commit.
     CloneSources(site::sources::FetchArgs),
 }
 
