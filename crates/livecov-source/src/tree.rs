@@ -11,6 +11,11 @@ use std::sync::Mutex;
 use crate::error::{Error, Result};
 use crate::process::Git;
 
+/// The largest source file read, from a directory or from git: far above any real source
+/// file, and low enough that a hostile repository (or a hostile `cat-file` size) cannot
+/// make livecov allocate gigabytes.
+pub(crate) const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// The files of one source tree.
 ///
 /// Invariant: [`paths`](SourceTree::paths) is sorted, deduplicated, repo-relative and
@@ -32,11 +37,16 @@ pub trait SourceTree: Send + Sync {
 
 /// A local directory, walked once when opened.
 ///
-/// `.git` and `node_modules` are skipped; symbolic links to files are listed, symbolic
-/// links to directories are not followed (they could loop).
+/// `.git` and `node_modules` are skipped; symbolic links to regular files inside the
+/// directory are listed, links that lead outside it are not, and links to directories
+/// are not followed (they could loop). Reads check again that the file resolves inside
+/// the directory and is a regular file of at most 64 MiB, so a file replaced by a link
+/// after the walk is refused too.
 #[derive(Debug)]
 pub struct DirTree {
     root: PathBuf,
+    /// `root` with every link resolved: what each file must resolve inside of.
+    canonical: PathBuf,
     paths: Vec<String>,
     skipped: Vec<PathBuf>,
     skip_dirs: &'static [&'static str],
@@ -51,8 +61,14 @@ impl DirTree {
     /// Like [`open`](DirTree::open), also leaving out directories with these names (for
     /// GOROOT: `testdata`, which Go never builds and which holds a third of its files).
     pub fn open_skipping(root: &Path, skip_dirs: &'static [&'static str]) -> Result<DirTree> {
+        let canonical = fs::canonicalize(root).map_err(|source| Error::Io {
+            what: "opening",
+            path: root.to_path_buf(),
+            source,
+        })?;
         let mut tree = DirTree {
             root: root.to_path_buf(),
+            canonical,
             paths: Vec::new(),
             skipped: Vec::new(),
             skip_dirs,
@@ -98,13 +114,18 @@ impl DirTree {
                 {
                     self.walk(&path, &rel)?;
                 }
-            } else if file_type.is_file()
-                || (file_type.is_symlink() && fs::metadata(&path).is_ok_and(|m| m.is_file()))
-            {
+            } else if file_type.is_file() || (file_type.is_symlink() && self.inside(&path)) {
                 self.paths.push(rel);
             }
         }
         Ok(())
+    }
+}
+
+impl DirTree {
+    /// Whether `path` resolves to a regular file inside the tree.
+    fn inside(&self, path: &Path) -> bool {
+        fs::canonicalize(path).is_ok_and(|c| c.starts_with(&self.canonical) && c.is_file())
     }
 }
 
@@ -118,11 +139,36 @@ impl SourceTree for DirTree {
             return Ok(None);
         }
         let full = self.root.join(path);
-        fs::read(&full).map(Some).map_err(|source| Error::Io {
+        let err = |source| Error::Io {
             what: "reading",
-            path: full,
+            path: full.clone(),
             source,
-        })
+        };
+        let refuse = |why: String| err(std::io::Error::other(why));
+        let resolved = fs::canonicalize(&full).map_err(err)?;
+        if !resolved.starts_with(&self.canonical) {
+            return Err(refuse(format!(
+                "it resolves to {}, outside the tree {}",
+                resolved.display(),
+                self.canonical.display()
+            )));
+        }
+        let meta = fs::metadata(&resolved).map_err(err)?;
+        if !meta.is_file() {
+            return Err(refuse("not a regular file".to_owned()));
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(refuse(format!(
+                "{} bytes, over the {} MiB limit for a source file",
+                meta.len(),
+                MAX_FILE_BYTES >> 20
+            )));
+        }
+        let mut data = Vec::with_capacity(meta.len() as usize);
+        fs::File::open(&resolved)
+            .and_then(|f| f.take(MAX_FILE_BYTES).read_to_end(&mut data))
+            .map_err(err)?;
+        Ok(Some(data))
     }
 
     fn label(&self) -> String {
@@ -343,25 +389,37 @@ impl CatFile {
             .map_err(io)?;
         let mut header = String::new();
         self.output.read_line(&mut header).map_err(io)?;
-        let header = header.trim_end();
-        // `<oid> <type> <size>` or `<oid> missing`
-        let mut fields = header.split(' ');
-        let (Some(_), Some(kind), Some(size)) = (fields.next(), fields.next(), fields.next())
-        else {
-            return Err(format!("object {oid}: git answered {header:?}"));
-        };
-        if kind != "blob" {
-            return Err(format!("object {oid} is a {kind}, not a blob"));
-        }
-        let size: usize = size
-            .parse()
-            .map_err(|_| format!("object {oid}: bad size in {header:?}"))?;
+        let size = blob_size(oid, header.trim_end())?;
         let mut data = vec![0; size];
         self.output.read_exact(&mut data).map_err(io)?;
         let mut newline = [0u8; 1];
         self.output.read_exact(&mut newline).map_err(io)?;
         Ok(data)
     }
+}
+
+/// The size in a `cat-file --batch` header, `<oid> <type> <size>` (or `<oid> missing`),
+/// refused when the object is not a blob or is larger than [`MAX_FILE_BYTES`], before
+/// anything is allocated for it. The caller restarts the reader after an error, since
+/// the body was not consumed.
+fn blob_size(oid: &str, header: &str) -> std::result::Result<usize, String> {
+    let mut fields = header.split(' ');
+    let (Some(_), Some(kind), Some(size)) = (fields.next(), fields.next(), fields.next()) else {
+        return Err(format!("object {oid}: git answered {header:?}"));
+    };
+    if kind != "blob" {
+        return Err(format!("object {oid} is a {kind}, not a blob"));
+    }
+    let size: u64 = size
+        .parse()
+        .map_err(|_| format!("object {oid}: bad size in {header:?}"))?;
+    if size > MAX_FILE_BYTES {
+        return Err(format!(
+            "object {oid} is {size} bytes, over the {} MiB limit for a source file",
+            MAX_FILE_BYTES >> 20
+        ));
+    }
+    usize::try_from(size).map_err(|_| format!("object {oid}: {size} bytes do not fit in memory"))
 }
 
 impl Drop for CatFile {
@@ -402,5 +460,51 @@ mod tests {
         );
         assert_eq!(tree.read(".git/HEAD").unwrap(), None);
         assert_eq!(tree.read("../etc/passwd").unwrap(), None);
+    }
+
+    #[test]
+    fn dir_tree_never_follows_a_link_out_of_its_root() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        fs::create_dir_all(root.join("pkg")).unwrap();
+        fs::write(root.join("pkg/a.go"), "package pkg\n").unwrap();
+        fs::write(tmp.path().join("secret"), "secret\n").unwrap();
+        fs::create_dir_all(tmp.path().join("outside")).unwrap();
+        fs::write(tmp.path().join("outside/x.go"), "outside\n").unwrap();
+        symlink("a.go", root.join("pkg/in.go")).unwrap();
+        symlink(tmp.path().join("secret"), root.join("pkg/out.go")).unwrap();
+        symlink("../../secret", root.join("pkg/rel.go")).unwrap();
+        symlink(tmp.path().join("outside"), root.join("ext")).unwrap();
+        let tree = DirTree::open(&root).unwrap();
+        assert_eq!(tree.paths(), ["pkg/a.go", "pkg/in.go"]);
+        assert_eq!(tree.read("pkg/in.go").unwrap().unwrap(), b"package pkg\n");
+        assert_eq!(tree.read("pkg/out.go").unwrap(), None);
+
+        // A listed file replaced by a link out of the tree after the walk is refused.
+        fs::remove_file(root.join("pkg/a.go")).unwrap();
+        symlink(tmp.path().join("secret"), root.join("pkg/a.go")).unwrap();
+        let e = tree.read("pkg/a.go").unwrap_err().to_string();
+        assert!(e.contains("outside the tree"), "{e}");
+        // So is a listed directory replaced by a link.
+        fs::remove_dir_all(root.join("pkg")).unwrap();
+        symlink(tmp.path().join("outside"), root.join("pkg")).unwrap();
+        assert!(tree.read("pkg/in.go").is_err());
+    }
+
+    #[test]
+    fn cat_file_sizes_are_bounded_before_allocating() {
+        let oid = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(blob_size(oid, &format!("{oid} blob 12")), Ok(12));
+        let e = blob_size(oid, &format!("{oid} blob 99999999999999")).unwrap_err();
+        assert!(
+            e.contains("99999999999999 bytes") && e.contains("64 MiB"),
+            "{e}"
+        );
+        let e = blob_size(oid, &format!("{oid} blob {}", MAX_FILE_BYTES + 1)).unwrap_err();
+        assert!(e.contains("limit"), "{e}");
+        assert!(blob_size(oid, &format!("{oid} missing")).is_err());
+        assert!(blob_size(oid, &format!("{oid} tree 5")).is_err());
+        assert!(blob_size(oid, &format!("{oid} blob -1")).is_err());
     }
 }
