@@ -50,6 +50,69 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RenderError + '_ {
     }
 }
 
+/// The error for a symbolic link found where the site writes a file or directory.
+fn link_err(path: &Path) -> RenderError {
+    io_err(path)(io::Error::other(
+        "is a symbolic link; livecov does not write through links inside its output \
+         directory (one could lead outside it): remove it and render again",
+    ))
+}
+
+/// Creates `out/<rel>` and the directories between, refusing a symbolic link at any
+/// level below `out`: a link planted in the output (`b/<id>` → elsewhere) would make the
+/// render write outside the site. `out` itself is the user's choice and may be a link.
+fn real_dir(out: &Path, rel: &str) -> Result<PathBuf, RenderError> {
+    let mut dir = out.to_path_buf();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        dir.push(part);
+        loop {
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.file_type().is_symlink() => return Err(link_err(&dir)),
+                Ok(m) if m.is_dir() => break,
+                Ok(_) => return Err(io_err(&dir)(io::Error::other("is not a directory"))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&dir) {
+                    Ok(()) => break,
+                    // Another page's thread made it: look again at what it is.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io_err(&dir)(e)),
+                },
+                Err(e) => return Err(io_err(&dir)(e)),
+            }
+        }
+    }
+    Ok(dir)
+}
+
+/// Removes `path` if it is there (a link is removed, never followed).
+fn remove_if_present(path: &Path) -> Result<(), RenderError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `path` already holds exactly `bytes`; a symbolic link there is an error.
+fn unchanged(path: &Path, bytes: &[u8]) -> Result<bool, RenderError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(link_err(path)),
+        Ok(m) => Ok(m.is_file()
+            && m.len() == bytes.len() as u64
+            && fs::read(path).is_ok_and(|old| old == bytes)),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Creates a new file at `path` (`O_CREAT | O_EXCL`, which never follows a link) and
+/// writes `bytes` into it.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))
+}
+
 /// One build to render: a key that changes whenever anything shown on its page changes
 /// (inputs, sources), and the page itself, assembled only when the key changed.
 pub trait PageSource: Sync {
@@ -325,8 +388,7 @@ fn write_page_files(
     files: &[FileData],
 ) -> Result<(Vec<String>, u64), RenderError> {
     let dir = out.join(prefix);
-    let fdir = dir.join("f");
-    fs::create_dir_all(&fdir).map_err(io_err(&fdir))?;
+    let fdir = real_dir(out, &format!("{prefix}f"))?;
     // Chunks are cut by an estimate of each file's script size, so scripts are written
     // straight into one reused buffer per thread instead of one allocation per file.
     let estimate = |f: &FileData| {
@@ -542,8 +604,7 @@ fn fill(template: &str, title: &str, assets: &str, data: &str, generator: &str) 
 }
 
 fn write_assets(out: &Path, summary: &mut RenderSummary) -> Result<Vec<String>, RenderError> {
-    let dir = out.join("assets");
-    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let dir = real_dir(out, "assets")?;
     let mut names = Vec::new();
     for (name, text) in ASSETS {
         summary.bytes_written += write_if_changed(&dir.join(name), text.as_bytes())?;
@@ -555,16 +616,15 @@ fn write_assets(out: &Path, summary: &mut RenderSummary) -> Result<Vec<String>, 
 /// Writes the file unless it already holds exactly these bytes (keeps modification
 /// times, so syncing the site elsewhere copies only what changed). Returns the bytes
 /// written. Goes through a temporary file and a rename: a reader never sees half a page.
+/// Neither the file nor the temporary file is written through a symbolic link.
 fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<u64, RenderError> {
-    if let Ok(meta) = fs::metadata(path) {
-        if meta.len() == bytes.len() as u64 && fs::read(path).is_ok_and(|old| old == bytes) {
-            return Ok(0);
-        }
+    if unchanged(path, bytes)? {
+        return Ok(0);
     }
     let tmp = path.with_extension("livecov-tmp");
-    let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    drop(f);
+    remove_if_present(&tmp)?;
+    write_new(&tmp, bytes)?;
+    // A rename replaces whatever is at `path`, a link included, and never follows it.
     fs::rename(&tmp, path).map_err(io_err(path))?;
     Ok(bytes.len() as u64)
 }
@@ -572,12 +632,11 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<u64, RenderError> {
 /// Like [`write_if_changed`] without the temporary file: for chunk scripts, which the
 /// page names only once they are complete (one file created instead of two).
 fn write_plain_if_changed(path: &Path, bytes: &[u8]) -> Result<u64, RenderError> {
-    if let Ok(meta) = fs::metadata(path) {
-        if meta.len() == bytes.len() as u64 && fs::read(path).is_ok_and(|old| old == bytes) {
-            return Ok(0);
-        }
+    if unchanged(path, bytes)? {
+        return Ok(0);
     }
-    fs::write(path, bytes).map_err(io_err(path))?;
+    remove_if_present(path)?;
+    write_new(path, bytes)?;
     Ok(bytes.len() as u64)
 }
 
@@ -588,8 +647,15 @@ fn read_manifest(out: &Path) -> Manifest {
         .unwrap_or_default()
 }
 
+/// Whether a kept page's files are all still there as regular files of the site (a link
+/// in their place, or on the way to them, means the page is written again, which then
+/// refuses the link).
 fn files_exist(out: &Path, files: &[String]) -> bool {
-    files.iter().all(|f| ours(f) && out.join(f).is_file())
+    files.iter().all(|f| {
+        ours(f)
+            && !through_symlink(out, f)
+            && fs::symlink_metadata(out.join(f)).is_ok_and(|m| m.is_file())
+    })
 }
 
 /// A manifest entry is only trusted when it names a file livecov writes: `index.html`,

@@ -321,3 +321,66 @@ fn a_new_renderer_version_re_renders() {
     let s = render(dir.path(), &[&a], false);
     assert_eq!(s.rendered, 1);
 }
+
+#[test]
+fn render_never_writes_through_a_symbolic_link_in_the_output() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("html");
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::create_dir_all(out.join("b")).unwrap();
+    // A build's directory, the assets directory and one page file planted as links.
+    symlink(&outside, out.join("b/aa")).unwrap();
+    symlink(&outside, out.join("assets")).unwrap();
+    fs::write(outside.join("victim"), "keep me").unwrap();
+    symlink(outside.join("victim"), out.join("index.html")).unwrap();
+    let a = Fake::new("aa", "k1", 2);
+    let refs: Vec<&dyn PageSource> = vec![&a];
+    let opts = RenderOptions {
+        out_dir: out.clone(),
+        skip_build_pages: false,
+        force: false,
+    };
+    let e = render_site(&opts, &index(&["aa"]), &refs)
+        .err()
+        .expect("links in the output are refused")
+        .to_string();
+    assert!(e.contains("symbolic link"), "{e}");
+    assert_eq!(
+        fs::read_to_string(outside.join("victim")).unwrap(),
+        "keep me"
+    );
+    let written: Vec<_> = fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(written, ["victim"], "nothing written outside the output");
+
+    // With the links removed the same render succeeds.
+    for l in ["b/aa", "assets", "index.html"] {
+        fs::remove_file(out.join(l)).unwrap();
+    }
+    let s = render_site(&opts, &index(&["aa"]), &refs).unwrap();
+    assert_eq!(s.rendered, 1);
+    assert!(out.join("b/aa/f/0.js").is_file());
+}
+
+#[test]
+fn a_planted_temporary_file_link_is_not_written_through() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("html");
+    fs::create_dir_all(&out).unwrap();
+    fs::write(tmp.path().join("victim"), "keep me").unwrap();
+    symlink(tmp.path().join("victim"), out.join("index.livecov-tmp")).unwrap();
+    let a = Fake::new("aa", "k1", 1);
+    render(&out, &[&a], false);
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("victim")).unwrap(),
+        "keep me"
+    );
+    assert!(fs::read_to_string(out.join("index.html"))
+        .unwrap()
+        .contains("livecov-data"));
+}
