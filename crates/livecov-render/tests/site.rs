@@ -343,8 +343,7 @@ fn render_never_writes_through_a_symbolic_link_in_the_output() {
         force: false,
     };
     let e = render_site(&opts, &index(&["aa"]), &refs)
-        .err()
-        .expect("links in the output are refused")
+        .expect_err("links in the output are refused")
         .to_string();
     assert!(e.contains("symbolic link"), "{e}");
     assert_eq!(
