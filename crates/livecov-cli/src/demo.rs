@@ -232,17 +232,16 @@ pub fn run(dir: &Path) -> Result<Exit> {
         pod_dirs.len(),
         coverage.display()
     );
-    let compile = crate::cluster::compile::CompileArgs {
-        collection: dir.to_path_buf(),
-        update: Vec::new(),
-        merge: crate::cluster::compile::MergeRule::Sum,
-        exclude_files: vec!["coverage_server.go".into(), "coverage_producer.go".into()],
-        strict: false,
-        registry: Default::default(),
-    };
-    let status = crate::cluster::compile::run(&compile)?;
-    if status != Exit::Ok {
-        return Ok(status);
+    let reporter = crate::progress::TermReporter::new();
+    let summary =
+        livecov_ops::compile::compile(&livecov_ops::compile::CompileSettings::new(dir), &reporter)?;
+    eprintln!(
+        "compiled {} inputs ({} failed); {} builds; {} owners",
+        summary.compiled, summary.failed, summary.builds, summary.owners
+    );
+    eprintln!("store: {}", dir.join("livecov.db").display());
+    if summary.failed > 0 {
+        return Ok(Exit::Error);
     }
     println!();
     let status = crate::cluster::report::run(&crate::cluster::report::ReportArgs {

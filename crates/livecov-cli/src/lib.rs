@@ -9,6 +9,7 @@ mod cluster;
 mod demo;
 mod exit;
 mod gocmd;
+mod progress;
 mod site;
 
 use std::process::ExitCode;

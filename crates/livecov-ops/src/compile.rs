@@ -31,60 +31,43 @@ use md5::{Digest, Md5};
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::exit::Exit;
+use crate::Reporter;
 use livecov_formats::gocovdata::dir::{read_header, Layout, MetaCache};
+use livecov_model::{MergeRule, Severity};
 
-/// How processes of one build are combined into an owner's profile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum MergeRule {
-    /// Saturating sum of counts (set mode: OR), like Go.
-    Sum,
-    /// Element-wise maximum, like the older tool.
-    Max,
-    /// Covered or not: 1 where any process ran the unit.
-    Or,
+/// What `compile` needs: the collection and how to combine and count.
+#[derive(Clone, Debug)]
+pub struct CompileSettings {
+    /// The collection directory (report directories under `<collection>/coverage/`).
+    pub collection: PathBuf,
+    /// Recompile inputs even when unchanged: `*` for all, or `field=glob` with field one
+    /// of namespace, node, container, image (several are ANDed).
+    pub update: Vec<String>,
+    /// How processes of one build combine into an owner's counts.
+    pub merge: MergeRule,
+    /// Source files injected by the coverage infrastructure, left out of every total
+    /// (matched by file name, not substring).
+    pub exclude_files: Vec<String>,
+    /// Image source lookups in registries.
+    pub registry: crate::images::RegistrySettings,
 }
 
-impl MergeRule {
-    /// The model's rule.
-    pub fn model(self) -> livecov_model::MergeRule {
-        match self {
-            MergeRule::Sum => livecov_model::MergeRule::Sum,
-            MergeRule::Max => livecov_model::MergeRule::Max,
-            MergeRule::Or => livecov_model::MergeRule::Or,
+impl CompileSettings {
+    /// The defaults for a collection: sum, the producer's two files excluded, no
+    /// registry lookups.
+    pub fn new(collection: impl Into<PathBuf>) -> CompileSettings {
+        CompileSettings {
+            collection: collection.into(),
+            update: Vec::new(),
+            merge: MergeRule::Sum,
+            exclude_files: DEFAULT_EXCLUDES.iter().map(|s| s.to_string()).collect(),
+            registry: Default::default(),
         }
     }
 }
 
-/// Flags of `livecov cluster compile`.
-#[derive(clap::Args, Debug)]
-pub struct CompileArgs {
-    /// The collection directory (report directories under `<collection>/coverage/`).
-    #[arg(long)]
-    pub collection: PathBuf,
-    /// Recompile inputs even when unchanged: `*` for all, or `field=glob` with field one
-    /// of namespace, node, container, image (several are ANDed).
-    #[arg(long, value_name = "FILTER")]
-    pub update: Vec<String>,
-    /// How processes of one build combine into an owner's counts.
-    #[arg(long, value_enum, default_value_t = MergeRule::Sum)]
-    pub merge: MergeRule,
-    /// Source files injected by the coverage infrastructure, left out of every total
-    /// (matched by file name, not substring).
-    #[arg(
-        long = "exclude-file",
-        value_name = "NAME",
-        default_values_t = ["coverage_server.go".to_owned(), "coverage_producer.go".to_owned()]
-    )]
-    pub exclude_files: Vec<String>,
-    /// Exit with status 2 when the store holds any diagnostic (a skipped file, an
-    /// ignored record), not only when an input failed.
-    #[arg(long)]
-    pub strict: bool,
-    /// Image source lookups in registries.
-    #[command(flatten)]
-    pub registry: super::images::RegistryArgs,
-}
+/// The files the coverage infrastructure injects into every build.
+pub const DEFAULT_EXCLUDES: [&str; 2] = ["coverage_server.go", "coverage_producer.go"];
 
 /// `metadata.json` as the download writes it (older tool's fields plus ours); the
 /// aliases accept the flatter form other collectors (and bench/) write.
@@ -776,7 +759,7 @@ pub fn stored_rule(store: &Store) -> Result<livecov_model::MergeRule> {
 
 /// Holds `<collection>/livecov.lock` for the whole compile: a second compile of the same
 /// collection waits (and says so) instead of failing with "database is locked".
-fn lock_collection(collection: &Path) -> Result<fs::File> {
+fn lock_collection(collection: &Path, reporter: &dyn Reporter) -> Result<fs::File> {
     let path = collection.join("livecov.lock");
     let f = fs::OpenOptions::new()
         .create(true)
@@ -787,10 +770,10 @@ fn lock_collection(collection: &Path) -> Result<fs::File> {
     match f.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
-            eprintln!(
+            reporter.note(&format!(
                 "waiting for another compile of this collection to finish (lock {})",
                 path.display()
-            );
+            ));
             f.lock()
                 .with_context(|| format!("waiting for the compile lock {}", path.display()))?;
         }
@@ -854,39 +837,8 @@ fn meta_copies(dir: &Path) -> Vec<([u8; 16], PathBuf)> {
         .collect()
 }
 
-/// Runs `cluster compile`.
-pub fn run(args: &CompileArgs) -> Result<Exit> {
-    let summary = compile(args)?;
-    eprintln!(
-        "compiled {} inputs ({} unchanged, {} failed, {} partial, {} removed); {} warnings; \
-         {} builds; {} owners ({} updated)",
-        summary.compiled,
-        summary.unchanged,
-        summary.failed,
-        summary.partial,
-        summary.removed,
-        summary.warnings,
-        summary.builds,
-        summary.owners,
-        summary.owners_updated
-    );
-    eprintln!("store: {}", args.collection.join("livecov.db").display());
-    if args.strict && summary.diagnostics_in_store > 0 {
-        eprintln!(
-            "error: --strict: the store holds {} diagnostics (`livecov report` lists them)",
-            summary.diagnostics_in_store
-        );
-        return Ok(Exit::Error);
-    }
-    Ok(if summary.failed > 0 {
-        Exit::Error
-    } else {
-        Exit::Ok
-    })
-}
-
 /// Compiles a collection into its store.
-pub fn compile(args: &CompileArgs) -> Result<Summary> {
+pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summary> {
     let timer = livecov_formats::gocovdata::dir::PhaseTimer::new();
     let coverage = args.collection.join("coverage");
     let filter = UpdateFilter::parse(&args.update)?;
@@ -905,7 +857,7 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
         .collect();
     dirs.sort();
     let db = args.collection.join("livecov.db");
-    let _lock = lock_collection(&args.collection)?;
+    let _lock = lock_collection(&args.collection, reporter)?;
     let mut store = Store::open(&db)?;
     // Marked unfinished until the end: a compile killed half way leaves a store that
     // `report` calls incomplete, instead of showing whatever part was written.
@@ -1022,16 +974,21 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
                 })?;
                 Ok(())
             };
+            reporter.start("compile", Some(todo.len() as u64));
             for c in rx {
+                reporter.advance(1, &c.input.dir);
                 for w in &c.warnings {
-                    eprintln!("warning: {w}");
+                    reporter.diagnostic(Severity::Warning, w);
                 }
                 warnings += c.warnings.len();
                 partial += usize::from(c.input.partial);
                 if c.input.error.is_empty() {
                     compiled += 1;
                 } else {
-                    eprintln!("error: {}: {}", c.input.dir, c.input.error);
+                    reporter.diagnostic(
+                        Severity::Error,
+                        &format!("{}: {}", c.input.dir, c.input.error),
+                    );
                     failed += 1;
                 }
                 batch.push(c);
@@ -1040,6 +997,7 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
                 }
             }
             flush(&mut store, &mut batch)?;
+            reporter.finish();
             store.transaction(|tx| {
                 for d in &gone {
                     tx.delete_input(d)?;
@@ -1081,7 +1039,7 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
     summary.removed = gone.len();
 
     let mut store = Store::open(&db)?;
-    let (resolved, unresolved) = super::images::lookup(&mut store, &args.registry)?;
+    let (resolved, unresolved) = crate::images::lookup(&mut store, &args.registry, reporter)?;
     summary.images_resolved = resolved;
     summary.images_failed = unresolved;
     // Owners are checked every run (a changed --merge rule or --update filter recomputes
@@ -1092,7 +1050,7 @@ pub fn compile(args: &CompileArgs) -> Result<Summary> {
     summary.builds = store.builds()?.len();
     summary.diagnostics_in_store = store.diagnostics()?.len();
     store.transaction(|tx| {
-        tx.set_setting(MERGE_RULE, args.merge.model().name())?;
+        tx.set_setting(MERGE_RULE, args.merge.name())?;
         tx.set_setting(EXCLUDE_FILES, &args.exclude_files.join("\n"))?;
         tx.set_setting(COMPILE_STATE, COMPILE_DONE)
     })?;
@@ -1185,7 +1143,7 @@ type Members = BTreeMap<String, Vec<(usize, ProcessRow)>>;
 fn compile_owners(
     store: &mut Store,
     run: &Run<'_>,
-    args: &CompileArgs,
+    args: &CompileSettings,
     filter: &UpdateFilter,
     timer: &livecov_formats::gocovdata::dir::PhaseTimer,
 ) -> Result<usize> {
@@ -1271,7 +1229,7 @@ fn compile_owners(
             h.update(x.as_bytes());
         }
         // The rule and the exclusion set are part of the key: changing either recomputes.
-        h.update(args.merge.model().name().as_bytes());
+        h.update(args.merge.name().as_bytes());
         for e in &args.exclude_files {
             h.update(b"\0exclude:");
             h.update(e.as_bytes());
@@ -1300,7 +1258,7 @@ fn compile_owners(
         inputs: &inputs,
         owners: &owners,
         layouts: &layouts,
-        rule: args.merge.model(),
+        rule: args.merge,
     };
     let rows: Vec<OwnerRow> = todo
         .par_iter()
@@ -1317,7 +1275,7 @@ fn compile_owners(
         Ok(())
     })?;
     timer.mark("owners: write");
-    update_build_totals(store, &layouts, &changed, args.merge.model())?;
+    update_build_totals(store, &layouts, &changed, args.merge)?;
     timer.mark("build totals");
     Ok(rows.len())
 }

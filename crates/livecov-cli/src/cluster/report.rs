@@ -245,7 +245,7 @@ fn escape_for_terminal(s: &str) -> String {
 pub fn run(args: &ReportArgs) -> Result<Exit> {
     let store = crate::cluster::open_compiled(&args.collection)?;
     let mut report = build_report(&store)?;
-    if let Some(why) = crate::cluster::compile::incomplete(&args.collection, &store)? {
+    if let Some(why) = livecov_ops::compile::incomplete(&args.collection, &store)? {
         report.complete = false;
         report.incomplete = why;
     }

@@ -100,7 +100,7 @@ pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render
     let db = args.collection.join("livecov.db");
     let store = crate::cluster::open_compiled(&args.collection)?;
     let builds = store.builds()?;
-    let rule = crate::cluster::compile::stored_rule(&store)?;
+    let rule = livecov_ops::compile::stored_rule(&store)?;
     let owners = store.owners()?;
     let images: BTreeMap<String, ImageSourceRow> = store
         .image_sources()?

@@ -219,13 +219,16 @@ pub struct ChosenMeta {
     pub rejected: Vec<(PathBuf, String)>,
 }
 
+/// A layout decoded from one copy: the layout and the copy's path.
+type Decoded = (Arc<MetaFile>, PathBuf);
+
 /// Decoded layouts, shared across the runs of one process (e.g. `textfmt -each`).
 ///
 /// Only successes are kept: a copy that fails to decode says nothing about the other
 /// copies of the same hash, which are tried next.
 #[derive(Default)]
 pub struct MetaCache {
-    by_hash: std::sync::Mutex<HashMap<[u8; 16], (Arc<MetaFile>, PathBuf)>>,
+    by_hash: std::sync::Mutex<HashMap<[u8; 16], Decoded>>,
     packages: PackageCache,
     /// Sorted unit order per decoded package (valid as long as `packages` holds them).
     pub orders: crate::goprofile::covdata::OrderCache,
