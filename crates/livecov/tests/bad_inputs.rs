@@ -219,6 +219,45 @@ fn textfmt_each_writes_one_profile_per_directory() {
 }
 
 #[test]
+fn textfmt_each_name_clash_keeps_the_first_directory_as_its_message_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = |from: &str, to: &Path| {
+        std::fs::create_dir_all(to).unwrap();
+        for f in std::fs::read_dir(golden().join(from)).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    };
+    let (first, second) = (tmp.path().join("a/pod"), tmp.path().join("b/pod"));
+    copy("data/count", &first);
+    copy("data/prog2", &second);
+    let out_dir = tmp.path().join("out");
+    let out = livecov(&[
+        "textfmt",
+        "-each",
+        &format!("-i={},{}", first.display(), second.display()),
+        &format!("-o={}", out_dir.display()),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "input directories {} and {} would both write pod.txt; the second is skipped",
+            first.display(),
+            second.display()
+        )),
+        "{stderr}"
+    );
+    let got = std::fs::read(out_dir.join("pod.txt")).unwrap();
+    let want = std::fs::read(golden().join("expected/count_textfmt.out")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want),
+        "pod.txt must be the first directory's profile"
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+}
+
+#[test]
 fn wrong_usage_exits_2_with_help() {
     let out = livecov(&["textfmt", "-i=data/set1"]);
     assert_eq!(out.status.code(), Some(2));

@@ -601,12 +601,17 @@ fn textfmt_each(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "input".to_owned());
-        if let Some(other) = names.insert(name.clone(), d) {
-            diags.error(format!(
-                "input directories {} and {} would both write {name}.txt; the second is skipped",
-                other.display(),
-                d.display()
-            ));
+        // The first directory of a name keeps it (`insert` would keep the last).
+        match names.entry(name) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(d);
+            }
+            std::collections::btree_map::Entry::Occupied(e) => diags.error(format!(
+                "input directories {} and {} would both write {}.txt; the second is skipped",
+                e.get().display(),
+                d.display(),
+                e.key()
+            )),
         }
     }
     let results: Vec<io::Result<Diagnostics>> = names
