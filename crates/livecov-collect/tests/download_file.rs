@@ -155,3 +155,21 @@ async fn a_bad_name_or_a_link_loop_is_skipped_and_the_rest_is_downloaded() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn names_with_percent_signs_and_spaces_keep_their_spelling() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mirror");
+    let dir = instance(&root);
+    let odd = format!("covcounters.{HASH}.7 %41.1");
+    std::fs::write(dir.join(&odd), b"odd").unwrap();
+    let collection = tmp.path().join("collection");
+    let summary = download(&DownloadOptions::new(root.to_str().unwrap(), &collection))
+        .await
+        .unwrap();
+    assert!(!summary.failed(), "{summary}\n{:#?}", summary.errors);
+    assert_eq!(
+        downloaded(&collection).get(&odd).map(Vec::as_slice),
+        Some(&b"odd"[..])
+    );
+}

@@ -61,14 +61,15 @@ pub(super) fn list(root: &FsPath) -> (Vec<ObjectMeta>, Vec<SkippedKey>) {
                     continue;
                 }
             };
-            let bad_name = name
-                .to_str()
-                .is_some_and(|n| n.chars().any(char::is_control))
-                || Path::parse(&child).is_err();
-            if bad_name {
-                skipped.push(skip(&child.escape_debug().to_string(), SkipReason::BadName));
-                continue;
-            }
+            // `Path::parse` keeps the name as it is (no percent-encoding), so the key, the
+            // local file name and the name read back in `copy` are one string.
+            let location = match Path::parse(&child) {
+                Ok(location) if !child.chars().any(char::is_control) => location,
+                _ => {
+                    skipped.push(skip(&child.escape_debug().to_string(), SkipReason::BadName));
+                    continue;
+                }
+            };
             // `DirEntry::metadata` does not follow links.
             let meta = match entry.metadata() {
                 Ok(meta) => meta,
@@ -83,7 +84,7 @@ pub(super) fn list(root: &FsPath) -> (Vec<ObjectMeta>, Vec<SkippedKey>) {
             } else if kind.is_dir() {
                 pending.push((entry.path(), child));
             } else if kind.is_file() {
-                files.push(object_meta(Path::from_iter(child.split('/')), &meta));
+                files.push(object_meta(location, &meta));
             } else {
                 skipped.push(skip(&child, SkipReason::NotRegular));
             }
