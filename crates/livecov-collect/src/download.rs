@@ -415,12 +415,12 @@ pub async fn download(opts: &DownloadOptions) -> Result<Summary, Error> {
             (listed, Vec::new())
         }
         Backend::Local(root) => {
-            let root = root.clone();
-            tokio::task::spawn_blocking(move || local::list(&root))
+            let dir = root.clone();
+            tokio::task::spawn_blocking(move || local::list(&dir))
                 .await
                 .map_err(|e| Error::Io {
                     action: "listing",
-                    path: PathBuf::from(&source.base),
+                    path: root.clone(),
                     error: std::io::Error::other(e),
                 })?
         }
@@ -670,7 +670,8 @@ enum Backend {
     Local(PathBuf),
 }
 
-/// Sets up object_store for a remote source, with the options that apply to its provider.
+/// Sets up how a source is read: object_store, with the options that apply to its
+/// provider, for a remote source; the directory itself for a local one.
 fn build_store(source: &Source, opts: &DownloadOptions) -> Result<Backend, Error> {
     let bad = |reason: String| Error::Source {
         url: opts.source.clone(),
@@ -992,20 +993,20 @@ impl Ctx<'_> {
         let store = match &self.backend {
             Backend::Store(store) => store,
             Backend::Local(root) => {
-                let (root, location, path, url) = (
+                let (root, location, dest, url) = (
                     root.clone(),
                     location.clone(),
                     path.to_path_buf(),
                     url.to_string(),
                 );
                 return tokio::task::spawn_blocking(move || {
-                    local::copy(&root, &location, &path, &url)
+                    local::copy(&root, &location, &dest, &url)
                 })
                 .await
                 .unwrap_or_else(|e| {
                     Err(Error::Io {
                         action: "copying",
-                        path: PathBuf::new(),
+                        path: path.to_path_buf(),
                         error: std::io::Error::other(e),
                     })
                 });
