@@ -262,34 +262,32 @@ pub fn run(dir: &Path) -> Result<Exit> {
         return Ok(status);
     }
     println!();
-    let fetch = crate::site::sources::FetchArgs {
-        collection: dir.to_path_buf(),
-        sources: None,
-        skip_existing: true,
+    let fetch = livecov_ops::site::sources::FetchSettings {
         max_concurrency: 2,
-        ssh_command: None,
         // The demo's own repository, beside its collection.
         allow_local_remotes: true,
+        ..livecov_ops::site::sources::FetchSettings::new(dir)
     };
     match &source {
         Ok(_) => {
-            let status = crate::site::sources::fetch(&fetch)?;
-            if status != Exit::Ok {
-                return Ok(status);
+            let s = livecov_ops::site::sources::fetch(&fetch, &reporter)?;
+            eprintln!(
+                "sources: {} fetched, {} already cached, {} failed in {:.1}s",
+                s.fetched, s.skipped, s.failed, s.seconds
+            );
+            println!("Cloned: {}, Errors: {}", s.fetched + s.skipped, s.failed);
+            if s.failed > 0 {
+                return Ok(Exit::Error);
             }
         }
         Err(e) => eprintln!("note: rendering without sources ({e})"),
     }
-    let render = crate::site::cluster::RenderArgs {
-        collection: dir.to_path_buf(),
-        output_dir: None,
-        skip_build_pages: false,
+    let render = livecov_ops::site::cluster::RenderSettings {
         hide_namespace_prefixes: Vec::new(),
-        force: false,
-        sources: None,
+        ..livecov_ops::site::cluster::RenderSettings::new(dir)
     };
     let out = dir.join("html");
-    let summary = crate::site::cluster::render_collection(&render, &out)?;
+    let summary = livecov_ops::site::cluster::render_collection(&render, &out)?;
     if !summary.failed.is_empty() {
         for (b, e) in &summary.failed {
             eprintln!("error: build {b}: {e}");

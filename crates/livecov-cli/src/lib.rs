@@ -44,7 +44,7 @@ enum Command {
     /// Write the HTML site of a collection (`--collection`, like `cluster render`) or a
     /// page for one Go text profile (`--profile`), like `go tool cover -html` but with a
     /// file tree, search, deep links and sources loaded on demand.
-    Render(site::local::RenderArgs),
+    Render(site::LocalRenderArgs),
     /// The sources builds were made from: fetch them, explain the path mapping.
     #[command(subcommand)]
     Sources(SourcesCommand),
@@ -89,7 +89,7 @@ enum ClusterCommand {
     /// Incremental: a build page is re-rendered only when its inputs, its sources or the
     /// renderer changed. Only files livecov wrote earlier (listed in
     /// `.livecov-manifest.json`) are ever removed. Prints the path of index.html.
-    Render(site::cluster::RenderArgs),
+    Render(site::RenderArgs),
     /// Fetch the source of every build at its exact commit into a shared git cache.
     ///
     /// One bare repository per remote (HTTPS, SSH `git@host:org/repo`, git://; file://
@@ -97,17 +97,17 @@ enum ClusterCommand {
     /// fetched, and files are read straight from git's object database (no checkout). A
     /// commit that cannot be fetched is recorded and shown as such; it is never replaced
     /// by another commit.
-    CloneSources(site::sources::FetchArgs),
+    CloneSources(site::FetchArgs),
 }
 
 /// `livecov sources …`: the sources builds were made from.
 #[derive(Subcommand, Debug)]
 enum SourcesCommand {
     /// Fetch every repo@commit a collection needs (same as `cluster clone-sources`).
-    Fetch(site::sources::FetchArgs),
+    Fetch(site::FetchArgs),
     /// Say which rule maps a build's file to which file of which repo@commit, or why
     /// nothing matched.
-    Explain(site::sources::ExplainArgs),
+    Explain(site::ExplainArgs),
 }
 
 /// Runs livecov with the process arguments and returns the exit code.
@@ -137,11 +137,11 @@ where
         Command::Cluster(ClusterCommand::Download(args)) => or_error(cluster::download::run(&args)),
         Command::Cluster(ClusterCommand::Compile(args)) => or_error(cluster::compile::run(&args)),
         Command::Report(args) => or_error(cluster::report::run(&args)),
-        Command::Render(args) => or_error(site::local::run(&args)),
+        Command::Render(args) => or_error(site::render(&args)),
         Command::Cluster(ClusterCommand::CloneSources(args))
-        | Command::Sources(SourcesCommand::Fetch(args)) => or_error(site::sources::fetch(&args)),
-        Command::Sources(SourcesCommand::Explain(args)) => or_error(site::sources::explain(&args)),
-        Command::Cluster(ClusterCommand::Render(args)) => or_error(site::cluster::run(&args)),
+        | Command::Sources(SourcesCommand::Fetch(args)) => or_error(site::fetch(&args)),
+        Command::Sources(SourcesCommand::Explain(args)) => or_error(site::explain(&args)),
+        Command::Cluster(ClusterCommand::Render(args)) => or_error(site::render_collection(&args)),
         Command::Demo { dir } => demo::run(&dir).unwrap_or_else(|e| {
             eprintln!("error: {e:#}");
             Exit::Error

@@ -9,7 +9,9 @@
 
 pub mod compile;
 pub mod images;
+pub mod report;
 pub mod reporter;
+pub mod site;
 
 pub use reporter::{Recorder, Reporter, Silent};
 

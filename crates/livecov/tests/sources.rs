@@ -549,11 +549,11 @@ fn go_html_and_render_profile_show_a_local_checkout() {
     let text_profile = fs::read_to_string(&prof).unwrap();
     assert_eq!(page_totals(&page), profile_totals(&text_profile));
 
-    // render --profile: the same page from the text profile.
+    // render --go-profile: the same page from the text profile.
     let out2 = tmp.path().join("html2");
     let o = livecov(&[
         "render",
-        "--profile",
+        "--go-profile",
         prof.to_str().unwrap(),
         "--output-dir",
         out2.to_str().unwrap(),
@@ -573,7 +573,7 @@ fn go_html_and_render_profile_show_a_local_checkout() {
     let out3 = tmp.path().join("html3");
     let o = livecov(&[
         "render",
-        "--profile",
+        "--go-profile",
         prof.to_str().unwrap(),
         "--output-dir",
         out3.to_str().unwrap(),

@@ -4,5 +4,3 @@ pub mod compile;
 pub mod download;
 pub mod images;
 pub mod report;
-
-pub use livecov_ops::open_compiled;

@@ -441,7 +441,8 @@ fn html(
 ) -> io::Result<Diagnostics> {
     // The source trees are walked while the coverage is read: neither needs the other.
     let src_root = src.to_path_buf();
-    let sources = std::thread::spawn(move || crate::site::sources::local_sources(&src_root, true));
+    let sources =
+        std::thread::spawn(move || livecov_ops::site::sources::local_sources(&src_root, true));
     let loaded = load(dirs, opts, cache);
     let mut diags = loaded.diags;
     if loaded.builds.is_empty() {
@@ -471,7 +472,7 @@ fn html(
             return Ok(diags);
         }
     };
-    let rendered = crate::site::local::render_files(
+    let rendered = livecov_ops::site::local::render_files(
         files,
         &mode.to_string(),
         &title,
@@ -481,7 +482,7 @@ fn html(
         sources,
     );
     match rendered {
-        Ok(site) => crate::site::local::report(&site),
+        Ok(site) => crate::site::report_local(&site),
         Err(e) => diags.error(format!("{e:#}")),
     }
     Ok(diags)
@@ -497,7 +498,7 @@ fn html_blocks(
     diags: &mut Diagnostics,
 ) -> (
     CounterMode,
-    std::collections::BTreeMap<String, Vec<livecov_render::Block>>,
+    std::collections::BTreeMap<String, Vec<livecov_ops::site::page::Block>>,
 ) {
     let mode = pods
         .first()
@@ -527,8 +528,8 @@ fn html_blocks(
             same
         })
         .collect();
-    type Files = std::collections::BTreeMap<String, Vec<livecov_render::Block>>;
-    let block = |u: &livecov_model::Unit, count: u32| livecov_render::Block {
+    type Files = std::collections::BTreeMap<String, Vec<livecov_ops::site::page::Block>>;
+    let block = |u: &livecov_model::Unit, count: u32| livecov_ops::site::page::Block {
         start_line: u.start_line,
         start_col: u.start_col,
         end_line: u.end_line,
@@ -568,7 +569,7 @@ fn html_blocks(
             }
         }
     }
-    (mode, crate::site::page::profile_files(&profile))
+    (mode, livecov_ops::site::page::profile_files(&profile))
 }
 
 /// The import path of the first `main` package of the inputs, as the page title.

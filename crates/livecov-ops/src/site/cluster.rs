@@ -1,11 +1,10 @@
-//! `livecov cluster render` (and `livecov render --collection`): the index of owner
+//! A collection's site (`livecov cluster render`, `livecov render --collection`): the index of owner
 //! groups and one page per build, from a compiled store and the sources fetched by
 //! `clone-sources`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::Result;
 use livecov_formats::gocovdata::{decode_meta_file, hex16};
@@ -18,65 +17,40 @@ use livecov_store::{decompress_counters, BuildRow, ImageSourceRow, OwnerRow, Sto
 
 use super::page::{assemble, source_counts};
 use super::sources::CollectionSources;
-use crate::exit::Exit;
 
 /// Namespace prefixes the index hides by default (each has a checkbox).
 pub const DEFAULT_HIDDEN_PREFIXES: &[&str] = &["e2e-", "openshift-must-gather-"];
 
-/// Flags of `livecov cluster render`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct RenderArgs {
+/// What `render_collection` needs.
+#[derive(Debug, Clone)]
+pub struct RenderSettings {
     /// The collection directory (compiled with `livecov cluster compile`).
-    #[arg(long)]
     pub collection: PathBuf,
-    /// Where to write the site [default: <collection>/html].
-    #[arg(long)]
-    pub output_dir: Option<PathBuf>,
     /// Write only index.html. Build pages written earlier are kept as they are (never
     /// deleted); builds without a page show "No page".
-    #[arg(long, alias = "skip-component-html")]
     pub skip_build_pages: bool,
-    /// Namespace prefix hidden by default in the index (a checkbox turns it off).
-    /// Repeatable; replaces the defaults. `--hide-namespace-prefix ''` hides nothing.
-    #[arg(long = "hide-namespace-prefix", value_name = "PREFIX",
-          default_values_t = DEFAULT_HIDDEN_PREFIXES.iter().map(|s| s.to_string()))]
+    /// Namespace prefixes hidden by default in the index (each has a checkbox).
     pub hide_namespace_prefixes: Vec<String>,
     /// Re-render every page even when nothing it shows changed.
-    #[arg(long)]
     pub force: bool,
     /// The shared git cache written by `clone-sources` [default: <collection>/sources].
-    #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,
 }
 
-/// Runs `livecov cluster render`.
-pub fn run(args: &RenderArgs) -> Result<Exit> {
-    let started = Instant::now();
-    let out = args
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| args.collection.join("html"));
-    let summary = render_collection(args, &out)?;
-    eprintln!(
-        "render: {} build pages written, {} unchanged, {} kept, {} without a page, {} stale files \
-         removed, {:.1} MB written in {:.2}s",
-        summary.rendered,
-        summary.unchanged,
-        summary.kept,
-        summary.without_page,
-        summary.removed,
-        summary.bytes_written as f64 / 1e6,
-        started.elapsed().as_secs_f64()
-    );
-    for (build, e) in &summary.failed {
-        eprintln!("error: build {build}: {e}");
+impl RenderSettings {
+    /// The defaults for a collection.
+    pub fn new(collection: impl Into<PathBuf>) -> RenderSettings {
+        RenderSettings {
+            collection: collection.into(),
+            skip_build_pages: false,
+            hide_namespace_prefixes: DEFAULT_HIDDEN_PREFIXES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            force: false,
+            sources: None,
+        }
     }
-    println!("{}", out.join("index.html").display());
-    Ok(if summary.failed.is_empty() {
-        Exit::Ok
-    } else {
-        Exit::Error
-    })
 }
 
 /// One build of the collection, ready to be turned into a page on demand.
@@ -96,11 +70,14 @@ struct BuildSource {
 }
 
 /// Renders the collection's site into `out`.
-pub fn render_collection(args: &RenderArgs, out: &Path) -> Result<livecov_render::RenderSummary> {
+pub fn render_collection(
+    args: &RenderSettings,
+    out: &Path,
+) -> Result<livecov_render::RenderSummary> {
     let db = args.collection.join("livecov.db");
-    let store = crate::cluster::open_compiled(&args.collection)?;
+    let store = crate::open_compiled(&args.collection)?;
     let builds = store.builds()?;
-    let rule = livecov_ops::compile::stored_rule(&store)?;
+    let rule = crate::compile::stored_rule(&store)?;
     let owners = store.owners()?;
     let images: BTreeMap<String, ImageSourceRow> = store
         .image_sources()?

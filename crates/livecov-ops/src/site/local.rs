@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use livecov_formats::goprofile::Profile;
 use livecov_render::{BuildData, SourceInfo, SourceStatus};
 
@@ -120,87 +120,4 @@ pub fn render_files(
         mismatch,
         bytes,
     })
-}
-
-/// Prints the summary lines of a local render (to stderr) and the page path (stdout).
-pub fn report(site: &LocalSite) {
-    eprintln!(
-        "html: {} files ({} with source, {} not found, {} not matching), {:.1} MB written",
-        site.files,
-        site.with_source,
-        site.missing,
-        site.mismatch,
-        site.bytes as f64 / 1e6
-    );
-    if site.missing > 0 {
-        eprintln!(
-            "hint: run from the module root, or pass the directory holding the sources \
-             (-src=DIR for `livecov go html`, --source-root DIR for `livecov render`)"
-        );
-    }
-    println!("{}", site.index.display());
-}
-
-/// Flags of `livecov render`.
-#[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["collection", "profile"])))]
-pub struct RenderArgs {
-    /// A compiled collection: same as `livecov cluster render --collection`.
-    #[arg(long)]
-    pub collection: Option<PathBuf>,
-    /// A Go text profile (`go test -coverprofile`, `go tool covdata textfmt`).
-    #[arg(long, value_name = "FILE")]
-    pub profile: Option<PathBuf>,
-    /// Where to write the site [default: <collection>/html, or livecov-html for a profile].
-    #[arg(long)]
-    pub output_dir: Option<PathBuf>,
-    /// With --profile: the directory holding the sources (a module or workspace root).
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub source_root: PathBuf,
-    /// With --collection: write only index.html, keeping existing build pages.
-    #[arg(long)]
-    pub skip_build_pages: bool,
-    /// With --collection: re-render every page.
-    #[arg(long)]
-    pub force: bool,
-    /// With --collection: the shared git cache [default: <collection>/sources].
-    #[arg(long, value_name = "DIR")]
-    pub sources: Option<PathBuf>,
-}
-
-/// Runs `livecov render`.
-pub fn run(args: &RenderArgs) -> Result<crate::exit::Exit> {
-    if let Some(collection) = &args.collection {
-        return super::cluster::run(&super::cluster::RenderArgs {
-            collection: collection.clone(),
-            output_dir: args.output_dir.clone(),
-            skip_build_pages: args.skip_build_pages,
-            hide_namespace_prefixes: super::cluster::DEFAULT_HIDDEN_PREFIXES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            force: args.force,
-            sources: args.sources.clone(),
-        });
-    }
-    let path = args.profile.as_ref().expect("clap requires one input");
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let (profile, warnings) = livecov_formats::goprofile::parse(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    for w in &warnings {
-        eprintln!("warning: {}: {w}", path.display());
-    }
-    let out = args
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("livecov-html"));
-    let title = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "profile".into());
-    let build = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()));
-    let site = render_profile(&profile, &title, &build, &out, &args.source_root)?;
-    report(&site);
-    Ok(crate::exit::Exit::Ok)
 }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use livecov_render::{Block, BuildData, BuildPage, FileData, FileSource};
+pub use livecov_render::Block;
+use livecov_render::{BuildData, BuildPage, FileData, FileSource};
 
 /// What a source lookup found for one file of a build.
 #[derive(Clone, Debug, Default)]

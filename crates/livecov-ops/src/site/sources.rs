@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -13,7 +12,8 @@ use livecov_source::{DirTree, GitCache, SourceIndex, SourceTree, TreeRef};
 use livecov_store::SourceFetchRow;
 
 use super::page::{FileSources, Found};
-use crate::exit::Exit;
+use crate::Reporter;
+use livecov_model::Severity;
 
 /// The sources a collection's builds need, opened once per run: one index over every
 /// fetched repo@commit, so a package a build's own repo does not hold is found in the
@@ -291,46 +291,71 @@ fn goroot() -> Option<PathBuf> {
     (!s.is_empty()).then(|| PathBuf::from(s))
 }
 
-/// Flags of `livecov cluster clone-sources` and `livecov sources fetch`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct FetchArgs {
+/// What `fetch` needs.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
     /// The collection directory (compiled with `livecov cluster compile`).
-    #[arg(long)]
     pub collection: PathBuf,
     /// The shared git cache [default: <collection>/sources]. One bare repository per
     /// remote; share it between collections to fetch each commit once.
-    #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,
-    /// Skip commits already in the cache (the default). Accepted for compatibility with
-    /// the older tool: a commit id names one immutable tree, so a cached commit is
-    /// always reused; `--skip-existing=false` only reports it as fetched again.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    /// Report commits already in the cache as cached (true), or as fetched again.
     pub skip_existing: bool,
     /// Repositories fetched at the same time.
-    #[arg(long, default_value_t = 4)]
     pub max_concurrency: usize,
     /// `GIT_SSH_COMMAND` for SSH remotes (`git@host:org/repo`), e.g. a deploy key.
-    #[arg(long, value_name = "CMD")]
     pub ssh_command: Option<String>,
     /// Also fetch remotes on this machine (`file://`, absolute paths) and over plain
-    /// `http://`. Remotes come from image labels and info.json, written by whoever built
-    /// the image, so by default only https, ssh (`git@host:org/repo`) and git:// are
-    /// fetched. Also on with LIVECOV_ALLOW_LOCAL_REMOTES=1.
-    #[arg(long)]
+    /// `http://` (also on with LIVECOV_ALLOW_LOCAL_REMOTES=1).
     pub allow_local_remotes: bool,
 }
 
-/// Whether `--allow-local-remotes` or `LIVECOV_ALLOW_LOCAL_REMOTES=1` allows local and
+impl FetchSettings {
+    /// The defaults for a collection.
+    pub fn new(collection: impl Into<PathBuf>) -> FetchSettings {
+        FetchSettings {
+            collection: collection.into(),
+            sources: None,
+            skip_existing: true,
+            max_concurrency: 4,
+            ssh_command: None,
+            allow_local_remotes: false,
+        }
+    }
+}
+
+/// What `fetch` did.
+#[derive(Debug, Default, Clone)]
+pub struct FetchSummary {
+    /// The cache fetched into.
+    pub dir: PathBuf,
+    /// Commits wanted, and the repositories they are in.
+    pub commits: usize,
+    /// Repositories wanted.
+    pub repositories: usize,
+    /// Commits fetched this run.
+    pub fetched: usize,
+    /// Commits found in the cache.
+    pub skipped: usize,
+    /// Commits that could not be fetched (recorded in the store).
+    pub failed: usize,
+    /// Images naming a repository but no commit (not fetched).
+    pub without_commit: usize,
+    /// How long it took, in seconds.
+    pub seconds: f64,
+}
+
+/// Whether the setting or `LIVECOV_ALLOW_LOCAL_REMOTES=1` allows local and
 /// plain-http remotes.
 fn allow_local_remotes(flag: bool) -> bool {
     flag || std::env::var_os("LIVECOV_ALLOW_LOCAL_REMOTES").is_some_and(|v| v == "1")
 }
 
-/// Runs `clone-sources`: fetches every repo@commit the collection's builds need into
-/// the shared cache, exactly those commits, and records each outcome in the store.
-pub fn fetch(args: &FetchArgs) -> Result<Exit> {
+/// `clone-sources`: fetches every repo@commit the collection's builds need into the
+/// shared cache, exactly those commits, and records each outcome in the store.
+pub fn fetch(args: &FetchSettings, reporter: &dyn Reporter) -> Result<FetchSummary> {
     let started = Instant::now();
-    let mut store = crate::cluster::open_compiled(&args.collection)?;
+    let mut store = crate::open_compiled(&args.collection)?;
     let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut without_commit = 0;
     for r in store.image_sources()? {
@@ -356,18 +381,21 @@ pub fn fetch(args: &FetchArgs) -> Result<Exit> {
         cache = cache.with_ssh_command(cmd);
     }
     let total: usize = wanted.values().map(BTreeSet::len).sum();
-    eprintln!(
-        "sources: {total} commits of {} repositories into {}",
-        wanted.len(),
+    let repositories = wanted.len();
+    reporter.note(&format!(
+        "sources: {total} commits of {repositories} repositories into {}",
         dir.display()
-    );
+    ));
     if without_commit > 0 {
-        eprintln!(
-            "warning: {without_commit} image(s) name a repository but no commit; their sources \
-             cannot be pinned and are not fetched"
+        reporter.diagnostic(
+            Severity::Warning,
+            &format!(
+                "{without_commit} image(s) name a repository but no commit; their sources \
+                 cannot be pinned and are not fetched"
+            ),
         );
     }
-    let done = AtomicUsize::new(0);
+    reporter.start("clone-sources", Some(total as u64));
     // Spellings of one remote (`…/r`, `…/r.git`, `git@host:o/r`) share one bare
     // repository: they are fetched by the same thread, one after the other.
     let mut groups: BTreeMap<PathBuf, Vec<(String, Vec<String>)>> = BTreeMap::new();
@@ -403,12 +431,12 @@ pub fn fetch(args: &FetchArgs) -> Result<Exit> {
                     let r = o.result.map(|f| f.commit).map_err(|e| e.to_string());
                     out.push((o.requested, r, false));
                 }
-                let n = done.fetch_add(out.len(), Ordering::Relaxed) + out.len();
-                eprintln!("sources: [{n}/{total}] {repo}");
+                reporter.advance(out.len() as u64, repo);
                 (repo.clone(), out)
             })
             .collect()
     });
+    reporter.finish();
     let now = now_rfc3339();
     let (mut fetched, mut skipped, mut failed) = (0, 0, 0);
     store.transaction(|tx| {
@@ -431,7 +459,7 @@ pub fn fetch(args: &FetchArgs) -> Result<Exit> {
                     }
                     Err(e) => {
                         failed += 1;
-                        eprintln!("error: {repo}@{commit}: {e}");
+                        reporter.diagnostic(Severity::Error, &format!("{repo}@{commit}: {e}"));
                         SourceFetchRow {
                             repo: repo.clone(),
                             commit: commit.clone(),
@@ -446,25 +474,27 @@ pub fn fetch(args: &FetchArgs) -> Result<Exit> {
         }
         Ok(())
     })?;
-    eprintln!(
-        "sources: {fetched} fetched, {skipped} already cached, {failed} failed in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    println!("Cloned: {}, Errors: {failed}", fetched + skipped);
-    Ok(if failed == 0 { Exit::Ok } else { Exit::Error })
+    Ok(FetchSummary {
+        dir,
+        commits: total,
+        repositories,
+        fetched,
+        skipped,
+        failed,
+        without_commit,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// One commit's fetch: (commit as recorded, full id or error, already cached).
 type Outcome = (String, std::result::Result<String, String>, bool);
 
-/// Flags of `livecov sources explain`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ExplainArgs {
+/// What `explain` needs.
+#[derive(Debug, Clone)]
+pub struct ExplainSettings {
     /// The collection directory.
-    #[arg(long)]
     pub collection: PathBuf,
     /// The shared git cache [default: <collection>/sources].
-    #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,
     /// The build: its hex identity, or a unique prefix of it.
     pub build: String,
@@ -472,10 +502,19 @@ pub struct ExplainArgs {
     pub file: String,
 }
 
-/// Runs `sources explain`: which rule maps a build's file to which file of which
+/// Why a build's file maps to a source file, or why none does.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    /// The lines to show, in order: the build, its source, notes, the explanation.
+    pub lines: Vec<String>,
+    /// Whether a source file was found.
+    pub resolved: bool,
+}
+
+/// `sources explain`: which rule maps a build's file to which file of which
 /// repo@commit, or why none does.
-pub fn explain(args: &ExplainArgs) -> Result<Exit> {
-    let store = crate::cluster::open_compiled(&args.collection)?;
+pub fn explain(args: &ExplainSettings) -> Result<Explained> {
+    let store = crate::open_compiled(&args.collection)?;
     let builds = store.builds()?;
     let matches: Vec<_> = builds
         .iter()
@@ -504,35 +543,34 @@ pub fn explain(args: &ExplainArgs) -> Result<Exit> {
         .clone()
         .unwrap_or_else(|| args.collection.join("sources"));
     let sources = CollectionSources::open(&dir, &wanted, &fetches)?;
-    println!("build: {hex}");
+    let mut lines = vec![format!("build: {hex}")];
     if repo.is_empty() {
-        println!("source: none known (no image source with a repository)");
+        lines.push("source: none known (no image source with a repository)".into());
     } else {
         let (status, note) = sources.status(&repo, &commit);
-        println!(
+        lines.push(format!(
             "source: {repo}@{commit} ({status:?}{})",
             if note.is_empty() {
                 String::new()
             } else {
                 format!(": {note}")
             }
-        );
+        ));
     }
     let files = store.build_files(build.id)?;
     if !files.iter().any(|f| f.path == args.file) {
-        println!(
+        lines.push(format!(
             "note: build {} records no file {:?}; explaining it anyway",
             &hex[..12],
             args.file
-        );
+        ));
     }
     let prefer: Vec<usize> = sources.tree_of(&repo, &commit).into_iter().collect();
     let explanation = sources.index().explain(&args.file, &prefer);
-    println!("{explanation}");
-    Ok(if explanation.result.is_some() {
-        Exit::Ok
-    } else {
-        Exit::Error
+    lines.push(explanation.to_string());
+    Ok(Explained {
+        lines,
+        resolved: explanation.result.is_some(),
     })
 }
 

@@ -1,0 +1,175 @@
+//! What a compiled collection covers, per owner and per build, with every problem the
+//! compile recorded: the data of `livecov report` (table or JSON) and of any front end.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
+use livecov_store::Store;
+use serde::Serialize;
+
+/// One build in the JSON report.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct BuildReport {
+    /// Hex of the Go meta-file hash.
+    pub build: String,
+    /// Counter mode.
+    pub mode: String,
+    /// Statements (infrastructure files excluded).
+    pub statements: u64,
+    /// Statements covered by any process of the build.
+    pub covered_statements: u64,
+    /// Owner groups running the build.
+    pub owners: usize,
+    /// Distinct pods running the build.
+    pub pods: usize,
+}
+
+/// One owner group in the JSON report.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct OwnerReport {
+    /// Namespace (`host` for host processes).
+    pub namespace: String,
+    /// Owner type.
+    pub owner_type: String,
+    /// Owner name.
+    pub owner: String,
+    /// Binary name.
+    pub binary: String,
+    /// Hex of the build's hash.
+    pub build: String,
+    /// Statements of the build.
+    pub statements: u64,
+    /// Statements covered by the owner's processes.
+    pub covered_statements: u64,
+    /// Pod names.
+    pub pods: Vec<String>,
+    /// Containers.
+    pub containers: Vec<String>,
+    /// Nodes.
+    pub hosts: Vec<String>,
+    /// Images.
+    pub images: Vec<String>,
+    /// Earliest collection time.
+    pub first_seen: String,
+    /// Latest collection time.
+    pub last_seen: String,
+}
+
+/// The whole JSON report.
+#[derive(Serialize, Debug)]
+pub struct Report {
+    /// Builds, by hash.
+    pub builds: Vec<BuildReport>,
+    /// Owner groups, by key.
+    pub owners: Vec<OwnerReport>,
+    /// Inputs that failed to compile: (directory, error).
+    pub errors: Vec<(String, String)>,
+    /// Inputs that lost some files (listed in `diagnostics`) but still count.
+    pub partial: Vec<String>,
+    /// Every problem the compile recorded, by input directory.
+    pub diagnostics: Vec<DiagnosticReport>,
+    /// False when the last compile did not finish (killed, or still running): the
+    /// figures may be missing inputs.
+    pub complete: bool,
+    /// Why the store is not complete, when it is not.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub incomplete: String,
+}
+
+/// One diagnostic in the JSON report.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct DiagnosticReport {
+    /// The input directory it concerns.
+    pub dir: String,
+    /// `warning` (a file or record left out) or `error` (the input failed).
+    pub severity: String,
+    /// What is wrong, naming the file and byte offset.
+    pub message: String,
+}
+
+/// Reads the report out of a compiled store.
+pub fn build_report(store: &Store) -> Result<Report> {
+    let builds = store.builds()?;
+    let owners = store.owners()?;
+    let hex_of: BTreeMap<i64, String> = builds
+        .iter()
+        .map(|b| (b.id, livecov_formats::gocovdata::hex16(&b.hash)))
+        .collect();
+    let mut build_rows = Vec::new();
+    for b in &builds {
+        let files = store.build_files(b.id)?;
+        let (statements, covered) = files
+            .iter()
+            .filter(|f| !f.excluded)
+            .fold((0, 0), |(s, c), f| (s + f.statements, c + f.covered));
+        let mine: Vec<_> = owners.iter().filter(|o| o.build_id == b.id).collect();
+        let pods: BTreeSet<&String> = mine.iter().flat_map(|o| &o.pods).collect();
+        build_rows.push(BuildReport {
+            build: hex_of[&b.id].clone(),
+            mode: b.mode.clone(),
+            statements,
+            covered_statements: covered,
+            owners: mine.len(),
+            pods: pods.len(),
+        });
+    }
+    let owner_rows = owners
+        .into_iter()
+        .map(|o| OwnerReport {
+            build: hex_of.get(&o.build_id).cloned().unwrap_or_default(),
+            namespace: o.namespace,
+            owner_type: o.owner_type,
+            owner: o.owner,
+            binary: o.binary,
+            statements: o.statements,
+            covered_statements: o.covered,
+            pods: o.pods,
+            containers: o.containers,
+            hosts: o.hosts,
+            images: o.images,
+            first_seen: o.first_seen,
+            last_seen: o.last_seen,
+        })
+        .collect();
+    let inputs = store.inputs()?;
+    let partial = inputs
+        .iter()
+        .filter(|i| i.partial)
+        .map(|i| i.dir.clone())
+        .collect();
+    let errors = inputs
+        .into_iter()
+        .filter(|i| !i.error.is_empty())
+        .map(|i| (i.dir, i.error))
+        .collect();
+    let diagnostics = store
+        .diagnostics()?
+        .into_iter()
+        .map(|(dir, severity, message)| DiagnosticReport {
+            dir,
+            severity,
+            message,
+        })
+        .collect();
+    Ok(Report {
+        builds: build_rows,
+        owners: owner_rows,
+        errors,
+        partial,
+        diagnostics,
+        complete: true,
+        incomplete: String::new(),
+    })
+}
+
+/// The report of the collection at `collection`, including whether its last compile
+/// finished.
+pub fn report(collection: &std::path::Path) -> Result<Report> {
+    let store = crate::open_compiled(collection)?;
+    let mut report = build_report(&store)?;
+    if let Some(why) = crate::compile::incomplete(collection, &store)? {
+        report.complete = false;
+        report.incomplete = why;
+    }
+    Ok(report)
+}
