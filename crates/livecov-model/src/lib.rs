@@ -7,12 +7,14 @@
 
 mod counter;
 mod diagnostics;
+mod layout;
 pub mod owners;
 pub mod uleb;
 mod unit;
 
 pub use counter::{merge_counters, CounterGranularity, CounterMode, MergeOutcome, MergeRule};
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
+pub use layout::{Layout, LayoutError, LayoutFile, LayoutFunction};
 pub use unit::Unit;
 
 /// Formats `100·covered/total` the way Go's `%.1f` does (correctly rounded, ties to even).

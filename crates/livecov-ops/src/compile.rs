@@ -19,13 +19,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use anyhow::{Context, Result};
 use livecov_formats::gocovdata::read::{merge_records, read_data_file};
 use livecov_formats::gocovdata::{
-    classify_file_name, CounterFileReader, CovFileName, MetaFile, COUNTER_MAGIC, META_MAGIC,
+    classify_file_name, CounterFileReader, CovFileName, MetaFile, COUNTER_MAGIC,
 };
 use livecov_model::owners::{infer_owners, PodOrigin};
 use livecov_model::CounterMode;
 use livecov_store::{
     compress_counters, compress_layout, for_each_nonzero, BuildFile, ImageSourceRow, InputRow,
-    OwnerRow, ProcessRow, Store,
+    OwnerRow, ProcessRow, Store, LAYOUT_FORMAT,
 };
 use md5::{Digest, Md5};
 use rayon::prelude::*;
@@ -200,8 +200,12 @@ impl UpdateFilter {
 
 /// One decoded build, shared by every directory of the run.
 struct BuildInfo {
-    meta: Arc<MetaFile>,
-    layout: Layout,
+    /// The build's identity.
+    hash: [u8; 16],
+    /// Its layout in livecov's terms (what the store keeps).
+    model: Arc<livecov_model::Layout>,
+    /// The Go meta file and its index, for decoding counter files (builds seen this run).
+    go: Option<(Arc<MetaFile>, Layout)>,
     /// Copies of the meta file passed over (damaged): (path, why).
     rejected: Vec<(PathBuf, String)>,
     /// Unit indices (into the dense vector) excluded as infrastructure.
@@ -210,8 +214,44 @@ struct BuildInfo {
     /// tight loop over the dense vector.
     unit_stmts: Vec<u32>,
     statements: u64,
-    /// The meta file, compressed for the store (empty for builds read from the store).
+    /// The layout's stored form, compressed (empty for builds read from the store).
     layout_zstd: Vec<u8>,
+}
+
+impl BuildInfo {
+    /// A build from its layout; `go` for builds decoded from Go files this run.
+    fn new(
+        hash: [u8; 16],
+        model: livecov_model::Layout,
+        go: Option<(Arc<MetaFile>, Layout)>,
+        exclude: &[String],
+        compress: bool,
+    ) -> Result<BuildInfo, String> {
+        let (excluded, unit_stmts, statements) = unit_tables(&model, exclude);
+        let layout_zstd = if compress {
+            compress_layout(&model.encode()).map_err(|e| e.to_string())?
+        } else {
+            Vec::new()
+        };
+        Ok(BuildInfo {
+            hash,
+            model: Arc::new(model),
+            go,
+            rejected: Vec::new(),
+            excluded,
+            unit_stmts,
+            statements,
+            layout_zstd,
+        })
+    }
+
+    fn total(&self) -> usize {
+        self.model.units.len()
+    }
+
+    fn mode(&self) -> CounterMode {
+        self.model.mode
+    }
 }
 
 /// What compiling one directory produced.
@@ -421,29 +461,19 @@ impl Run<'_> {
                     .join("; ")
             })?;
             let meta = chosen.meta;
-            if CounterMode::from_go(meta.mode).is_none() {
+            let Some(model) = meta.to_layout() else {
                 return Err(format!(
                     "{}: at byte offset 48: counter mode {} is not set, count or atomic",
                     chosen.path.display(),
                     meta.mode
                 ));
-            }
+            };
             let layout = Layout::new(&meta);
-            let (excluded, unit_stmts, statements) = unit_tables(&meta, self.exclude);
             // Compressed here, on a worker, rather than on the single writer thread.
-            let mut bytes = Vec::new();
-            read_data_file(&chosen.path, META_MAGIC, &mut bytes)?;
-            let layout_zstd =
-                compress_layout(&bytes).map_err(|e| format!("{}: {e}", chosen.path.display()))?;
-            Ok(Arc::new(BuildInfo {
-                meta,
-                layout,
-                rejected: chosen.rejected,
-                excluded,
-                unit_stmts,
-                statements,
-                layout_zstd,
-            }))
+            let mut info = BuildInfo::new(hash, model, Some((meta, layout)), self.exclude, true)
+                .map_err(|e| format!("{}: {e}", chosen.path.display()))?;
+            info.rejected = chosen.rejected;
+            Ok(Arc::new(info))
         })
         .clone()
     }
@@ -599,14 +629,20 @@ impl Run<'_> {
         for w in header_warnings.into_iter().chain(reader.trailing_warning()) {
             warnings.push(format!("{p}: {w}"));
         }
-        let mode = CounterMode::from_go(build.meta.mode).unwrap_or(CounterMode::Count);
-        let mut dense = take_buffer(build.layout.total());
+        let Some((meta, layout)) = &build.go else {
+            return Err(format!(
+                "{p}: build {} has no Go layout",
+                livecov_formats::gocovdata::hex16(&hash)
+            ));
+        };
+        let mode = build.mode();
+        let mut dense = take_buffer(build.total());
         let mut problems = Vec::new();
         merge_records(
             &reader,
             records,
-            &build.meta,
-            &build.layout,
+            meta,
+            layout,
             mode,
             &mut dense,
             None,
@@ -657,20 +693,19 @@ fn file_time(name: &str) -> String {
 
 /// Per unit: excluded as infrastructure, statements counted (0 when excluded); and the
 /// build's total.
-fn unit_tables(meta: &MetaFile, exclude: &[String]) -> (Vec<bool>, Vec<u32>, u64) {
-    let mut excluded = Vec::new();
-    let mut stmts = Vec::new();
+fn unit_tables(layout: &livecov_model::Layout, exclude: &[String]) -> (Vec<bool>, Vec<u32>, u64) {
+    let mut excluded = vec![false; layout.units.len()];
+    let mut stmts = vec![0; layout.units.len()];
     let mut total = 0u64;
-    for p in &meta.packages {
-        for f in &p.functions {
-            let base = f.file.rsplit('/').next().unwrap_or(&f.file);
-            let skip = exclude.iter().any(|e| e == base);
-            for u in &f.units {
-                excluded.push(skip);
-                let s = if skip { 0 } else { u.stmts };
-                stmts.push(s);
-                total += u64::from(s);
-            }
+    for f in 0..layout.functions.len() {
+        let path = &layout.file_of(f).path;
+        let base = path.rsplit('/').next().unwrap_or(path);
+        let skip = exclude.iter().any(|e| e == base);
+        for k in layout.function_units(f) {
+            excluded[k] = skip;
+            let s = if skip { 0 } else { layout.units[k].stmts };
+            stmts[k] = s;
+            total += u64::from(s);
         }
     }
     (excluded, stmts, total)
@@ -686,23 +721,23 @@ fn covered_statements(build: &BuildInfo, counters: &[u32]) -> u64 {
 }
 
 fn build_files(build: &BuildInfo, counters: Option<&[u32]>) -> Vec<BuildFile> {
+    let layout = &build.model;
     let mut files: BTreeMap<&str, BuildFile> = BTreeMap::new();
-    let mut i = 0;
-    for p in &build.meta.packages {
-        for f in &p.functions {
-            let entry = files.entry(&f.file).or_insert_with(|| BuildFile {
-                path: f.file.to_string(),
-                package: p.path.clone(),
-                statements: 0,
-                covered: 0,
-                excluded: build.excluded.get(i).copied().unwrap_or(false),
-            });
-            for u in &f.units {
-                entry.statements += u64::from(u.stmts);
-                if counters.is_some_and(|c| c[i] != 0) {
-                    entry.covered += u64::from(u.stmts);
-                }
-                i += 1;
+    for f in 0..layout.functions.len() {
+        let file = layout.file_of(f);
+        let units = layout.function_units(f);
+        let entry = files.entry(&file.path).or_insert_with(|| BuildFile {
+            path: file.path.clone(),
+            package: layout.packages[file.package as usize].clone(),
+            statements: 0,
+            covered: 0,
+            excluded: build.excluded.get(units.start).copied().unwrap_or(false),
+        });
+        for k in units {
+            let stmts = u64::from(layout.units[k].stmts);
+            entry.statements += stmts;
+            if counters.is_some_and(|c| c[k] != 0) {
+                entry.covered += stmts;
             }
         }
     }
@@ -926,12 +961,13 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
                     for c in batch.drain(..) {
                         let mut rows = Vec::new();
                         for (build, mut p) in c.processes {
-                            let id = match tx.build_id(&build.meta.hash)? {
+                            let id = match tx.build_id(&build.hash)? {
                                 Some(id) => id,
                                 None => tx.insert_build(
-                                    &build.meta.hash,
-                                    build.meta.mode_name(),
-                                    build.layout.total() as u64,
+                                    &build.hash,
+                                    LAYOUT_FORMAT,
+                                    build.mode().name(),
+                                    build.total() as u64,
                                     build.statements,
                                     &build.layout_zstd,
                                     &build_files(&build, None),
@@ -1077,20 +1113,39 @@ impl Run<'_> {
 
 /// The layout of a stored build, decoded (for builds not seen this run).
 fn stored_build(store: &Store, build_id: i64, exclude: &[String]) -> Result<Arc<BuildInfo>> {
-    let bytes = store.build_layout(build_id)?;
-    let (meta, _) = livecov_formats::gocovdata::decode_meta_file(&bytes)
+    let hash = store
+        .builds()?
+        .into_iter()
+        .find(|b| b.id == build_id)
+        .map(|b| b.hash)
+        .unwrap_or_default();
+    let model = stored_layout(store, build_id)?;
+    Ok(Arc::new(
+        BuildInfo::new(hash, model, None, exclude, false).map_err(anyhow::Error::msg)?,
+    ))
+}
+
+/// A stored build's layout in livecov's terms, whichever form the store holds it in
+/// (stores written before schema 3 hold Go meta files).
+pub fn stored_layout(store: &Store, build_id: i64) -> Result<livecov_model::Layout> {
+    if let Some(l) = store.model_layout(build_id)? {
+        return Ok(l);
+    }
+    let stored = store.build_layout(build_id)?;
+    if stored.format != "go" {
+        anyhow::bail!(
+            "build {build_id}: layout format {:?} is not known to this livecov",
+            stored.format
+        );
+    }
+    let (meta, _) = livecov_formats::gocovdata::decode_meta_file(&stored.bytes)
         .map_err(|e| anyhow::anyhow!("stored layout of build {build_id}: {e}"))?;
-    let layout = Layout::new(&meta);
-    let (excluded, unit_stmts, statements) = unit_tables(&meta, exclude);
-    Ok(Arc::new(BuildInfo {
-        meta: Arc::new(meta),
-        layout,
-        rejected: Vec::new(),
-        excluded,
-        unit_stmts,
-        statements,
-        layout_zstd: Vec::new(),
-    }))
+    meta.to_layout().ok_or_else(|| {
+        anyhow::anyhow!(
+            "stored layout of build {build_id}: counter mode {} is not usable",
+            meta.mode
+        )
+    })
 }
 
 /// Per-file covered statements of each build with a changed owner: the merge of its
@@ -1112,10 +1167,10 @@ fn update_build_totals(
         .par_iter()
         .map(|(id, list)| {
             let info = &layouts[id];
-            let mode = CounterMode::from_go(info.meta.mode).unwrap_or(CounterMode::Count);
-            let mut merged = take_buffer(info.layout.total());
+            let mode = info.mode();
+            let mut merged = take_buffer(info.total());
             for o in list {
-                for_each_nonzero(&o.counters, info.layout.total(), |k, v| {
+                for_each_nonzero(&o.counters, info.total(), |k, v| {
                     rule.merge_one(mode, &mut merged[k], v);
                 })
                 .map_err(|e| anyhow::anyhow!("store: owner {}: {e}", o.key))?;
@@ -1292,8 +1347,8 @@ impl OwnerContext<'_> {
     fn row(&self, key: &str, list: &[(usize, ProcessRow)], input_hash: &str) -> Result<OwnerRow> {
         let build_id = list[0].1.build_id;
         let info = &self.layouts[&build_id];
-        let mode = CounterMode::from_go(info.meta.mode).unwrap_or(CounterMode::Count);
-        let mut merged = take_buffer(info.layout.total());
+        let mode = info.mode();
+        let mut merged = take_buffer(info.total());
         let mut pods = BTreeSet::new();
         let mut containers = BTreeSet::new();
         let mut hosts = BTreeSet::new();
@@ -1301,7 +1356,7 @@ impl OwnerContext<'_> {
         let mut seen: Vec<&str> = Vec::new();
         for (idx, p) in list {
             let i = &self.inputs[*idx];
-            for_each_nonzero(&p.counters, info.layout.total(), |k, v| {
+            for_each_nonzero(&p.counters, info.total(), |k, v| {
                 self.rule.merge_one(mode, &mut merged[k], v);
             })
             .map_err(|e| anyhow::anyhow!("store: process of {}: {e}", i.dir))?;

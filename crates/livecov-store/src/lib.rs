@@ -75,6 +75,20 @@ pub struct BuildRow {
     pub statements: u64,
 }
 
+/// The `format` of a build stored as a [`livecov_model::Layout`] (any language).
+pub const LAYOUT_FORMAT: &str = "layout";
+
+/// A build's layout as the store holds it: `format` is [`LAYOUT_FORMAT`] for livecov's
+/// own form, or `go` for the Go `covmeta` bytes that stores written before schema 3
+/// hold (readers convert them; they are never rewritten in place).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredLayout {
+    /// `layout` or `go`.
+    pub format: String,
+    /// The decompressed bytes.
+    pub bytes: Vec<u8>,
+}
+
 /// Per-file statement totals of a build.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildFile {
@@ -397,18 +411,36 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// The stored layout (the meta file) of a build.
-    pub fn build_layout(&self, build_id: i64) -> Result<Vec<u8>> {
-        let blob: Vec<u8> = self
+    /// The stored layout of a build: its format and its (decompressed) bytes.
+    pub fn build_layout(&self, build_id: i64) -> Result<StoredLayout> {
+        let (format, blob): (String, Vec<u8>) = self
             .conn
-            .query_row("SELECT layout FROM builds WHERE id = ?1", [build_id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT format, layout FROM builds WHERE id = ?1",
+                [build_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(|e| self.err(e))?;
-        zstd::decode_all(&blob[..]).map_err(|e| StoreError::Corrupt {
+        let bytes = zstd::decode_all(&blob[..]).map_err(|e| StoreError::Corrupt {
             path: self.path.clone(),
             what: format!("layout of build {build_id}: {e}"),
-        })
+        })?;
+        Ok(StoredLayout { format, bytes })
+    }
+
+    /// The layout of a build in livecov's own format, decoded; `None` for a build stored
+    /// by an older livecov in its producer's format (see [`StoredLayout`]).
+    pub fn model_layout(&self, build_id: i64) -> Result<Option<livecov_model::Layout>> {
+        let stored = self.build_layout(build_id)?;
+        if stored.format != LAYOUT_FORMAT {
+            return Ok(None);
+        }
+        livecov_model::Layout::decode(&stored.bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                what: format!("build {build_id}: {e}"),
+            })
     }
 
     /// Per-file totals of a build, sorted by path.
@@ -577,11 +609,14 @@ impl Tx<'_> {
             .map_err(|e| self.err(e))
     }
 
-    /// Stores a build's layout once (compressed with [`compress_layout`]), with its
-    /// per-file totals. Returns its id.
+    /// Stores a build's layout once (compressed with [`compress_layout`], in `format`:
+    /// [`LAYOUT_FORMAT`] for a [`livecov_model::Layout`]), with its per-file totals.
+    /// Returns its id.
+    #[allow(clippy::too_many_arguments)] // One row's columns.
     pub fn insert_build(
         &self,
         hash: &[u8; 16],
+        format: &str,
         mode: &str,
         units: u64,
         statements: u64,
@@ -594,8 +629,15 @@ impl Tx<'_> {
         self.tx
             .execute(
                 "INSERT INTO builds (hash, format, mode, units, statements, layout) \
-                 VALUES (?1, 'go', ?2, ?3, ?4, ?5)",
-                params![&hash[..], mode, units as i64, statements as i64, compressed],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    &hash[..],
+                    format,
+                    mode,
+                    units as i64,
+                    statements as i64,
+                    compressed
+                ],
             )
             .map_err(|e| self.err(e))?;
         let id = self.tx.last_insert_rowid();
@@ -989,6 +1031,7 @@ mod tests {
             .transaction(|tx| {
                 tx.insert_build(
                     &[1; 16],
+                    "go",
                     "count",
                     3,
                     4,
@@ -1005,7 +1048,9 @@ mod tests {
             decompress_counters(&procs[0].counters, 3).unwrap(),
             vec![0, 1, 2]
         );
-        assert_eq!(store.build_layout(1).unwrap(), b"meta");
+        assert_eq!(store.build_layout(1).unwrap().bytes, b"meta");
+        assert_eq!(store.build_layout(1).unwrap().format, "go");
+        assert_eq!(store.model_layout(1).unwrap(), None);
         store.transaction(|tx| tx.delete_input("d")).unwrap();
         assert!(store.processes("d").unwrap().is_empty());
         assert!(store.inputs().unwrap().is_empty());

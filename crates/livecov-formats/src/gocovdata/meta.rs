@@ -469,6 +469,42 @@ pub fn encode_meta_file(hash: [u8; 16], mode: u8, granularity: u8, blobs: &[&[u8
 }
 
 impl MetaFile {
+    /// The build's layout in livecov's own terms (what the store keeps), or `None` when
+    /// its counter mode is not set, count or atomic. Unit `k` of the layout is unit `k`
+    /// of the file (packages, functions, units in order), so counter vectors carry over.
+    pub fn to_layout(&self) -> Option<livecov_model::Layout> {
+        use livecov_model::{Layout, LayoutFile, LayoutFunction};
+        let mode = livecov_model::CounterMode::from_go(self.mode)?;
+        let mut files: Vec<LayoutFile> = Vec::new();
+        let mut file_index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut functions = Vec::new();
+        let mut units = Vec::new();
+        for (pi, p) in self.packages.iter().enumerate() {
+            for f in &p.functions {
+                let file = *file_index.entry(&f.file).or_insert_with(|| {
+                    files.push(LayoutFile {
+                        path: f.file.to_string(),
+                        package: pi as u32,
+                    });
+                    (files.len() - 1) as u32
+                });
+                functions.push(LayoutFunction {
+                    name: f.name.to_string(),
+                    file,
+                    first_unit: units.len() as u32,
+                });
+                units.extend_from_slice(&f.units);
+            }
+        }
+        Some(Layout {
+            mode,
+            packages: self.packages.iter().map(|p| p.path.clone()).collect(),
+            files,
+            functions,
+            units,
+        })
+    }
+
     /// Encodes the whole file as a running Go program of the given hash generation would,
     /// recomputing package hashes and the file hash. Returns the bytes and the new hash.
     pub fn encode_as_runtime(&self, algo: HashAlgo) -> (Vec<u8>, [u8; 16]) {

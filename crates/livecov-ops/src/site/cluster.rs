@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
-use livecov_formats::gocovdata::{decode_meta_file, hex16};
-use livecov_model::{CounterMode, MergeRule};
+use livecov_formats::gocovdata::hex16;
+use livecov_model::MergeRule;
 use livecov_render::{
     default_levels, Block, BuildData, BuildPage, IndexBuild, IndexData, IndexOwner, PageOwner,
     PageSource, RenderOptions, SourceInfo, SourceStatus,
@@ -292,12 +292,10 @@ impl PageSource for BuildSource {
         // Each page reads its own layout: pages are built in parallel and only for the
         // builds that changed, so nothing else is held in memory.
         let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
-        let bytes = store
-            .build_layout(self.build.id)
-            .map_err(|e| e.to_string())?;
-        let (meta, _) = decode_meta_file(&bytes).map_err(|e| format!("stored layout: {e}"))?;
-        let total = meta.unit_count();
-        let mode = CounterMode::from_go(meta.mode).unwrap_or(CounterMode::Count);
+        let layout =
+            crate::compile::stored_layout(&store, self.build.id).map_err(|e| e.to_string())?;
+        let total = layout.units.len();
+        let mode = layout.mode;
         let mut merged = vec![0u32; total];
         for o in &self.owners {
             let counters = decompress_counters(&o.counters, total)
@@ -305,23 +303,22 @@ impl PageSource for BuildSource {
             self.rule.merge(mode, &mut merged, &counters);
         }
         let mut files: BTreeMap<String, Vec<Block>> = BTreeMap::new();
-        let mut k = 0;
-        for p in &meta.packages {
-            for f in &p.functions {
-                let skip = self.excluded.contains(&*f.file);
-                for u in &f.units {
-                    if !skip {
-                        files.entry(f.file.to_string()).or_default().push(Block {
-                            start_line: u.start_line,
-                            start_col: u.start_col,
-                            end_line: u.end_line,
-                            end_col: u.end_col,
-                            stmts: u.stmts,
-                            count: merged[k],
-                        });
-                    }
-                    k += 1;
-                }
+        for f in 0..layout.functions.len() {
+            let path = &layout.file_of(f).path;
+            if self.excluded.contains(path) {
+                continue;
+            }
+            let blocks = files.entry(path.clone()).or_default();
+            for k in layout.function_units(f) {
+                let u = &layout.units[k];
+                blocks.push(Block {
+                    start_line: u.start_line,
+                    start_col: u.start_col,
+                    end_line: u.end_line,
+                    end_col: u.end_col,
+                    stmts: u.stmts,
+                    count: merged[k],
+                });
             }
         }
         let pods: BTreeSet<&String> = self.owners.iter().flat_map(|o| &o.pods).collect();
