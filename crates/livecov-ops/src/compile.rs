@@ -24,8 +24,8 @@ use livecov_formats::gocovdata::{
 use livecov_model::owners::{infer_owners, PodOrigin};
 use livecov_model::CounterMode;
 use livecov_store::{
-    compress_counters, compress_layout, for_each_nonzero, BuildFile, ImageSourceRow, InputRow,
-    OwnerRow, ProcessRow, Store, LAYOUT_FORMAT,
+    compress_counters, compress_layout, for_each_nonzero, BuildFile, CoverageStore, ImageSourceRow,
+    InputRow, OwnerRow, ProcessRow, Store, LAYOUT_FORMAT,
 };
 use md5::{Digest, Md5};
 use rayon::prelude::*;
@@ -783,7 +783,7 @@ pub const MERGE_RULE: &str = "merge_rule";
 pub const EXCLUDE_FILES: &str = "exclude_files";
 
 /// The merge rule a compiled store was made with (`sum` for stores that predate it).
-pub fn stored_rule(store: &Store) -> Result<livecov_model::MergeRule> {
+pub fn stored_rule(store: &dyn CoverageStore) -> Result<livecov_model::MergeRule> {
     Ok(match store.setting(MERGE_RULE)? {
         None => livecov_model::MergeRule::Sum,
         Some(name) => livecov_model::MergeRule::from_name(&name).ok_or_else(|| {
@@ -821,7 +821,7 @@ fn lock_collection(collection: &Path, reporter: &dyn Reporter) -> Result<fs::Fil
 
 /// Why a compiled store cannot be trusted to be whole, if it cannot: a compile of it is
 /// running now, or the last one did not finish (killed half way).
-pub fn incomplete(collection: &Path, store: &Store) -> Result<Option<String>> {
+pub fn incomplete(collection: &Path, store: &dyn CoverageStore) -> Result<Option<String>> {
     let state = store.setting(COMPILE_STATE)?;
     if state.as_deref() == Some(COMPILE_DONE) {
         return Ok(None);
@@ -1082,7 +1082,7 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
     // them even when no input changed); unchanged groups are skipped by input hash.
     timer.mark("images");
     summary.owners_updated = compile_owners(&mut store, &run, args, &filter, &timer)?;
-    summary.owners = store.owners()?.len();
+    summary.owners = store.owner_builds()?.len();
     summary.builds = store.builds()?.len();
     summary.diagnostics_in_store = store.diagnostics()?.len();
     store.transaction(|tx| {
@@ -1127,11 +1127,12 @@ fn stored_build(store: &Store, build_id: i64, exclude: &[String]) -> Result<Arc<
 
 /// A stored build's layout in livecov's terms, whichever form the store holds it in
 /// (stores written before schema 3 hold Go meta files).
-pub fn stored_layout(store: &Store, build_id: i64) -> Result<livecov_model::Layout> {
-    if let Some(l) = store.model_layout(build_id)? {
-        return Ok(l);
-    }
+pub fn stored_layout(store: &dyn CoverageStore, build_id: i64) -> Result<livecov_model::Layout> {
     let stored = store.build_layout(build_id)?;
+    if stored.format == LAYOUT_FORMAT {
+        return livecov_model::Layout::decode(&stored.bytes)
+            .map_err(|e| anyhow::anyhow!("build {build_id}: {e}"));
+    }
     if stored.format != "go" {
         anyhow::bail!(
             "build {build_id}: layout format {:?} is not known to this livecov",
@@ -1156,13 +1157,16 @@ fn update_build_totals(
     changed: &BTreeSet<i64>,
     rule: livecov_model::MergeRule,
 ) -> Result<()> {
-    let owners = store.owners()?;
-    let mut per_build: BTreeMap<i64, Vec<&OwnerRow>> = BTreeMap::new();
-    for o in &owners {
-        if changed.contains(&o.build_id) {
-            per_build.entry(o.build_id).or_default().push(o);
-        }
+    // Only the owners of changed builds, each read once.
+    let mut owners: BTreeMap<i64, Vec<OwnerRow>> = BTreeMap::new();
+    for &id in changed {
+        owners.insert(id, store.owners_of_build(id)?);
     }
+    let per_build: BTreeMap<i64, Vec<&OwnerRow>> = owners
+        .iter()
+        .filter(|(_, list)| !list.is_empty())
+        .map(|(id, list)| (*id, list.iter().collect()))
+        .collect();
     let totals: Vec<(i64, u64, Vec<BuildFile>)> = per_build
         .par_iter()
         .map(|(id, list)| {
@@ -1301,9 +1305,9 @@ fn compile_owners(
         .filter(|k| !members.contains_key(*k))
         .collect();
     let mut changed: BTreeSet<i64> = todo.iter().map(|(_, l, _)| l[0].1.build_id).collect();
-    for o in store.owners()? {
-        if deleted.contains(&&o.key) {
-            changed.insert(o.build_id);
+    for (key, build_id) in store.owner_builds()? {
+        if deleted.contains(&&key) {
+            changed.insert(build_id);
         }
     }
     for &id in &changed {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
-use livecov_store::Store;
+use livecov_store::CoverageStore;
 use serde::Serialize;
 
 /// One build in the JSON report.
@@ -88,7 +88,7 @@ pub struct DiagnosticReport {
 }
 
 /// Reads the report out of a compiled store.
-pub fn build_report(store: &Store) -> Result<Report> {
+pub fn build_report(store: &dyn CoverageStore) -> Result<Report> {
     let builds = store.builds()?;
     let owners = store.owners()?;
     let hex_of: BTreeMap<i64, String> = builds

@@ -13,10 +13,12 @@
 //! - **image sources** and **diagnostics**.
 //!
 //! The schema is versioned; [`Store::open`] applies forward migrations in order.
+//! Front ends read through [`CoverageStore`], which other databases implement too.
 //! Invariants: this crate does no decoding of coverage formats and no network I/O.
 #![deny(missing_docs)]
 
 mod counters;
+mod queries;
 mod schema;
 
 use std::path::Path;
@@ -26,6 +28,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 pub use counters::{
     compress_counters, compress_layout, decompress_counters, for_each_nonzero, CompressError,
 };
+pub use queries::CoverageStore;
 pub use schema::SCHEMA_VERSION;
 
 /// A store error, naming the database and what failed.
@@ -278,6 +281,36 @@ fn decode_list(s: String) -> Vec<String> {
     s.split('\n').map(str::to_owned).collect()
 }
 
+fn owner_query(filter: &str) -> String {
+    format!(
+        "SELECT key, namespace, owner_type, owner, binary, build_id, pods, containers, \
+         hosts, images, first_seen, last_seen, statements, covered, input_hash, counters \
+         FROM owners {filter} ORDER BY key"
+    )
+}
+
+fn owner_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OwnerRow> {
+    let split = decode_list;
+    Ok(OwnerRow {
+        key: r.get(0)?,
+        namespace: r.get(1)?,
+        owner_type: r.get(2)?,
+        owner: r.get(3)?,
+        binary: r.get(4)?,
+        build_id: r.get(5)?,
+        pods: split(r.get(6)?),
+        containers: split(r.get(7)?),
+        hosts: split(r.get(8)?),
+        images: split(r.get(9)?),
+        first_seen: r.get(10)?,
+        last_seen: r.get(11)?,
+        statements: r.get::<_, i64>(12)? as u64,
+        covered: r.get::<_, i64>(13)? as u64,
+        input_hash: r.get(14)?,
+        counters: r.get(15)?,
+    })
+}
+
 /// An open store.
 pub struct Store {
     conn: Connection,
@@ -486,37 +519,46 @@ impl Store {
 
     /// Every owner group, sorted by key.
     pub fn owners(&self) -> Result<Vec<OwnerRow>> {
+        self.query_owners("", [])
+    }
+
+    /// The owner groups of one build, sorted by key.
+    pub fn owners_of_build(&self, build_id: i64) -> Result<Vec<OwnerRow>> {
+        self.query_owners("WHERE build_id = ?1", [build_id])
+    }
+
+    /// (key, build id) of every owner group, without reading their counters.
+    pub fn owner_builds(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT key, namespace, owner_type, owner, binary, build_id, pods, containers, \
-                 hosts, images, first_seen, last_seen, statements, covered, input_hash, counters \
-                 FROM owners ORDER BY key",
-            )
+            .prepare("SELECT key, build_id FROM owners ORDER BY key")
             .map_err(|e| self.err(e))?;
-        let split = decode_list;
         let rows = stmt
-            .query_map([], |r| {
-                Ok(OwnerRow {
-                    key: r.get(0)?,
-                    namespace: r.get(1)?,
-                    owner_type: r.get(2)?,
-                    owner: r.get(3)?,
-                    binary: r.get(4)?,
-                    build_id: r.get(5)?,
-                    pods: split(r.get(6)?),
-                    containers: split(r.get(7)?),
-                    hosts: split(r.get(8)?),
-                    images: split(r.get(9)?),
-                    first_seen: r.get(10)?,
-                    last_seen: r.get(11)?,
-                    statements: r.get::<_, i64>(12)? as u64,
-                    covered: r.get::<_, i64>(13)? as u64,
-                    input_hash: r.get(14)?,
-                    counters: r.get(15)?,
-                })
-            })
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Calls `f` with every owner group in key order, reading one row at a time.
+    pub fn for_each_owner(&self, f: &mut dyn FnMut(OwnerRow) -> Result<()>) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare(&owner_query(""))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            f(owner_row(r).map_err(|e| self.err(e))?)?;
+        }
+        Ok(())
+    }
+
+    fn query_owners<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<OwnerRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&owner_query(filter))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map(params, owner_row).map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| self.err(e))
     }
