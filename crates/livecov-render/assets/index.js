@@ -113,6 +113,25 @@
     return '<tr class="details-row" data-i="' + r.i + '"><td colspan="' + NCOLS + '">' + h + '</dl></td></tr>';
   }
 
+  // ---------- problems the compile recorded ----------
+  (function () {
+    if (data.incomplete) {
+      $('incomplete').textContent = 'Incomplete: ' + data.incomplete;
+      $('incomplete').hidden = false;
+    }
+    var d = data.diagnostics || [];
+    if (!d.length) return;
+    var errors = d.filter(function (x) { return x.severity === 'error'; }).length;
+    $('diagnostics-summary').textContent = d.length + (d.length === 1 ? ' problem' : ' problems') +
+      ' while compiling (' + errors + ' inputs failed, ' + (d.length - errors) + ' files or records left out)';
+    var h = '';
+    d.forEach(function (x) {
+      h += '<li class="diag-' + esc(x.severity) + '"><span class="mono">' + esc(x.dir) + '</span>: ' + esc(x.message) + '</li>';
+    });
+    $('diagnostics-list').innerHTML = h;
+    $('diagnostics').hidden = false;
+  })();
+
   // ---------- static controls ----------
   $('subtitle').textContent = [data.collection ? 'Collection: ' + data.collection : '', owners.length + ' owner groups', Object.keys(builds).length + ' builds']
     .filter(Boolean).join(' · ');

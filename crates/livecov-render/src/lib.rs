@@ -10,7 +10,7 @@ pub mod site;
 
 pub use model::{
     default_levels, Block, BuildData, BuildPage, FileData, FileEntry, FileSource, IndexBuild,
-    IndexData, IndexOwner, Level, PageOwner, SourceInfo, SourceStatus,
+    IndexData, IndexDiagnostic, IndexOwner, Level, PageOwner, SourceInfo, SourceStatus,
 };
 pub use site::{
     build_page_path, render_single, render_site, renderer_version, PageSource, RenderError,

@@ -140,6 +140,22 @@ pub struct IndexData {
     pub builds: BTreeMap<String, IndexBuild>,
     /// Owner rows, sorted by namespace, type, owner, binary.
     pub owners: Vec<IndexOwner>,
+    /// Problems the compile recorded (files or records left out, inputs that failed).
+    pub diagnostics: Vec<IndexDiagnostic>,
+    /// Why the figures may be missing inputs (the last compile did not finish); empty
+    /// when the store is complete.
+    pub incomplete: String,
+}
+
+/// One problem the compile recorded, shown on the index.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct IndexDiagnostic {
+    /// The input directory it concerns.
+    pub dir: String,
+    /// `warning` or `error`.
+    pub severity: String,
+    /// What is wrong, naming the file and byte offset.
+    pub message: String,
 }
 
 /// Source of a build page.

@@ -94,6 +94,12 @@ fn index(builds: &[&str]) -> IndexData {
                 ..IndexOwner::default()
             })
             .collect(),
+        diagnostics: vec![IndexDiagnostic {
+            dir: "pod-</script>".into(),
+            severity: "warning".into(),
+            message: "covcounters.x: at byte offset 9: <b>bad</b>".into(),
+        }],
+        incomplete: String::new(),
     }
 }
 

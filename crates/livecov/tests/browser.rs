@@ -351,6 +351,8 @@ fn synthetic_site(out: &Path) -> (IndexData, String) {
         levels: default_levels(),
         builds,
         owners,
+        diagnostics: Vec::new(),
+        incomplete: String::new(),
     };
     let refs: Vec<&dyn PageSource> = sources.iter().map(|s| s as &dyn PageSource).collect();
     render_site(

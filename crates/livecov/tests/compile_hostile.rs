@@ -149,6 +149,16 @@ fn a_truncated_latest_snapshot_falls_back_to_the_previous_one() {
     assert!(table_err.contains("Diagnostics (1):"), "{table_err}");
     assert!(table_err.contains("1 inputs are partial"), "{table_err}");
 
+    // The site lists it too (the index's data carries the diagnostics).
+    let out = livecov(&["cluster", "render", "--collection", c.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let index = fs::read_to_string(c.join("html/index.html")).unwrap();
+    assert!(
+        index.contains("\"diagnostics\":[{\"dir\":\"snap\""),
+        "{index}"
+    );
+    assert!(index.contains(snaps[2].file_name().unwrap().to_str().unwrap()));
+
     let out = compile(c, &["--strict"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--strict: the store holds 1 diagnostics"));

@@ -10,8 +10,8 @@ use anyhow::Result;
 use livecov_formats::gocovdata::hex16;
 use livecov_model::MergeRule;
 use livecov_render::{
-    default_levels, Block, BuildData, BuildPage, IndexBuild, IndexData, IndexOwner, PageOwner,
-    PageSource, RenderOptions, SourceInfo, SourceStatus,
+    default_levels, Block, BuildData, BuildPage, IndexBuild, IndexData, IndexDiagnostic,
+    IndexOwner, PageOwner, PageSource, RenderOptions, SourceInfo, SourceStatus,
 };
 use livecov_store::{decompress_counters, BuildRow, ImageSourceRow, OwnerRow, Store};
 
@@ -132,6 +132,16 @@ pub fn render_collection(
         levels: default_levels(),
         builds: BTreeMap::new(),
         owners: Vec::new(),
+        diagnostics: store
+            .diagnostics()?
+            .into_iter()
+            .map(|(dir, severity, message)| IndexDiagnostic {
+                dir,
+                severity,
+                message,
+            })
+            .collect(),
+        incomplete: crate::compile::incomplete(&args.collection, &store)?.unwrap_or_default(),
     };
     let mut pages = Vec::new();
     for b in builds {
