@@ -33,6 +33,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use livecov_model::Origin;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
@@ -144,10 +145,9 @@ impl Instance {
         }
     }
 
-    /// `metadata.json` for this instance, read from `source` (the URL of its directory),
-    /// whose newest object was last modified at `last_modified` (RFC 3339).
-    pub fn metadata(&self, source: &str, last_modified: Option<String>) -> Metadata {
-        let (pod_name, namespace, container) = match &self.kind {
+    /// The origin of this instance's files.
+    pub fn origin(&self) -> Origin {
+        let (pod, namespace, container, image) = match &self.kind {
             ProcessKind::Pod {
                 namespace,
                 pod,
@@ -156,31 +156,36 @@ impl Instance {
             } => (
                 pod.clone(),
                 namespace.clone(),
-                ContainerMeta {
-                    image: image.clone(),
-                    name: container.clone(),
-                },
+                container.clone(),
+                image.clone(),
             ),
             // As the older tool: a host entry is named after its node.
             ProcessKind::Host => (
                 self.hostname.clone(),
                 String::new(),
-                ContainerMeta::default(),
+                String::new(),
+                String::new(),
             ),
         };
-        Metadata {
-            binary_name: self.binary.clone(),
+        Origin {
+            namespace,
+            pod,
+            container,
+            image,
+            hostname: self.hostname.clone(),
+            binary: self.binary.clone(),
+            host_process: self.is_host(),
             collected_at: discovery_time_rfc3339(&self.discovery_time)
                 .unwrap_or_else(|| self.discovery_time.clone()),
-            container,
-            discovery_time: self.discovery_time.clone(),
-            host_process: self.is_host(),
-            hostname: self.hostname.clone(),
-            last_modified,
-            namespace,
-            pod_name,
-            source: source.to_string(),
+            owner_kind: String::new(),
+            owner_name: String::new(),
         }
+    }
+
+    /// `metadata.json` for this instance, read from `source` (the URL of its directory),
+    /// whose newest object was last modified at `last_modified` (RFC 3339).
+    pub fn metadata(&self, source: &str, last_modified: Option<String>) -> Metadata {
+        Metadata::new(&self.origin(), &self.discovery_time, source, last_modified)
     }
 }
 
@@ -471,6 +476,105 @@ pub struct Metadata {
     pub source: String,
 }
 
+impl Metadata {
+    /// The file for `origin`, discovered at `discovery_time` (`YYYYMMDDTHHMMSSZ`), read
+    /// from `source`.
+    pub fn new(
+        origin: &Origin,
+        discovery_time: &str,
+        source: &str,
+        last_modified: Option<String>,
+    ) -> Metadata {
+        Metadata {
+            binary_name: origin.binary.clone(),
+            collected_at: origin.collected_at.clone(),
+            container: if origin.host_process {
+                ContainerMeta::default()
+            } else {
+                ContainerMeta {
+                    image: origin.image.clone(),
+                    name: origin.container.clone(),
+                }
+            },
+            discovery_time: discovery_time.to_owned(),
+            host_process: origin.host_process,
+            hostname: origin.hostname.clone(),
+            last_modified,
+            namespace: origin.namespace.clone(),
+            pod_name: origin.pod.clone(),
+            source: source.to_owned(),
+        }
+    }
+}
+
+/// Reads a `metadata.json` back into its [`Origin`]: the form this module writes, the
+/// older tool's, and the flatter one other collectors (and bench/) write (`pod`, `node`,
+/// `kind`, `workload`, `binary`, `image`, a `container` that is just a name).
+pub fn read_origin(bytes: &[u8]) -> Result<Origin, serde_json::Error> {
+    #[derive(Deserialize, Default)]
+    struct Tolerant {
+        #[serde(default, alias = "pod")]
+        pod_name: String,
+        #[serde(default)]
+        namespace: String,
+        #[serde(default)]
+        container: ContainerField,
+        #[serde(default)]
+        binary_name: String,
+        #[serde(default)]
+        collected_at: String,
+        #[serde(default)]
+        hostname: String,
+        #[serde(default)]
+        host_process: bool,
+        #[serde(default, alias = "kind")]
+        owner_kind: String,
+        #[serde(default, alias = "workload")]
+        owner_name: String,
+        #[serde(default)]
+        image: String,
+        #[serde(default)]
+        binary: String,
+        #[serde(default)]
+        node: String,
+    }
+    /// `container` is an object (`{name, image}`) or just the name.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ContainerField {
+        Object {
+            #[serde(default)]
+            name: String,
+            #[serde(default)]
+            image: String,
+        },
+        Name(String),
+    }
+    impl Default for ContainerField {
+        fn default() -> ContainerField {
+            ContainerField::Name(String::new())
+        }
+    }
+    let t: Tolerant = serde_json::from_slice(bytes)?;
+    let (container, container_image) = match t.container {
+        ContainerField::Object { name, image } => (name, image),
+        ContainerField::Name(n) => (n, String::new()),
+    };
+    let pick = |a: String, b: String| if a.is_empty() { b } else { a };
+    Ok(Origin {
+        host_process: t.host_process || t.namespace.is_empty(),
+        namespace: t.namespace,
+        pod: t.pod_name,
+        container,
+        image: pick(container_image, t.image),
+        hostname: pick(t.hostname, t.node),
+        binary: pick(t.binary_name, t.binary),
+        collected_at: t.collected_at,
+        owner_kind: t.owner_kind,
+        owner_name: t.owner_name,
+    })
+}
+
 /// The container of a pod entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerMeta {
@@ -571,6 +675,38 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The writer and the reader share `Origin`: what the producer writes reads back as
+    /// the same origin, for pods and host processes, and the flatter bench form too.
+    #[test]
+    fn metadata_written_reads_back_as_the_same_origin() {
+        for key in [
+            POD,
+            "node-1/_host_/20250102T030405Z/kubelet/covcounters.ab.7.2",
+        ] {
+            let i = parse_key(key).unwrap().instance;
+            let json = serde_json::to_vec(&i.metadata("s3://b/x/", None)).unwrap();
+            assert_eq!(read_origin(&json).unwrap(), i.origin(), "{key}");
+        }
+        let flat = br#"{"pod": "web-0", "namespace": "ns", "container": "app", "node": "n1",
+            "kind": "StatefulSet", "workload": "web", "binary": "prog", "image": "img:1"}"#;
+        let o = read_origin(flat).unwrap();
+        assert_eq!(
+            (
+                o.pod.as_str(),
+                o.container.as_str(),
+                o.hostname.as_str(),
+                o.binary.as_str()
+            ),
+            ("web-0", "app", "n1", "prog")
+        );
+        assert_eq!(
+            (o.owner_kind.as_str(), o.image.as_str()),
+            ("StatefulSet", "img:1")
+        );
+        assert!(!o.host_process);
+        assert!(read_origin(b"{\"pod_name\": 3}").is_err());
+    }
 
     const POD: &str = "node-1/openshift-etcd/etcd-node-1/etcd/20250102T030405Z/\
                        quay.io-openshift-etcd-sha256-abc/etcd/covmeta.0123";

@@ -8,6 +8,7 @@
 mod counter;
 mod diagnostics;
 mod layout;
+mod origin;
 pub mod owners;
 pub mod uleb;
 mod unit;
@@ -15,6 +16,7 @@ mod unit;
 pub use counter::{merge_counters, CounterGranularity, CounterMode, MergeOutcome, MergeRule};
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use layout::{Layout, LayoutError, LayoutFile, LayoutFunction};
+pub use origin::Origin;
 pub use unit::Unit;
 
 /// Formats `100·covered/total` the way Go's `%.1f` does (correctly rounded, ties to even).

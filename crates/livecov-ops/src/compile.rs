@@ -69,70 +69,6 @@ impl CompileSettings {
 /// The files the coverage infrastructure injects into every build.
 pub const DEFAULT_EXCLUDES: [&str; 2] = ["coverage_server.go", "coverage_producer.go"];
 
-/// `metadata.json` as the download writes it (older tool's fields plus ours); the
-/// aliases accept the flatter form other collectors (and bench/) write.
-#[derive(Deserialize, Default)]
-struct Metadata {
-    #[serde(default, alias = "pod")]
-    pod_name: String,
-    #[serde(default)]
-    namespace: String,
-    #[serde(default)]
-    container: ContainerField,
-    #[serde(default)]
-    binary_name: String,
-    #[serde(default)]
-    collected_at: String,
-    #[serde(default)]
-    hostname: String,
-    #[serde(default)]
-    host_process: bool,
-    #[serde(default, alias = "kind")]
-    owner_kind: String,
-    #[serde(default, alias = "workload")]
-    owner_name: String,
-    /// The bench generator's name for the image.
-    #[serde(default)]
-    image: String,
-    /// The bench generator's name for the binary.
-    #[serde(default)]
-    binary: String,
-    /// The bench generator's name for the node.
-    #[serde(default)]
-    node: String,
-}
-
-#[derive(Deserialize, Default)]
-struct ContainerMeta {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    image: String,
-}
-
-/// `container` is an object (`{name, image}`) or just the name.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ContainerField {
-    Object(ContainerMeta),
-    Name(String),
-}
-
-impl Default for ContainerField {
-    fn default() -> ContainerField {
-        ContainerField::Object(ContainerMeta::default())
-    }
-}
-
-impl ContainerField {
-    fn into_parts(self) -> (String, String) {
-        match self {
-            ContainerField::Object(c) => (c.name, c.image),
-            ContainerField::Name(n) => (n, String::new()),
-        }
-    }
-}
-
 /// `info.json` written by the producer (flattened `X-Art-Coverage-*` headers).
 #[derive(Deserialize, Default)]
 struct Info {
@@ -303,11 +239,36 @@ fn tool_version() -> String {
     format!("livecov {}", env!("CARGO_PKG_VERSION"))
 }
 
+/// The largest `metadata.json` or `info.json` read (real ones are a few hundred bytes).
+const MAX_JSON_BYTES: u64 = 1 << 20;
+
+/// Reads a small JSON file of a report directory: a regular file of bounded size, so a
+/// FIFO or a huge file in its place neither blocks nor exhausts memory.
+fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    let md = fs::metadata(path)?;
+    if !md.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if md.len() > MAX_JSON_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, over the {} KiB such a file may have",
+            md.len(),
+            MAX_JSON_BYTES >> 10
+        )));
+    }
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(fs::File::open(path)?, MAX_JSON_BYTES),
+        &mut buf,
+    )?;
+    Ok(buf)
+}
+
 /// Reads a directory's origin. Unreadable metadata is an error for the directory.
 fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>), String> {
     let meta_path = dir.join("metadata.json");
-    let md: Metadata = match fs::read(&meta_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
+    let origin = match read_small(&meta_path) {
+        Ok(bytes) => livecov_collect::producer::read_origin(&bytes)
             .map_err(|e| format!("{}: not valid metadata JSON: {e}", meta_path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!(
@@ -318,29 +279,21 @@ fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>), Strin
         }
         Err(e) => return Err(format!("{}: {e}", meta_path.display())),
     };
-    let info: Option<Info> = fs::read(dir.join("info.json"))
+    let info: Option<Info> = read_small(&dir.join("info.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
-    let pick = |a: &str, b: &str| {
-        if a.is_empty() {
-            b.to_owned()
-        } else {
-            a.to_owned()
-        }
-    };
-    let (container, container_image) = md.container.into_parts();
     let input = InputRow {
         dir: name.to_owned(),
-        namespace: md.namespace.clone(),
-        pod: md.pod_name,
-        container,
-        hostname: pick(&md.hostname, &md.node),
-        image: pick(&container_image, &md.image),
-        binary: pick(&md.binary_name, &md.binary),
-        is_host: md.host_process || md.namespace.is_empty(),
-        collected_at: md.collected_at,
-        owner_kind: md.owner_kind,
-        owner_name: md.owner_name,
+        namespace: origin.namespace,
+        pod: origin.pod,
+        container: origin.container,
+        hostname: origin.hostname,
+        image: origin.image,
+        binary: origin.binary,
+        is_host: origin.host_process,
+        collected_at: origin.collected_at,
+        owner_kind: origin.owner_kind,
+        owner_name: origin.owner_name,
         source_url: info
             .as_ref()
             .map(|i| i.source_url.clone())
@@ -362,7 +315,7 @@ fn object_times(dir: &Path) -> HashMap<String, String> {
         #[serde(default)]
         last_modified: String,
     }
-    let Ok(bytes) = fs::read(dir.join(".livecov-objects.json")) else {
+    let Ok(bytes) = read_small(&dir.join(".livecov-objects.json")) else {
         return HashMap::new();
     };
     let parsed: HashMap<String, Obj> = serde_json::from_slice(&bytes).unwrap_or_default();
@@ -549,7 +502,7 @@ impl Run<'_> {
                 }
             }
         }
-        if let Ok(b) = fs::read(dir.join("metadata.json")) {
+        if let Ok(b) = read_small(&dir.join("metadata.json")) {
             content.update(&b);
         }
         input.content_hash = format!("{:032x}", content.digest128());

@@ -293,10 +293,23 @@ fn fifos_devices_and_huge_files_are_refused_without_reading_them() {
     std::os::unix::fs::symlink("/dev/zero", dir.join(format!("covcounters.{hash}.78.1"))).unwrap();
     let sparse = dir.join(format!("covcounters.{hash}.79.1"));
     fs::File::create(&sparse).unwrap().set_len(2 << 30).unwrap();
+    // A metadata.json that is a FIFO fails its own directory, without blocking.
+    let other = add_dir(c, "other", "set1", "other-0");
+    fs::remove_file(other.join("metadata.json")).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(other.join("metadata.json"))
+        .status()
+        .unwrap()
+        .success());
     let started = std::time::Instant::now();
     let out = compile(c, &[]);
     let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the FIFO metadata fails its directory: {err}"
+    );
+    assert!(err.contains("metadata.json: not a regular file"), "{err}");
     assert!(err.contains("a FIFO"), "{err}");
     assert!(err.contains("a character device"), "{err}");
     assert!(err.contains("2147483648 bytes, over the"), "{err}");
