@@ -10,6 +10,7 @@ mod diagnostics;
 mod layout;
 mod origin;
 pub mod owners;
+mod snapshot;
 pub mod uleb;
 mod unit;
 
@@ -17,6 +18,7 @@ pub use counter::{merge_counters, CounterGranularity, CounterMode, MergeOutcome,
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use layout::{Layout, LayoutError, LayoutFile, LayoutFunction};
 pub use origin::Origin;
+pub use snapshot::{lifetimes, Snapshot};
 pub use unit::Unit;
 
 /// Formats `100·covered/total` the way Go's `%.1f` does (correctly rounded, ties to even).

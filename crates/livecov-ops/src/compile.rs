@@ -33,7 +33,7 @@ use serde::Deserialize;
 
 use crate::Reporter;
 use livecov_formats::gocovdata::dir::{read_header, Layout, MetaCache};
-use livecov_model::{MergeRule, Severity};
+use livecov_model::{lifetimes, MergeRule, Severity, Snapshot};
 
 /// What `compile` needs: the collection and how to combine and count.
 #[derive(Clone, Debug)]
@@ -328,53 +328,6 @@ fn object_times(dir: &Path) -> HashMap<String, String> {
         .collect()
 }
 
-/// A snapshot of one process read from one counter file.
-struct Snapshot {
-    time: String,
-    counters: Vec<u32>,
-}
-
-/// The process lifetimes among the snapshots of one (build, pid), each with its latest
-/// snapshot and how many earlier ones it superseded.
-///
-/// Snapshots of one process are cumulative, so a snapshot contained element-wise in
-/// another is an earlier snapshot of the same process (the producer's `.1`/`.2`
-/// toggles, repeated `WriteCountersDir` dumps) and is dropped; of two equal snapshots
-/// the newer by time is kept. Snapshots where neither contains the other are different
-/// lifetimes that happen to share a pid (a restarted container's main process is pid 1
-/// again) and are all kept, so no run's coverage is lost.
-fn lifetimes(mut snaps: Vec<Snapshot>) -> Vec<(Snapshot, i64)> {
-    // Oldest first (snapshots without a time first), so a later equal one wins.
-    snaps.sort_by(|a, b| a.time.cmp(&b.time));
-    let contains =
-        |a: &Snapshot, b: &Snapshot| a.counters.iter().zip(&b.counters).all(|(x, y)| x >= y);
-    let mut kept: Vec<(Snapshot, i64)> = Vec::new();
-    for s in snaps {
-        if let Some(k) = kept
-            .iter_mut()
-            .find(|(k, _)| contains(k, &s) && !contains(&s, k))
-        {
-            k.1 += 1;
-            give_back(s.counters);
-            continue;
-        }
-        // `s` may contain (supersede) earlier kept snapshots.
-        let mut superseded = 0;
-        let mut i = 0;
-        while i < kept.len() {
-            if contains(&s, &kept[i].0) {
-                let (old, n) = kept.swap_remove(i);
-                superseded += n + 1;
-                give_back(old.counters);
-            } else {
-                i += 1;
-            }
-        }
-        kept.push((s, superseded));
-    }
-    kept
-}
-
 /// A build's decoded layout, or why no copy of its meta file could be used.
 type BuildSlot = Arc<OnceLock<Result<Arc<BuildInfo>, String>>>;
 
@@ -509,7 +462,7 @@ impl Run<'_> {
         let mut processes = Vec::new();
         for ((hash, pid), list) in snaps {
             let build = by_hash[&hash].clone();
-            for (snap, superseded) in lifetimes(list) {
+            for (snap, superseded) in lifetimes(list, give_back) {
                 let covered = covered_statements(&build, &snap.counters);
                 let counters = match compress_counters(&snap.counters) {
                     Ok(c) => c,
