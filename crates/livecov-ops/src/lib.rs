@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod compile;
+pub mod demo;
 pub mod images;
 pub mod report;
 pub mod reporter;

@@ -8,7 +8,6 @@
 
 mod debugdump;
 mod flags;
-mod merge;
 
 use std::fs;
 use std::io::{self, Write};
@@ -296,7 +295,7 @@ pub fn run(args: &[String]) -> Exit {
             };
             let loaded = load(&dirs, opts, &cache);
             let mut d = loaded.diags;
-            merge::run(
+            livecov_formats::gocovdata::merge::write_merged(
                 &loaded.builds,
                 Path::new(out),
                 filter.as_ref(),
@@ -449,18 +448,7 @@ fn html(
         diags.error("no applicable files found in input directories; nothing to render");
         return Ok(diags);
     }
-    let (mode, files) = html_blocks(&loaded.builds, filter, &mut diags);
-    let build = if loaded.builds.len() == 1 {
-        livecov_formats::gocovdata::hex16(&loaded.builds[0].meta.hash)
-    } else {
-        let mut hashes: Vec<[u8; 16]> = loaded.builds.iter().map(|p| p.meta.hash).collect();
-        hashes.sort_unstable();
-        format!(
-            "{:032x}",
-            xxhash_rust::xxh3::xxh3_128(hashes.concat().as_slice())
-        )
-    };
-    let title = main_package(&loaded.builds).unwrap_or_else(|| "coverage".into());
+    let page = livecov_ops::site::local::go_page(&loaded.builds, filter, &mut diags);
     let sources = match sources.join() {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -473,10 +461,10 @@ fn html(
         }
     };
     let rendered = livecov_ops::site::local::render_files(
-        files,
-        &mode.to_string(),
-        &title,
-        &build,
+        page.files,
+        &page.mode.to_string(),
+        &page.title,
+        &page.build,
         out,
         src,
         sources,
@@ -486,98 +474,6 @@ fn html(
         Err(e) => diags.error(format!("{e:#}")),
     }
     Ok(diags)
-}
-
-/// The merged blocks of the pods per file. One build: its units in layout order with
-/// their counts, straight from the dense counters. Several builds: merged by position
-/// as `textfmt` does (a text profile). Like `textfmt`, a pod whose counter mode differs
-/// from the first is left out.
-fn html_blocks(
-    pods: &[MergedBuild],
-    filter: Option<&PkgFilter>,
-    diags: &mut Diagnostics,
-) -> (
-    CounterMode,
-    std::collections::BTreeMap<String, Vec<livecov_ops::site::page::Block>>,
-) {
-    let mode = pods
-        .first()
-        .and_then(MergedBuild::mode)
-        .unwrap_or(CounterMode::Count);
-    let granularity = pods.first().map(|p| p.meta.granularity);
-    let pods: Vec<&MergedBuild> = pods
-        .iter()
-        .filter(|pod| {
-            // Like textfmt: a granularity clash leaves the later build out.
-            if Some(pod.meta.granularity) != granularity {
-                diags.error(format!(
-                    "counter granularity clash while reading meta-data file {}: its data is \
-                     left out",
-                    pod.meta_path.display()
-                ));
-                return false;
-            }
-            let same = pod.mode().unwrap_or(CounterMode::Count) == mode;
-            if !same {
-                diags.error(format!(
-                    "counter mode clash while reading meta-data file {}: its data is left out \
-                     (one page has one mode)",
-                    pod.meta_path.display()
-                ));
-            }
-            same
-        })
-        .collect();
-    type Files = std::collections::BTreeMap<String, Vec<livecov_ops::site::page::Block>>;
-    let block = |u: &livecov_model::Unit, count: u32| livecov_ops::site::page::Block {
-        start_line: u.start_line,
-        start_col: u.start_col,
-        end_line: u.end_line,
-        end_col: u.end_col,
-        stmts: u.stmts,
-        count,
-    };
-    if let [pod] = pods.as_slice() {
-        let mut files = Files::new();
-        for (pi, p) in pod.meta.packages.iter().enumerate() {
-            if filter.is_some_and(|flt| !flt.matches(&p.path)) {
-                continue;
-            }
-            for (fi, func) in p.functions.iter().enumerate() {
-                let counts = pod.func_counters(pi, fi);
-                let list = match files.get_mut(&*func.file) {
-                    Some(l) => l,
-                    None => files.entry(func.file.to_string()).or_default(),
-                };
-                list.extend(func.units.iter().zip(counts).map(|(u, &c)| block(u, c)));
-            }
-        }
-        return (mode, files);
-    }
-    let mut profile = livecov_formats::goprofile::Profile::new(mode);
-    for pod in pods {
-        for (pi, p) in pod.meta.packages.iter().enumerate() {
-            if filter.is_some_and(|flt| !flt.matches(&p.path)) {
-                continue;
-            }
-            for (fi, func) in p.functions.iter().enumerate() {
-                for (u, &c) in func.units.iter().zip(pod.func_counters(pi, fi)) {
-                    if let Err(e) = profile.add(&func.file, *u, c) {
-                        diags.warn(format!("{}: {e}", pod.meta_path.display()));
-                    }
-                }
-            }
-        }
-    }
-    (mode, livecov_ops::site::page::profile_files(&profile))
-}
-
-/// The import path of the first `main` package of the inputs, as the page title.
-fn main_package(pods: &[MergedBuild]) -> Option<String> {
-    pods.iter()
-        .flat_map(|p| &p.meta.packages)
-        .find(|p| p.name == "main")
-        .map(|p| p.path.clone())
 }
 
 /// `textfmt -each`: one text profile per input directory, decoding each distinct layout

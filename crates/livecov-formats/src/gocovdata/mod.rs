@@ -12,6 +12,7 @@ mod counters;
 mod cursor;
 pub mod dir;
 mod hash;
+pub mod merge;
 mod meta;
 mod names;
 pub mod pkgmatch;

@@ -33,7 +33,7 @@ pub struct RenderSettings {
     pub hide_namespace_prefixes: Vec<String>,
     /// Re-render every page even when nothing it shows changed.
     pub force: bool,
-    /// The shared git cache written by `clone-sources` [default: <collection>/sources].
+    /// The shared git cache written by `clone-sources` (default: `<collection>/sources`).
     pub sources: Option<PathBuf>,
 }
 

@@ -296,7 +296,7 @@ fn goroot() -> Option<PathBuf> {
 pub struct FetchSettings {
     /// The collection directory (compiled with `livecov cluster compile`).
     pub collection: PathBuf,
-    /// The shared git cache [default: <collection>/sources]. One bare repository per
+    /// The shared git cache (default: `<collection>/sources`). One bare repository per
     /// remote; share it between collections to fetch each commit once.
     pub sources: Option<PathBuf>,
     /// Report commits already in the cache as cached (true), or as fetched again.
@@ -494,7 +494,7 @@ type Outcome = (String, std::result::Result<String, String>, bool);
 pub struct ExplainSettings {
     /// The collection directory.
     pub collection: PathBuf,
-    /// The shared git cache [default: <collection>/sources].
+    /// The shared git cache (default: `<collection>/sources`).
     pub sources: Option<PathBuf>,
     /// The build: its hex identity, or a unique prefix of it.
     pub build: String,

@@ -1,4 +1,4 @@
-//! `merge`: writes merged coverage data that `go tool covdata` reads back to the same
+//! `livecov go merge`: writes merged coverage data that `go tool covdata` reads back to the same
 //! result (spec §6.1–6.3).
 //!
 //! Without `-pkg` each pod's meta file is copied and one counter file written; with
@@ -13,14 +13,14 @@ use std::io;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use livecov_formats::gocovdata::{
+use crate::gocovdata::{
     counter_file_name, encode_counter_file, encode_meta_file, encode_package_blob, func_hash,
     merge_file_hash, meta_file_name, package_hash, FuncMeta, FuncRecord, HashAlgo, PackageMeta,
 };
 use livecov_model::{merge_counters, CounterMode, Diagnostics};
 
-use livecov_formats::gocovdata::dir::MergedBuild;
-use livecov_formats::gocovdata::pkgmatch::PkgFilter;
+use crate::gocovdata::dir::MergedBuild;
+use crate::gocovdata::pkgmatch::PkgFilter;
 
 /// The args summary covdata writes: `argc`/`argv*` only when every input file had the
 /// same `os.Args`, `GOOS`/`GOARCH` only when they agree.
@@ -94,7 +94,10 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))
 }
 
-pub fn run(
+/// Writes the merge of `pods` into `out_dir`: per build a meta file (reduced to the
+/// packages `filter` keeps) and one counter file, or with `pcombine` one meta file and
+/// one counter file for all. Problems go to `diags`; I/O failures are returned.
+pub fn write_merged(
     pods: &[MergedBuild],
     out_dir: &Path,
     filter: Option<&PkgFilter>,
