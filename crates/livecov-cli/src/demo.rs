@@ -80,7 +80,7 @@ pub fn run(dir: &Path) -> Result<Exit> {
         ..livecov_ops::site::cluster::RenderSettings::new(dir)
     };
     let out = dir.join("html");
-    let summary = livecov_ops::site::cluster::render_collection(&render, &out)?;
+    let summary = livecov_ops::site::cluster::render_collection(&render, &out, &reporter)?;
     if !summary.failed.is_empty() {
         for (b, e) in &summary.failed {
             eprintln!("error: build {b}: {e}");

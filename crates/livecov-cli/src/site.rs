@@ -57,7 +57,8 @@ pub fn render_collection(args: &RenderArgs) -> Result<Exit> {
         .output_dir
         .clone()
         .unwrap_or_else(|| args.collection.join("html"));
-    let summary = livecov_ops::site::cluster::render_collection(&args.settings(), &out)?;
+    let reporter = crate::progress::TermReporter::new();
+    let summary = livecov_ops::site::cluster::render_collection(&args.settings(), &out, &reporter)?;
     eprintln!(
         "render: {} build pages written, {} unchanged, {} kept, {} without a page, {} stale files \
          removed, {:.1} MB written in {:.2}s",

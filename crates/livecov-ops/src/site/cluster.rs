@@ -17,6 +17,7 @@ use livecov_store::{decompress_counters, BuildRow, ImageSourceRow, OwnerRow, Sto
 
 use super::page::{assemble, source_counts};
 use super::sources::CollectionSources;
+use crate::Reporter;
 
 /// Namespace prefixes the index hides by default (each has a checkbox).
 pub const DEFAULT_HIDDEN_PREFIXES: &[&str] = &["e2e-", "openshift-must-gather-"];
@@ -54,7 +55,9 @@ impl RenderSettings {
 }
 
 /// One build of the collection, ready to be turned into a page on demand.
-struct BuildSource {
+struct BuildSource<'r> {
+    /// Told of each page built.
+    reporter: &'r dyn Reporter,
     id: String,
     build: BuildRow,
     owners: Vec<OwnerRow>,
@@ -73,6 +76,7 @@ struct BuildSource {
 pub fn render_collection(
     args: &RenderSettings,
     out: &Path,
+    reporter: &dyn Reporter,
 ) -> Result<livecov_render::RenderSummary> {
     let db = args.collection.join("livecov.db");
     let store = crate::open_compiled(&args.collection)?;
@@ -196,6 +200,7 @@ pub fn render_collection(
             });
         }
         pages.push(BuildSource {
+            reporter,
             id,
             build: b,
             owners: list,
@@ -222,7 +227,10 @@ pub fn render_collection(
         skip_build_pages: args.skip_build_pages,
         force: args.force,
     };
-    Ok(livecov_render::render_site(&opts, &index, &refs)?)
+    reporter.start("render", None);
+    let summary = livecov_render::render_site(&opts, &index, &refs);
+    reporter.finish();
+    Ok(summary?)
 }
 
 /// (repo, commit) of a build, and every (repo, commit) of the collection.
@@ -273,7 +281,7 @@ fn collection_name(dir: &Path) -> String {
         .unwrap_or_default()
 }
 
-impl PageSource for BuildSource {
+impl PageSource for BuildSource<'_> {
     fn build(&self) -> &str {
         &self.id
     }
@@ -299,6 +307,14 @@ impl PageSource for BuildSource {
     }
 
     fn page(&self) -> Result<BuildPage, String> {
+        let page = self.build_page();
+        self.reporter.advance(1, &self.id);
+        page
+    }
+}
+
+impl BuildSource<'_> {
+    fn build_page(&self) -> Result<BuildPage, String> {
         // Each page reads its own layout: pages are built in parallel and only for the
         // builds that changed, so nothing else is held in memory.
         let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
