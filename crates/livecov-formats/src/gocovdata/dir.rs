@@ -342,6 +342,15 @@ impl MetaCache {
 
 /// The meta hash in the header of meta file `path` (reads only the header).
 pub fn read_header(path: &Path) -> Result<[u8; 16], String> {
+    // Checked before opening: opening a FIFO for reading waits for a writer.
+    let md = fs::metadata(path)
+        .map_err(|e| format!("reading meta-data file {}: {e}", path.display()))?;
+    if !md.is_file() {
+        return Err(format!(
+            "meta-data file {}: not a regular file; coverage files are regular files",
+            path.display()
+        ));
+    }
     let mut f = fs::File::open(path)
         .map_err(|e| format!("reading meta-data file {}: {e}", path.display()))?;
     let mut buf = [0u8; META_HEADER_LEN];
