@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use livecov_formats::goprofile::{parse, write, Profile};
+use livecov_formats::goprofile::{parse, sort_textfmt, write, Profile};
 use livecov_model::CounterMode;
 
 fn fixture(name: &str) -> String {
@@ -28,7 +28,7 @@ fn assert_textfmt_round_trip(name: &str, mode: CounterMode) {
     assert_eq!(p.mode(), mode);
     assert_eq!(p.len(), text.lines().count() - 1);
     assert_eq!(to_text(&p), text);
-    p.sort_textfmt();
+    sort_textfmt(&mut p);
     assert_eq!(to_text(&p), text);
 }
 

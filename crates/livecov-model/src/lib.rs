@@ -10,6 +10,7 @@ mod diagnostics;
 mod layout;
 mod origin;
 pub mod owners;
+mod profile;
 mod snapshot;
 pub mod uleb;
 mod unit;
@@ -18,6 +19,7 @@ pub use counter::{merge_counters, CounterGranularity, CounterMode, MergeOutcome,
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use layout::{Layout, LayoutError, LayoutFile, LayoutFunction};
 pub use origin::Origin;
+pub use profile::{Block, Profile, ProfileError, Totals};
 pub use snapshot::{lifetimes, Snapshot};
 pub use unit::Unit;
 

@@ -3,7 +3,7 @@
 //! PostgreSQL will implement the same trait and pass the same tests
 //! (`tests/conformance.rs`).
 
-use livecov_model::{CounterMode, MergeRule};
+use livecov_model::{CounterMode, Layout, MergeRule, Profile};
 
 use crate::{
     decompress_counters, BuildFile, BuildRow, ImageSourceRow, InputRow, OwnerRow, ProcessRow,
@@ -46,9 +46,9 @@ pub trait CoverageStore {
         Ok(all)
     }
 
-    /// The profile of one build: its owners' counters (each `units` long) merged with
+    /// The counters of one build: its owners' counters (each `units` long) merged with
     /// `rule`, as the index and the build page show it.
-    fn build_profile(
+    fn build_counters(
         &self,
         build_id: i64,
         units: usize,
@@ -66,6 +66,16 @@ pub trait CoverageStore {
             rule.merge(mode, &mut merged, &counters);
         }
         Ok(merged)
+    }
+
+    /// The profile of one build whose layout is `layout`: [`CoverageStore::build_counters`]
+    /// keyed by file and position, ready to merge with other builds' or to export.
+    fn build_profile(&self, build_id: i64, layout: &Layout, rule: MergeRule) -> Result<Profile> {
+        let counters = self.build_counters(build_id, layout.units.len(), layout.mode, rule)?;
+        Profile::from_layout(layout, &counters).map_err(|e| crate::StoreError::Corrupt {
+            path: String::new(),
+            what: format!("build {build_id}: {e}"),
+        })
     }
 }
 

@@ -159,17 +159,25 @@ fn conformance(store: &dyn CoverageStore) {
 
     let count = CounterMode::Count;
     assert_eq!(
-        store.build_profile(1, 3, count, MergeRule::Sum).unwrap(),
+        store.build_counters(1, 3, count, MergeRule::Sum).unwrap(),
         [4, 2, 4]
     );
     assert_eq!(
-        store.build_profile(1, 3, count, MergeRule::Max).unwrap(),
+        store.build_counters(1, 3, count, MergeRule::Max).unwrap(),
         [3, 2, 4]
     );
     assert_eq!(
-        store.build_profile(1, 3, count, MergeRule::Or).unwrap(),
+        store.build_counters(1, 3, count, MergeRule::Or).unwrap(),
         [1, 1, 1]
     );
+    let profile = store.build_profile(1, &layout(), MergeRule::Sum).unwrap();
+    assert_eq!(
+        profile.blocks().map(|b| b.count).collect::<Vec<_>>(),
+        [4, 2, 4],
+        "the profile holds the merged counters by position"
+    );
+    assert_eq!(profile.totals().statements, 8);
+    assert_eq!(profile.totals().covered, 8);
 
     assert_eq!(
         store.diagnostics().unwrap(),

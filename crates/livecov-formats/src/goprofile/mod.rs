@@ -18,11 +18,11 @@
 pub mod covdata;
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::{self, Write};
 
-use livecov_model::{merge_counters, CounterMode, MergeOutcome, Unit};
+pub use livecov_model::{Block, Profile};
+use livecov_model::{CounterMode, Unit};
 
 /// What a block line looks like, for error messages.
 const BLOCK_SYNTAX: &str = "`<file>:<startLine>.<startCol>,<endLine>.<endCol> <numStmt> <count>`";
@@ -123,236 +123,42 @@ impl fmt::Display for ProfileWarning {
     }
 }
 
-/// One block of a [`Profile`], borrowed from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Block<'a> {
-    /// File name as the profile spells it (usually `<import path>/<base name>`).
-    pub file: &'a str,
-    /// Position and statement count.
-    pub unit: Unit,
-    /// Execution count (0 or 1 in set mode, though merged `gopherage` output may hold more).
-    pub count: u32,
-}
-
-/// A text profile: a mode and the blocks of each file, with repeated blocks merged.
+/// Puts files in the order `go tool covdata textfmt` prints them.
 ///
-/// Files keep the order in which they were first seen, which is deterministic and lets a
-/// profile be read and written back unchanged; [`Profile::sort_textfmt`] switches to the order
-/// `go tool covdata textfmt` prints. Blocks within a file are always in textfmt order.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Profile {
-    mode: CounterMode,
-    files: Vec<FileBlocks>,
-    /// File name to its position in `files`: profiles have thousands of files.
-    index: HashMap<String, usize>,
+/// textfmt sorts packages by import path and then files by name, and a text profile does
+/// not record packages. A file is normally named `<import path>/<base name>`, so sorting by
+/// (directory, name) reproduces that order; a bare sort by name would not
+/// (`example.com/prog/main.go` comes before `example.com/prog/dep/dep.go`). Only "local"
+/// packages, whose files carry absolute paths, can come out in another order.
+pub fn sort_textfmt(profile: &mut Profile) {
+    profile.sort_files_by(textfmt_file_order);
 }
 
-// The index is left out: it repeats `files`, and a hash map prints in no fixed order.
-impl fmt::Debug for Profile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Profile")
-            .field("mode", &self.mode)
-            .field("files", &self.files)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct FileBlocks {
-    name: String,
-    /// Keyed by [`pos_key`], so iteration is textfmt order and lookups find repeats.
-    blocks: BTreeMap<PosKey, Counted>,
-}
-
-/// (start line, end line, start col, end col): the position part of [`Unit::profile_key`].
-type PosKey = (u32, u32, u32, u32);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Counted {
-    stmts: u32,
-    count: u32,
-}
-
-fn pos_key(unit: &Unit) -> PosKey {
-    let (sl, el, sc, ec, _stmts) = unit.profile_key();
-    (sl, el, sc, ec)
-}
-
-fn unit_of(key: PosKey, stmts: u32) -> Unit {
-    let (start_line, end_line, start_col, end_col) = key;
-    Unit {
-        start_line,
-        start_col,
-        end_line,
-        end_col,
-        stmts,
-    }
-}
-
-/// A block already at that position has this other statement count.
-struct Conflict {
-    previous: u32,
-}
-
-impl Profile {
-    /// An empty profile.
-    pub fn new(mode: CounterMode) -> Profile {
-        Profile {
-            mode,
-            files: Vec::new(),
-            index: HashMap::new(),
-        }
-    }
-
-    /// The counter mode every block was counted in.
-    pub fn mode(&self) -> CounterMode {
-        self.mode
-    }
-
-    /// Number of blocks (after merging repeats).
-    pub fn len(&self) -> usize {
-        self.files.iter().map(|f| f.blocks.len()).sum()
-    }
-
-    /// True when the profile has no blocks.
-    pub fn is_empty(&self) -> bool {
-        self.files.iter().all(|f| f.blocks.is_empty())
-    }
-
-    /// File names in profile order.
-    pub fn files(&self) -> impl Iterator<Item = &str> {
-        self.files.iter().map(|f| f.name.as_str())
-    }
-
-    /// All blocks: files in profile order, blocks of a file in textfmt order.
-    pub fn blocks(&self) -> impl Iterator<Item = Block<'_>> {
-        self.files.iter().flat_map(|f| {
-            f.blocks.iter().map(move |(&key, c)| Block {
-                file: &f.name,
-                unit: unit_of(key, c.stmts),
-                count: c.count,
-            })
-        })
-    }
-
-    /// Adds one block, merging it with a block already at the same position (set mode: OR,
-    /// otherwise a sum saturating at `u32::MAX`; the outcome says whether it saturated).
-    ///
-    /// Fails, leaving the profile unchanged, when the file name is empty or has a line break,
-    /// or when a block at that position has another statement count.
-    pub fn add(
-        &mut self,
-        file: &str,
-        unit: Unit,
-        count: u32,
-    ) -> Result<MergeOutcome, ProfileError> {
-        if file.is_empty() || file.contains('\n') {
-            return Err(ProfileError::BadFileName {
-                file: file.to_owned(),
-            });
-        }
-        self.insert(file, unit, count)
-            .map_err(|c| ProfileError::InconsistentNumStmt {
-                line: None,
-                file: file.to_owned(),
+impl From<livecov_model::ProfileError> for ProfileError {
+    fn from(e: livecov_model::ProfileError) -> ProfileError {
+        use livecov_model::ProfileError as E;
+        match e {
+            E::BadFileName { file } => ProfileError::BadFileName { file },
+            E::InconsistentStmts {
+                file,
                 unit,
-                previous: c.previous,
-            })
-    }
-
-    /// Merges every block of `other` into this profile, by the rules of [`Profile::add`].
-    ///
-    /// Fails, leaving this profile unchanged, when the modes differ or when any block of
-    /// `other` conflicts with one here; the modes must match because a set-mode 1 and a
-    /// count-mode 1 do not mean the same thing.
-    pub fn merge(&mut self, other: &Profile) -> Result<MergeOutcome, ProfileError> {
-        if self.mode != other.mode {
-            return Err(ProfileError::MergeModeMismatch {
-                ours: self.mode,
-                theirs: other.mode,
-            });
-        }
-        // Check everything first so a conflict cannot leave a half-merged profile behind.
-        for b in other.blocks() {
-            if let Some(previous) = self.stmts_at(b.file, &b.unit) {
-                if previous != b.unit.stmts {
-                    return Err(ProfileError::InconsistentNumStmt {
-                        line: None,
-                        file: b.file.to_owned(),
-                        unit: b.unit,
-                        previous,
-                    });
-                }
-            }
-        }
-        let mut outcome = MergeOutcome::default();
-        for b in other.blocks() {
-            // Cannot conflict: checked above, and `other` has no repeats of its own.
-            if let Ok(o) = self.insert(b.file, b.unit, b.count) {
-                outcome.overflowed |= o.overflowed;
-            }
-        }
-        Ok(outcome)
-    }
-
-    /// Puts files in the order `go tool covdata textfmt` prints them.
-    ///
-    /// textfmt sorts packages by import path and then files by name, and a text profile does
-    /// not record packages. A file is normally named `<import path>/<base name>`, so sorting
-    /// by (directory, name) reproduces that order; a bare sort by name would not
-    /// (`example.com/prog/main.go` comes before `example.com/prog/dep/dep.go`). Only
-    /// "local" packages, whose files carry absolute paths, can come out in another order.
-    pub fn sort_textfmt(&mut self) {
-        self.files
-            .sort_by(|a, b| textfmt_file_order(&a.name, &b.name));
-        self.index = self
-            .files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i))
-            .collect();
-    }
-
-    fn stmts_at(&self, file: &str, unit: &Unit) -> Option<u32> {
-        let &i = self.index.get(file)?;
-        self.files[i].blocks.get(&pos_key(unit)).map(|c| c.stmts)
-    }
-
-    fn insert(&mut self, file: &str, unit: Unit, count: u32) -> Result<MergeOutcome, Conflict> {
-        let i = if let Some(&i) = self.index.get(file) {
-            i
-        } else {
-            self.files.push(FileBlocks {
-                name: file.to_owned(),
-                blocks: BTreeMap::new(),
-            });
-            self.index.insert(file.to_owned(), self.files.len() - 1);
-            self.files.len() - 1
-        };
-        let blocks = &mut self.files[i].blocks;
-        match blocks.get_mut(&pos_key(&unit)) {
-            Some(c) if c.stmts != unit.stmts => Err(Conflict { previous: c.stmts }),
-            Some(c) => {
-                let mut merged = [c.count];
-                let outcome = merge_counters(self.mode, &mut merged, &[count]);
-                c.count = merged[0];
-                Ok(outcome)
-            }
-            None => {
-                blocks.insert(
-                    pos_key(&unit),
-                    Counted {
-                        stmts: unit.stmts,
-                        count,
-                    },
-                );
-                Ok(MergeOutcome::default())
-            }
+                previous,
+            } => ProfileError::InconsistentNumStmt {
+                line: None,
+                file,
+                unit,
+                previous,
+            },
+            E::ModeMismatch { ours, theirs } => ProfileError::MergeModeMismatch { ours, theirs },
+            // A text profile is never built from a layout here.
+            E::CounterCount { .. } => ProfileError::BadFileName {
+                file: e.to_string(),
+            },
         }
     }
 }
 
-/// textfmt's file order; see [`Profile::sort_textfmt`].
+/// textfmt's file order; see [`sort_textfmt`].
 fn textfmt_file_order(a: &str, b: &str) -> Ordering {
     fn dir(file: &str) -> &str {
         file.rsplit_once('/').map_or("", |(d, _)| d)
@@ -386,10 +192,10 @@ pub fn parse(text: &str) -> Result<(Profile, Vec<ProfileWarning>), ProfileError>
             Ok(block) => block,
             Err(_) if line.starts_with("mode:") => {
                 let found = mode_line(line, line_no)?;
-                if found != profile.mode {
+                if found != profile.mode() {
                     return Err(ProfileError::ModeMismatch {
                         line: line_no,
-                        first: profile.mode,
+                        first: profile.mode(),
                         found,
                     });
                 }
@@ -413,7 +219,7 @@ pub fn parse(text: &str) -> Result<(Profile, Vec<ProfileWarning>), ProfileError>
                 u32::MAX
             }
         };
-        match profile.insert(file, unit, count) {
+        match profile.add(file, unit, count) {
             Ok(outcome) if outcome.overflowed => warnings.push(ProfileWarning {
                 line: line_no,
                 message: format!(
@@ -422,12 +228,20 @@ pub fn parse(text: &str) -> Result<(Profile, Vec<ProfileWarning>), ProfileError>
                 ),
             }),
             Ok(_) => {}
-            Err(c) => {
-                return Err(ProfileError::InconsistentNumStmt {
-                    line: Some(line_no),
-                    file: file.to_owned(),
-                    unit,
-                    previous: c.previous,
+            Err(e) => {
+                return Err(match ProfileError::from(e) {
+                    ProfileError::InconsistentNumStmt {
+                        file,
+                        unit,
+                        previous,
+                        ..
+                    } => ProfileError::InconsistentNumStmt {
+                        line: Some(line_no),
+                        file,
+                        unit,
+                        previous,
+                    },
+                    other => other,
                 })
             }
         }
@@ -524,13 +338,13 @@ fn excerpt(s: &str) -> String {
 
 /// Writes `mode: <mode>` and then one line per block, byte for byte as
 /// `go tool covdata textfmt` prints them, in the profile's order (see
-/// [`Profile::sort_textfmt`]).
+/// [`sort_textfmt`]).
 ///
 /// Output is buffered internally, so `out` need not be.
 pub fn write(profile: &Profile, out: &mut impl Write) -> io::Result<()> {
     const FLUSH_AT: usize = 64 * 1024;
     let mut buf = Vec::with_capacity(FLUSH_AT + 256);
-    writeln!(buf, "mode: {}", profile.mode)?;
+    writeln!(buf, "mode: {}", profile.mode())?;
     for b in profile.blocks() {
         let u = b.unit;
         writeln!(
@@ -610,7 +424,7 @@ example.com/prog/dep/dep.go:14.15,14.16 0 0
     fn write_reproduces_textfmt_bytes() {
         let mut p = parse_ok(TEXTFMT_SET);
         assert_eq!(to_text(&p), TEXTFMT_SET);
-        p.sort_textfmt();
+        sort_textfmt(&mut p);
         assert_eq!(to_text(&p), TEXTFMT_SET);
     }
 
@@ -788,14 +602,14 @@ example.com/prog/dep/dep.go:14.15,14.16 0 0
         let before = a.clone();
         let set = parse_ok("mode: set\na.go:1.2,3.4 1 1\n");
         assert_eq!(
-            a.merge(&set).unwrap_err(),
+            ProfileError::from(a.merge(&set).unwrap_err()),
             ProfileError::MergeModeMismatch {
                 ours: CounterMode::Count,
                 theirs: CounterMode::Set
             }
         );
         let other = parse_ok("mode: count\nb.go:1.2,3.4 1 1\na.go:1.2,3.4 3 1\n");
-        let err = a.merge(&other).unwrap_err();
+        let err = ProfileError::from(a.merge(&other).unwrap_err());
         assert_eq!(
             err,
             ProfileError::InconsistentNumStmt {
@@ -815,7 +629,7 @@ example.com/prog/dep/dep.go:14.15,14.16 0 0
     fn add_rejects_names_a_profile_cannot_carry() {
         let mut p = Profile::new(CounterMode::Set);
         for bad in ["", "a\nb.go"] {
-            let err = p.add(bad, unit(1, 1, 1, 2, 1), 1).unwrap_err();
+            let err = ProfileError::from(p.add(bad, unit(1, 1, 1, 2, 1), 1).unwrap_err());
             assert!(matches!(err, ProfileError::BadFileName { .. }), "{err}");
         }
         assert!(p.is_empty());
@@ -833,7 +647,7 @@ example.com/prog/dep/dep.go:14.15,14.16 0 0
         ] {
             p.add(f, unit(1, 1, 1, 2, 1), 0).unwrap();
         }
-        p.sort_textfmt();
+        sort_textfmt(&mut p);
         assert_eq!(
             p.files().collect::<Vec<_>>(),
             [
