@@ -1,0 +1,3 @@
+module example.com/goagentfixture
+
+go 1.20
