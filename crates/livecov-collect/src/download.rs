@@ -34,13 +34,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::IsTerminal;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use indicatif::{ProgressBar, ProgressStyle};
+use livecov_model::{Reporter, Silent};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
@@ -155,7 +154,6 @@ pub struct DownloadOptions {
     max_concurrency: usize,
     attempts: u32,
     retry_delay: Duration,
-    progress: bool,
 }
 
 impl DownloadOptions {
@@ -175,7 +173,6 @@ impl DownloadOptions {
             max_concurrency: 8,
             attempts: 3,
             retry_delay: Duration::from_secs(1),
-            progress: false,
         }
     }
 
@@ -250,12 +247,6 @@ impl DownloadOptions {
     /// The pause before the second attempt of an object; it grows linearly. Default: 1 s.
     pub fn retry_delay(mut self, delay: Duration) -> Self {
         self.retry_delay = delay;
-        self
-    }
-
-    /// Shows progress bars on stderr when it is a terminal. Default: false.
-    pub fn progress(mut self, yes: bool) -> Self {
-        self.progress = yes;
         self
     }
 }
@@ -390,8 +381,17 @@ fn human_bytes(n: u64) -> String {
 ///
 /// Returns `Err` only when nothing could be done (an unusable source, a failed listing,
 /// an uncreatable collection directory); failures of single objects or directories are
-/// in the [`Summary`].
+/// in the [`Summary`]. Reports no progress; see [`download_with`].
 pub async fn download(opts: &DownloadOptions) -> Result<Summary, Error> {
+    download_with(opts, &Silent).await
+}
+
+/// [`download`], with progress (the listing, then one step per object) sent to
+/// `reporter`.
+pub async fn download_with(
+    opts: &DownloadOptions,
+    reporter: &dyn Reporter,
+) -> Result<Summary, Error> {
     let source = Source::parse(&opts.source)?;
     let backend = build_store(&source, opts)?;
 
@@ -402,13 +402,12 @@ pub async fn download(opts: &DownloadOptions) -> Result<Summary, Error> {
         error,
     })?;
 
-    let listing = progress_bar(opts.progress, None);
-    listing.set_message(format!("listing {}", source.base));
+    reporter.start(&format!("listing {}", source.base), None);
     let (listed, local_skipped) = match &backend {
         Backend::Store(store) => {
             let listed: Vec<ObjectMeta> = store
                 .list(source.prefix_opt())
-                .inspect_ok(|_| listing.inc(1))
+                .inspect_ok(|meta| reporter.advance(1, meta.location.as_ref()))
                 .try_collect()
                 .await
                 .map_err(|error| list_error(&source.base, error))?;
@@ -425,7 +424,10 @@ pub async fn download(opts: &DownloadOptions) -> Result<Summary, Error> {
                 })?
         }
     };
-    listing.finish_and_clear();
+    if matches!(backend, Backend::Local(_)) {
+        reporter.advance(listed.len() as u64, &source.base);
+    }
+    reporter.finish();
 
     let layout = Layout::from_keys(
         listed
@@ -453,21 +455,21 @@ pub async fn download(opts: &DownloadOptions) -> Result<Summary, Error> {
     }
 
     let total: usize = layout.instances.values().map(|f| f.files.len()).sum();
-    let bar = progress_bar(opts.progress, Some(total as u64));
+    reporter.start("download", Some(total as u64));
     let ctx = Ctx {
         backend,
         base: source.base.clone(),
         coverage_dir,
         transfers: Semaphore::new(opts.max_concurrency),
         opts,
-        bar: bar.clone(),
+        reporter,
     };
     let outcomes: Vec<InstanceOutcome> = stream::iter(&layout.instances)
         .map(|(instance, files)| ctx.sync_instance(instance, files))
         .buffer_unordered(opts.max_concurrency)
         .collect()
         .await;
-    bar.finish_and_clear();
+    reporter.finish();
 
     for o in outcomes {
         summary.instances_skipped_existing += usize::from(o.skipped_existing);
@@ -481,27 +483,6 @@ pub async fn download(opts: &DownloadOptions) -> Result<Summary, Error> {
     summary.errors.sort_by_cached_key(ToString::to_string);
     summary.warnings.sort();
     Ok(summary)
-}
-
-fn progress_bar(enabled: bool, len: Option<u64>) -> ProgressBar {
-    if !enabled || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = match len {
-        Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template(
-                "{spinner} downloading [{bar:30}] {pos}/{len} objects, {elapsed}, eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        ),
-        None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {msg}: {pos} objects, {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        ),
-    };
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 fn list_error(url: &str, error: object_store::Error) -> Error {
@@ -828,7 +809,7 @@ struct Ctx<'a> {
     coverage_dir: PathBuf,
     transfers: Semaphore,
     opts: &'a DownloadOptions,
-    bar: ProgressBar,
+    reporter: &'a dyn Reporter,
 }
 
 #[derive(Default)]
@@ -861,12 +842,14 @@ impl Ctx<'_> {
         let dir = self.coverage_dir.join(&files.dir_name);
         let source = format!("{}/{}/", self.base, instance.key_dir());
         if self.opts.skip_existing && is_complete(&dir) {
-            self.bar.inc(files.files.len() as u64);
+            self.reporter
+                .advance(files.files.len() as u64, &files.dir_name);
             out.skipped_existing = true;
             return out;
         }
         if let Err(error) = tokio::fs::create_dir_all(&dir).await {
-            self.bar.inc(files.files.len() as u64);
+            self.reporter
+                .advance(files.files.len() as u64, &files.dir_name);
             out.failed = files.files.len();
             out.errors.push(Error::Io {
                 action: "creating directory",
@@ -983,7 +966,7 @@ impl Ctx<'_> {
                 }
             }
         };
-        self.bar.inc(1);
+        self.reporter.advance(1, listed.location.as_ref());
         outcome
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
-use livecov_collect::download::{download, DownloadOptions, Summary};
+use livecov_collect::download::{download, download_with, DownloadOptions, Summary};
 use livecov_collect::producer::SkipReason;
 
 const KUBELET: &str = "node-1/_host_/20250101T090000Z/kubelet";
@@ -94,6 +94,32 @@ async fn links_out_of_the_source_tree_are_not_followed() {
     assert_eq!(skipped.get("node-2"), Some(&SkipReason::Link), "{summary}");
     let text = summary.to_string();
     assert!(text.contains("a symbolic link, not followed"), "{text}");
+}
+
+#[tokio::test]
+async fn progress_goes_to_the_reporter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mirror");
+    instance(&root);
+    let collection = tmp.path().join("collection");
+    let recorder = livecov_model::Recorder::default();
+    let summary = download_with(
+        &DownloadOptions::new(root.to_str().unwrap(), &collection),
+        &recorder,
+    )
+    .await
+    .unwrap();
+    assert!(!summary.failed(), "{summary}");
+    let phases = recorder.phases.lock().unwrap().clone();
+    assert_eq!(phases.len(), 2, "{phases:?}");
+    assert!(phases[0].name.starts_with("listing "), "{phases:?}");
+    assert_eq!((phases[0].done, phases[0].finished), (3, true));
+    assert_eq!(phases[1].name, "download");
+    assert_eq!(
+        (phases[1].total, phases[1].done, phases[1].finished),
+        (Some(3), 3, true),
+        "one step per object"
+    );
 }
 
 #[tokio::test]

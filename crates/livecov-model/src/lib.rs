@@ -11,6 +11,7 @@ mod layout;
 mod origin;
 pub mod owners;
 mod profile;
+mod reporter;
 mod snapshot;
 pub mod uleb;
 mod unit;
@@ -20,6 +21,7 @@ pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use layout::{Layout, LayoutError, LayoutFile, LayoutFunction};
 pub use origin::Origin;
 pub use profile::{Block, Profile, ProfileError, Totals};
+pub use reporter::{Phase, Recorder, Reporter, Silent};
 pub use snapshot::{lifetimes, Snapshot};
 pub use unit::Unit;
 

@@ -9,12 +9,12 @@
 
 pub mod compile;
 pub mod demo;
+pub mod download;
 pub mod images;
 pub mod report;
-pub mod reporter;
 pub mod site;
 
-pub use reporter::{Recorder, Reporter, Silent};
+pub use livecov_model::{Recorder, Reporter, Silent};
 
 use std::path::Path;
 

@@ -6,9 +6,10 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use livecov_collect::download::{download, DownloadOptions};
+use livecov_ops::download::{download, DownloadOptions};
 
 use crate::exit::Exit;
+use crate::progress::TermReporter;
 
 /// Flags of `livecov cluster download`.
 #[derive(clap::Args, Debug)]
@@ -150,16 +151,11 @@ pub fn run(args: &DownloadArgs) -> Result<Exit> {
         .endpoint(args.endpoint.clone())
         .profile(args.profile.clone())
         .skip_existing(args.skip_existing)
-        .max_concurrency(usize::from(args.max_concurrency))
-        .progress(true);
+        .max_concurrency(usize::from(args.max_concurrency));
     for (k, v) in &settings.store_options {
         opts = opts.store_option(k, v);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let summary = runtime.block_on(download(&opts)).with_context(|| {
+    let summary = download(&opts, &TermReporter::new()).with_context(|| {
         format!(
             "downloading {} into {}",
             settings.source,

@@ -1,8 +1,9 @@
 //! Where operations send progress and problems: a front end gives a [`Reporter`] (the CLI
 //! one draws progress bars on a terminal and plain lines elsewhere; a server would log
-//! or stream them), and the operation never prints.
+//! or stream them), and the operation never prints. It lives in the model so every
+//! layer (collect's downloads, ops' compile and render) reports through the same sink.
 
-use livecov_model::Severity;
+use crate::Severity;
 
 /// The sink of an operation's progress, notes and diagnostics. Called from worker
 /// threads, so it is `Sync`.
@@ -42,6 +43,21 @@ pub struct Recorder {
     pub diagnostics: std::sync::Mutex<Vec<(Severity, String)>>,
     /// Notes in the order they were reported.
     pub notes: std::sync::Mutex<Vec<String>>,
+    /// Phases in the order they started.
+    pub phases: std::sync::Mutex<Vec<Phase>>,
+}
+
+/// One phase as a [`Recorder`] saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phase {
+    /// Its name, as given to [`Reporter::start`].
+    pub name: String,
+    /// Its announced number of steps.
+    pub total: Option<u64>,
+    /// The steps reported done.
+    pub done: u64,
+    /// Whether [`Reporter::finish`] was called.
+    pub finished: bool,
 }
 
 impl Reporter for Recorder {
@@ -57,7 +73,22 @@ impl Reporter for Recorder {
             .expect("recorder lock")
             .push(message.to_owned());
     }
-    fn start(&self, _: &str, _: Option<u64>) {}
-    fn advance(&self, _: u64, _: &str) {}
-    fn finish(&self) {}
+    fn start(&self, phase: &str, total: Option<u64>) {
+        self.phases.lock().expect("recorder lock").push(Phase {
+            name: phase.to_owned(),
+            total,
+            done: 0,
+            finished: false,
+        });
+    }
+    fn advance(&self, n: u64, _: &str) {
+        if let Some(p) = self.phases.lock().expect("recorder lock").last_mut() {
+            p.done += n;
+        }
+    }
+    fn finish(&self) {
+        if let Some(p) = self.phases.lock().expect("recorder lock").last_mut() {
+            p.finished = true;
+        }
+    }
 }
