@@ -8,3 +8,4 @@
 
 pub mod gocovdata;
 pub mod goprofile;
+pub mod lcov;
