@@ -6,6 +6,7 @@
 //! expected. Depends only on `livecov-model`.
 #![deny(missing_docs)]
 
+pub mod coveragepy;
 pub mod gocovdata;
 pub mod goprofile;
 pub mod lcov;

@@ -83,7 +83,8 @@ impl Partial {
         // Where a conflict arose between two runs of inputs is not known any more; the
         // later run's first input stands for it.
         let at = other.combined.first().copied().unwrap_or(0);
-        self.conflicts.extend(conflicts.into_iter().map(|c| (at, c)));
+        self.conflicts
+            .extend(conflicts.into_iter().map(|c| (at, c)));
         self.first_lines = min_opt(self.first_lines, other.first_lines);
         self.first_arcs = min_opt(self.first_arcs, other.first_arcs);
         self.combined.extend(other.combined);
@@ -108,7 +109,10 @@ fn min_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
 /// combine. As in coverage.py, the whole combine fails when line data meets arc data
 /// ([`Error::CantCombine`]) or two inputs name different plugin tracers for one file
 /// ([`Error::TracerConflict`]).
-pub fn combine_files(files: &[PathBuf], aliases: &mut PathAliases) -> Result<CombineOutcome, Error> {
+pub fn combine_files(
+    files: &[PathBuf],
+    aliases: &mut PathAliases,
+) -> Result<CombineOutcome, Error> {
     let keys: Vec<Option<DuplicateKey>> = files.par_iter().map(|p| duplicate_key(p)).collect();
     let mut seen = HashSet::new();
     let mut to_read = Vec::new();
@@ -129,14 +133,18 @@ pub fn combine_files(files: &[PathBuf], aliases: &mut PathAliases) -> Result<Com
                 Err(e) => acc.errors.push((input, e)),
                 Ok(file) => {
                     match file.data.measurement() {
-                        Measurement::Lines => acc.first_lines = min_opt(acc.first_lines, Some(input)),
+                        Measurement::Lines => {
+                            acc.first_lines = min_opt(acc.first_lines, Some(input))
+                        }
                         Measurement::Arcs => acc.first_arcs = min_opt(acc.first_arcs, Some(input)),
                         Measurement::Unknown => {}
                     }
                     let mut conflicts = Vec::new();
                     acc.data.merge_collecting(file.data, &mut conflicts);
-                    acc.conflicts.extend(conflicts.into_iter().map(|c| (input, c)));
-                    acc.warnings.extend(file.warnings.into_iter().map(|w| (input, w)));
+                    acc.conflicts
+                        .extend(conflicts.into_iter().map(|c| (input, c)));
+                    acc.warnings
+                        .extend(file.warnings.into_iter().map(|w| (input, w)));
                     acc.combined.push(input);
                 }
             }
@@ -151,7 +159,9 @@ pub fn combine_files(files: &[PathBuf], aliases: &mut PathAliases) -> Result<Com
         });
     }
     partial.conflicts.sort_by_key(|(at, _)| *at);
-    if let Some((at, MergeConflict::Tracer { file, ours, theirs })) = partial.conflicts.into_iter().next() {
+    if let Some((at, MergeConflict::Tracer { file, ours, theirs })) =
+        partial.conflicts.into_iter().next()
+    {
         return Err(Error::TracerConflict {
             file,
             first: ours,
@@ -172,7 +182,10 @@ pub fn combine_files(files: &[PathBuf], aliases: &mut PathAliases) -> Result<Com
     for label in labels {
         out.intern_context(label);
     }
-    let remap: Vec<u32> = contexts.iter().map(|label| out.intern_context(label)).collect();
+    let remap: Vec<u32> = contexts
+        .iter()
+        .map(|label| out.intern_context(label))
+        .collect();
 
     // Map in the order coverage.py first sees each path: by input, then by file id.
     let mut entries: Vec<_> = by_path.into_iter().collect();
@@ -185,7 +198,12 @@ pub fn combine_files(files: &[PathBuf], aliases: &mut PathAliases) -> Result<Com
         result.mapped.clone_from(&mapped);
         results.push(result);
         if let Some(existing) = out.file(&mapped) {
-            if let Err(MergeConflict::Tracer { file: f, ours, theirs }) = tracer_conflict(&mapped, existing, &file) {
+            if let Err(MergeConflict::Tracer {
+                file: f,
+                ours,
+                theirs,
+            }) = tracer_conflict(&mapped, existing, &file)
+            {
                 return Err(Error::TracerConflict {
                     file: f,
                     first: ours,
@@ -199,7 +217,11 @@ pub fn combine_files(files: &[PathBuf], aliases: &mut PathAliases) -> Result<Com
 
     Ok(CombineOutcome {
         data: out,
-        combined: partial.combined.iter().map(|&i| files[i as usize].clone()).collect(),
+        combined: partial
+            .combined
+            .iter()
+            .map(|&i| files[i as usize].clone())
+            .collect(),
         skipped,
         errors: partial.errors.into_iter().map(|(_, e)| e).collect(),
         warnings: partial.warnings.into_iter().map(|(_, w)| w).collect(),

@@ -240,11 +240,19 @@ impl CoverageData {
 
     /// Merges `other` whatever its measurement, recording tracer conflicts (the receiving
     /// side's tracer is kept) instead of stopping at the first.
-    pub(crate) fn merge_collecting(&mut self, other: CoverageData, conflicts: &mut Vec<MergeConflict>) {
+    pub(crate) fn merge_collecting(
+        &mut self,
+        other: CoverageData,
+        conflicts: &mut Vec<MergeConflict>,
+    ) {
         if self.measurement == Measurement::Unknown {
             self.measurement = other.measurement;
         }
-        let remap: Vec<u32> = other.contexts.iter().map(|label| self.intern_context(label)).collect();
+        let remap: Vec<u32> = other
+            .contexts
+            .iter()
+            .map(|label| self.intern_context(label))
+            .collect();
         for (path, theirs) in other.files {
             if let Some(mine) = self.files.get(&path) {
                 if let Err(conflict) = tracer_conflict(&path, mine, &theirs) {
@@ -320,7 +328,10 @@ pub(crate) fn tracer_conflict(
     theirs: &FileData,
 ) -> Result<(), MergeConflict> {
     let (a, b) = (ours.tracer().unwrap_or(""), theirs.tracer().unwrap_or(""));
-    if a == b || (a.is_empty() && !ours.has_measurements()) || (b.is_empty() && !theirs.has_measurements()) {
+    if a == b
+        || (a.is_empty() && !ours.has_measurements())
+        || (b.is_empty() && !theirs.has_measurements())
+    {
         return Ok(());
     }
     Err(MergeConflict::Tracer {
@@ -382,7 +393,10 @@ mod tests {
         let f = data.file_mut("m.py".into(), (0, 1));
         f.add_arcs(c, vec![(-1, 1), (1, 2), (2, -1)]);
         f.add_arcs(c, vec![(1, 3), (1, 2), (3, -1)]);
-        assert_eq!(data.arcs("m.py").unwrap(), [(-1, 1), (1, 2), (1, 3), (2, -1), (3, -1)]);
+        assert_eq!(
+            data.arcs("m.py").unwrap(),
+            [(-1, 1), (1, 2), (1, 3), (2, -1), (3, -1)]
+        );
         assert_eq!(data.lines("m.py").unwrap(), [1, 2, 3]);
     }
 

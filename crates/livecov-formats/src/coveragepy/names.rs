@@ -127,7 +127,10 @@ pub fn combinable_files(data_file: &Path, data_paths: &[PathBuf]) -> Result<Vec<
         None => {
             return Err(io(
                 &data_file,
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "the data file has no file name"),
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the data file has no file name",
+                ),
             ))
         }
     };
@@ -161,7 +164,11 @@ pub fn combinable_files(data_file: &Path, data_paths: &[PathBuf]) -> Result<Vec<
         }
     }
     found.retain(|p| !p.as_os_str().as_encoded_bytes().ends_with(b"-journal"));
-    found.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+    found.sort_by(|a, b| {
+        a.as_os_str()
+            .as_encoded_bytes()
+            .cmp(b.as_os_str().as_encoded_bytes())
+    });
     found.dedup();
     Ok(found)
 }
@@ -250,7 +257,11 @@ mod tests {
             .collect();
         assert_eq!(names, [".coverage.a.1.123456", ".coverage.b.pid2.XAAAAAAx"]);
         // A named file is taken as is, whatever its name.
-        let named = combinable_files(Path::new(".coverage"), &[dir.path().join("other.coverage.x")]).unwrap();
+        let named = combinable_files(
+            Path::new(".coverage"),
+            &[dir.path().join("other.coverage.x")],
+        )
+        .unwrap();
         assert_eq!(named, [dir.path().join("other.coverage.x")]);
         assert!(combinable_files(Path::new(".coverage"), &[dir.path().join("missing")]).is_err());
     }

@@ -86,7 +86,9 @@ impl Numbits {
         self.bytes.iter().enumerate().flat_map(|(i, &byte)| {
             // `from_blob` bounds the length, so `i * 8 + 7` fits in a u32.
             let base = (i as u32) * 8;
-            (0..8u32).filter(move |bit| byte & (1 << bit) != 0).map(move |bit| base + bit)
+            (0..8u32)
+                .filter(move |bit| byte & (1 << bit) != 0)
+                .map(move |bit| base + bit)
         })
     }
 
@@ -107,7 +109,12 @@ impl Numbits {
 
     /// The set of numbers in both, as `numbits_intersection`: trailing zeros stripped.
     pub fn intersection(&self, other: &Numbits) -> Numbits {
-        let mut bytes: Vec<u8> = self.bytes.iter().zip(&other.bytes).map(|(a, b)| a & b).collect();
+        let mut bytes: Vec<u8> = self
+            .bytes
+            .iter()
+            .zip(&other.bytes)
+            .map(|(a, b)| a & b)
+            .collect();
         while bytes.last() == Some(&0) {
             bytes.pop();
         }
@@ -160,7 +167,10 @@ mod tests {
         short.union_with(&Numbits::from_blob(vec![0, 0, 0, 0]).unwrap());
         assert_eq!(short.as_bytes(), [4, 0, 0, 0]);
         assert_eq!(a.intersection(&Numbits::from_nums([2, 3])).as_bytes(), [4]);
-        assert_eq!(a.intersection(&Numbits::from_nums([3])).as_bytes(), [] as [u8; 0]);
+        assert_eq!(
+            a.intersection(&Numbits::from_nums([3])).as_bytes(),
+            [] as [u8; 0]
+        );
     }
 
     #[test]

@@ -99,7 +99,10 @@ impl LexicalProbe {
 
     /// Only the canonical paths in `known` exist (e.g. the files of a commit's tree,
     /// joined to `cwd`).
-    pub fn with_known(cwd: impl Into<PathBuf>, known: impl IntoIterator<Item = String>) -> LexicalProbe {
+    pub fn with_known(
+        cwd: impl Into<PathBuf>,
+        known: impl IntoIterator<Item = String>,
+    ) -> LexicalProbe {
         LexicalProbe {
             cwd: cwd.into(),
             known: Some(known.into_iter().collect()),
@@ -151,14 +154,19 @@ fn normalize(path: &str) -> String {
 
 /// The first `/` or `\` in `s`, or the OS separator (coverage.py's `files.sep`).
 fn sep_of(s: &str) -> char {
-    s.chars().find(|&c| c == '/' || c == '\\').unwrap_or(MAIN_SEPARATOR)
+    s.chars()
+        .find(|&c| c == '/' || c == '\\')
+        .unwrap_or(MAIN_SEPARATOR)
 }
 
 /// Absolute on POSIX or on Windows (`/x`, `\x`, `C:\x`, `C:/x`, `\\server\share`).
 fn is_abs_anywhere(s: &str) -> bool {
     let b = s.as_bytes();
     matches!(b.first(), Some(b'/' | b'\\'))
-        || (b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'/' | b'\\'))
+        || (b.len() >= 3
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && matches!(b[2], b'/' | b'\\'))
 }
 
 /// One rule: a pattern (as configured) and its result.
@@ -274,7 +282,9 @@ impl PathAliases {
         let source = glob_to_regex(&prepared).map_err(refuse)?;
         let regex = build_regex(&source, true).map_err(refuse)?;
         if result.contains(['*', '?']) {
-            return Err(refuse(format!("the result {result:?} must not contain wildcards")));
+            return Err(refuse(format!(
+                "the result {result:?} must not contain wildcards"
+            )));
         }
         let result_sep = sep_of(result);
         let result = format!("{}{result_sep}", result.trim_end_matches(['/', '\\']));
@@ -391,7 +401,11 @@ fn glob_to_regex(pattern: &str) -> Result<String, String> {
     while pos < chars.len() {
         let rest: String = chars[pos..].iter().collect();
         let stars = chars[pos..].iter().take_while(|&&c| c == '*').count();
-        let segment: Vec<char> = chars[pos..].iter().copied().take_while(|&c| c != '/').collect();
+        let segment: Vec<char> = chars[pos..]
+            .iter()
+            .copied()
+            .take_while(|&c| c != '/')
+            .collect();
         if stars >= 3 {
             return refuse(&"*".repeat(stars));
         }
@@ -408,7 +422,10 @@ fn glob_to_regex(pattern: &str) -> Result<String, String> {
         if pos == 0 && stars >= 1 && at(stars) == Some('/') {
             rx.push_str(ANY_DIRS);
             pos = stars + 1;
-        } else if chars[pos] == '/' && chars.len() > pos + 1 && chars[pos + 1..].iter().all(|&c| c == '*') {
+        } else if chars[pos] == '/'
+            && chars.len() > pos + 1
+            && chars[pos + 1..].iter().all(|&c| c == '*')
+        {
             rx.push_str(SEP);
             rx.push_str(".*");
             pos = chars.len();
@@ -490,7 +507,10 @@ impl PathAliases {
 
 impl PathsExplanation {
     /// Splits `results` into mapped and unmatched, with the rules of `aliases`.
-    pub fn new(aliases: &PathAliases, results: impl IntoIterator<Item = MapResult>) -> PathsExplanation {
+    pub fn new(
+        aliases: &PathAliases,
+        results: impl IntoIterator<Item = MapResult>,
+    ) -> PathsExplanation {
         let mut out = PathsExplanation {
             rules: aliases
                 .rules()
@@ -520,19 +540,35 @@ impl fmt::Display for PathsExplanation {
         }
         for m in &self.mapped {
             let rule = m.rule.map_or(0, |r| r + 1);
-            writeln!(f, "mapped: {:?} -> {:?} by rule {rule}", m.original, m.mapped)?;
+            writeln!(
+                f,
+                "mapped: {:?} -> {:?} by rule {rule}",
+                m.original, m.mapped
+            )?;
             for (r, candidate) in &m.rejected {
-                writeln!(f, "  rule {} gave {candidate:?}, which does not exist", r + 1)?;
+                writeln!(
+                    f,
+                    "  rule {} gave {candidate:?}, which does not exist",
+                    r + 1
+                )?;
             }
         }
         for m in &self.unmatched {
             if m.mapped == m.original {
                 writeln!(f, "unmatched: {:?}", m.original)?;
             } else {
-                writeln!(f, "unmatched: {:?} (made relative: {:?})", m.original, m.mapped)?;
+                writeln!(
+                    f,
+                    "unmatched: {:?} (made relative: {:?})",
+                    m.original, m.mapped
+                )?;
             }
             for (r, candidate) in &m.rejected {
-                writeln!(f, "  rule {} gave {candidate:?}, which does not exist", r + 1)?;
+                writeln!(
+                    f,
+                    "  rule {} gave {candidate:?}, which does not exist",
+                    r + 1
+                )?;
             }
         }
         Ok(())
@@ -554,9 +590,15 @@ mod tests {
 
     #[test]
     fn glob_tokens_translate_as_coverage_py_does() {
-        assert_eq!(glob_to_regex("/a/*/b/").unwrap(), r"[/\\]a[/\\][^/\\]*[/\\]b[/\\]");
+        assert_eq!(
+            glob_to_regex("/a/*/b/").unwrap(),
+            r"[/\\]a[/\\][^/\\]*[/\\]b[/\\]"
+        );
         assert_eq!(glob_to_regex("*/src/").unwrap(), r"(.*[/\\])?src[/\\]");
-        assert_eq!(glob_to_regex("/x/**/y/").unwrap(), r"[/\\]x[/\\](.*[/\\])?y[/\\]");
+        assert_eq!(
+            glob_to_regex("/x/**/y/").unwrap(),
+            r"[/\\]x[/\\](.*[/\\])?y[/\\]"
+        );
         assert_eq!(glob_to_regex("/a.b?/").unwrap(), r"[/\\]a\.b[^/\\][/\\]");
         assert_eq!(glob_to_regex("/v[0-9]/").unwrap(), r"[/\\]v[0-9][/\\]");
         for bad in ["/a/***/", "/a**/", "/**a/", "/a/[b/", "/a]/"] {
@@ -573,15 +615,24 @@ mod tests {
             ("/jenkins/build/1234/src/pkg/a.py", "/work/src/pkg/a.py"),
             ("/JENKINS/Build/9/SRC/pkg/a.py", "/work/src/pkg/a.py"),
             (r"C:\MyProj\src\pkg\a.py", "/work/src/pkg/a.py"),
-            ("/jenkins/build/1/2/src/pkg/a.py", "/jenkins/build/1/2/src/pkg/a.py"),
-            ("/jenkins/build/1/src/pkg/missing.py", "/jenkins/build/1/src/pkg/missing.py"),
+            (
+                "/jenkins/build/1/2/src/pkg/a.py",
+                "/jenkins/build/1/2/src/pkg/a.py",
+            ),
+            (
+                "/jenkins/build/1/src/pkg/missing.py",
+                "/jenkins/build/1/src/pkg/missing.py",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(a.map(input).mapped, want, "{input}");
         }
         let missing = a.map("/jenkins/build/1/src/pkg/missing.py");
         assert_eq!(missing.rule, None);
-        assert_eq!(missing.rejected, [(0, "/work/src/pkg/missing.py".to_owned())]);
+        assert_eq!(
+            missing.rejected,
+            [(0, "/work/src/pkg/missing.py".to_owned())]
+        );
     }
 
     #[test]

@@ -115,7 +115,11 @@ fn path_bytes(p: &Path) -> std::borrow::Cow<'_, [u8]> {
 fn path_bytes(p: &Path) -> std::borrow::Cow<'_, [u8]> {
     // SQLite wants forward slashes in URIs on Windows.
     let s = p.to_string_lossy().replace('\\', "/");
-    let s = if s.starts_with('/') { s } else { format!("/{s}") };
+    let s = if s.starts_with('/') {
+        s
+    } else {
+        format!("/{s}")
+    };
     std::borrow::Cow::Owned(s.into_bytes())
 }
 
@@ -189,34 +193,46 @@ impl Reader<'_> {
         data.set_measurement(measurement);
 
         let mut files: HashMap<i64, String> = HashMap::new();
-        self.rows("reading the file table", "select id, path from file order by id", |row| {
-            let id = self.int(row[0], "file.id")?;
-            let path = self.text(row[1], "file.path", id)?;
-            if path.contains('\0') {
-                return Err(self.corrupt(format!("file.path of file id {id} has a NUL byte: {path:?}")));
-            }
-            data.file_mut(path.clone(), (self.input, id));
-            files.insert(id, path);
-            Ok(())
-        })?;
+        self.rows(
+            "reading the file table",
+            "select id, path from file order by id",
+            |row| {
+                let id = self.int(row[0], "file.id")?;
+                let path = self.text(row[1], "file.path", id)?;
+                if path.contains('\0') {
+                    return Err(self.corrupt(format!(
+                        "file.path of file id {id} has a NUL byte: {path:?}"
+                    )));
+                }
+                data.file_mut(path.clone(), (self.input, id));
+                files.insert(id, path);
+                Ok(())
+            },
+        )?;
         let mut contexts: HashMap<i64, u32> = HashMap::new();
-        self.rows("reading the context table", "select id, context from context", |row| {
-            let id = self.int(row[0], "context.id")?;
-            let label = self.text(row[1], "context.context", id)?;
-            contexts.insert(id, data.intern_context(&label));
-            Ok(())
-        })?;
+        self.rows(
+            "reading the context table",
+            "select id, context from context",
+            |row| {
+                let id = self.int(row[0], "context.id")?;
+                let label = self.text(row[1], "context.context", id)?;
+                contexts.insert(id, data.intern_context(&label));
+                Ok(())
+            },
+        )?;
         let file_of = |id: i64, table: &str| {
-            files
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| self.corrupt(format!("a {table} row names file id {id}, which the file table lacks")))
+            files.get(&id).cloned().ok_or_else(|| {
+                self.corrupt(format!(
+                    "a {table} row names file id {id}, which the file table lacks"
+                ))
+            })
         };
         let context_of = |id: i64, table: &str| {
-            contexts
-                .get(&id)
-                .copied()
-                .ok_or_else(|| self.corrupt(format!("a {table} row names context id {id}, which the context table lacks")))
+            contexts.get(&id).copied().ok_or_else(|| {
+                self.corrupt(format!(
+                    "a {table} row names context id {id}, which the context table lacks"
+                ))
+            })
         };
 
         let mut warnings = Vec::new();
@@ -234,8 +250,9 @@ impl Reader<'_> {
                     let ctx = context_of(self.int(row[1], "line_bits.context_id")?, "line_bits")?;
                     let path = file_of(file_id, "line_bits")?;
                     let numbits = match row[2] {
-                        ValueRef::Blob(b) => Numbits::from_blob(b.to_vec())
-                            .map_err(|e| self.corrupt(format!("line_bits of file id {file_id}: {e}")))?,
+                        ValueRef::Blob(b) => Numbits::from_blob(b.to_vec()).map_err(|e| {
+                            self.corrupt(format!("line_bits of file id {file_id}: {e}"))
+                        })?,
                         other => {
                             return Err(self.corrupt(format!(
                                 "line_bits.numbits of file id {file_id} is {}, not a blob",
@@ -243,7 +260,8 @@ impl Reader<'_> {
                             )))
                         }
                     };
-                    data.file_mut(path, (self.input, file_id)).add_numbits(ctx, &numbits);
+                    data.file_mut(path, (self.input, file_id))
+                        .add_numbits(ctx, &numbits);
                     Ok(())
                 },
             )?;
@@ -284,13 +302,18 @@ impl Reader<'_> {
                 ));
             }
         }
-        self.rows("reading the tracer table", "select file_id, tracer from tracer", |row| {
-            let file_id = self.int(row[0], "tracer.file_id")?;
-            let tracer = self.text(row[1], "tracer.tracer", file_id)?;
-            let path = file_of(file_id, "tracer")?;
-            data.file_mut(path, (self.input, file_id)).set_tracer(tracer);
-            Ok(())
-        })?;
+        self.rows(
+            "reading the tracer table",
+            "select file_id, tracer from tracer",
+            |row| {
+                let file_id = self.int(row[0], "tracer.file_id")?;
+                let tracer = self.text(row[1], "tracer.tracer", file_id)?;
+                let path = file_of(file_id, "tracer")?;
+                data.file_mut(path, (self.input, file_id))
+                    .set_tracer(tracer);
+                Ok(())
+            },
+        )?;
         Ok(DataFile {
             path: self.path.to_owned(),
             meta,
@@ -302,18 +325,22 @@ impl Reader<'_> {
     fn check_schema(&self) -> Result<(), Error> {
         let mut found: Option<String> = None;
         let mut ok = false;
-        self.rows("reading coverage_schema", "select version from coverage_schema", |row| {
-            if found.is_none() {
-                ok = row[0] == ValueRef::Integer(SCHEMA_VERSION);
-                found = Some(match row[0] {
-                    ValueRef::Integer(n) => n.to_string(),
-                    ValueRef::Real(r) => r.to_string(),
-                    ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
-                    other => type_name(other).to_owned(),
-                });
-            }
-            Ok(())
-        })?;
+        self.rows(
+            "reading coverage_schema",
+            "select version from coverage_schema",
+            |row| {
+                if found.is_none() {
+                    ok = row[0] == ValueRef::Integer(SCHEMA_VERSION);
+                    found = Some(match row[0] {
+                        ValueRef::Integer(n) => n.to_string(),
+                        ValueRef::Real(r) => r.to_string(),
+                        ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
+                        other => type_name(other).to_owned(),
+                    });
+                }
+                Ok(())
+            },
+        )?;
         match found {
             None => Err(Error::NotCoverageData {
                 path: self.path.to_owned(),
@@ -329,16 +356,20 @@ impl Reader<'_> {
 
     fn read_meta(&self) -> Result<BTreeMap<String, String>, Error> {
         let mut meta = BTreeMap::new();
-        self.rows("reading the meta table", "select key, value from meta", |row| {
-            let key = self.text(row[0], "meta.key", 0)?;
-            let value = match row[1] {
-                ValueRef::Integer(n) => n.to_string(),
-                ValueRef::Real(r) => r.to_string(),
-                v => self.text(v, "meta.value", 0)?,
-            };
-            meta.insert(key, value);
-            Ok(())
-        })?;
+        self.rows(
+            "reading the meta table",
+            "select key, value from meta",
+            |row| {
+                let key = self.text(row[0], "meta.key", 0)?;
+                let value = match row[1] {
+                    ValueRef::Integer(n) => n.to_string(),
+                    ValueRef::Real(r) => r.to_string(),
+                    v => self.text(v, "meta.value", 0)?,
+                };
+                meta.insert(key, value);
+                Ok(())
+            },
+        )?;
         Ok(meta)
     }
 
@@ -351,15 +382,21 @@ impl Reader<'_> {
 
     fn line(&self, v: ValueRef<'_>, column: &str, file_id: i64) -> Result<i32, Error> {
         let n = self.int(v, column)?;
-        i32::try_from(n)
-            .map_err(|_| self.corrupt(format!("{column} of file id {file_id} is {n}, beyond any line number")))
+        i32::try_from(n).map_err(|_| {
+            self.corrupt(format!(
+                "{column} of file id {file_id} is {n}, beyond any line number"
+            ))
+        })
     }
 
     fn text(&self, v: ValueRef<'_>, column: &str, id: i64) -> Result<String, Error> {
         match v {
             ValueRef::Text(t) => String::from_utf8(t.to_vec())
                 .map_err(|_| self.corrupt(format!("{column} of row {id} is not UTF-8 text"))),
-            other => Err(self.corrupt(format!("{column} of row {id} is {}, not text", type_name(other)))),
+            other => Err(self.corrupt(format!(
+                "{column} of row {id} is {}, not text",
+                type_name(other)
+            ))),
         }
     }
 }

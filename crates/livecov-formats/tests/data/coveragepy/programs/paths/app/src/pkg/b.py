@@ -1,0 +1,4 @@
+def pick(flag):
+    if flag:
+        return "left"
+    return "right"
