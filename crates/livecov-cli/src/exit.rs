@@ -14,6 +14,8 @@ pub enum Exit {
     Error,
     /// The command line was wrong (Go's flag package also exits 2 here).
     Usage,
+    /// A wrapped tool's own status (`livecov go build` exits as `go build` did).
+    Child(u8),
 }
 
 impl From<Exit> for ExitCode {
@@ -22,6 +24,7 @@ impl From<Exit> for ExitCode {
             Exit::Ok => 0,
             Exit::GateFailed => 1,
             Exit::Error | Exit::Usage => 2,
+            Exit::Child(code) => code,
         })
     }
 }

@@ -67,7 +67,11 @@ impl CompileSettings {
 }
 
 /// The files the coverage infrastructure injects into every build.
-pub const DEFAULT_EXCLUDES: [&str; 2] = ["coverage_server.go", "coverage_producer.go"];
+pub const DEFAULT_EXCLUDES: [&str; 3] = [
+    "coverage_server.go",
+    "coverage_producer.go",
+    "livecov_agent.go",
+];
 
 /// `info.json` written by the producer (flattened `X-Art-Coverage-*` headers).
 #[derive(Deserialize, Default)]

@@ -7,6 +7,7 @@
 //! summary; exit codes and HTTP statuses are theirs.
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod compile;
 pub mod demo;
 pub mod download;

@@ -324,13 +324,14 @@ fn infrastructure_files_are_excluded_by_name_not_substring() {
             func("serve", "example.com/svc/coverage_server.go", 5),
             func("mine", "example.com/svc/my_coverage_server.go", 3),
             func("main", "example.com/svc/main.go", 2),
+            func("livecovAgentStart", "example.com/svc/livecov_agent.go", 7),
         ],
     };
     let blob = encode_package_blob(&pkg, [7; 16]);
     let hash = [9u8; 16];
     let meta = encode_meta_file(hash, 3, 1, &[&blob]);
     assert!(decode_meta_file(&meta).is_ok());
-    let records: Vec<FuncRecord> = (0..3)
+    let records: Vec<FuncRecord> = (0..4)
         .map(|f| FuncRecord {
             pkg: 0,
             func: f,
@@ -356,7 +357,7 @@ fn infrastructure_files_are_excluded_by_name_not_substring() {
     let r = report(c);
     assert_eq!(
         r["builds"][0]["statements"], 5,
-        "only coverage_server.go itself is left out"
+        "only coverage_server.go and livecov's own agent (livecov_agent.go) are left out"
     );
     assert_eq!(r["builds"][0]["covered_statements"], 5);
 }

@@ -6,6 +6,7 @@
 //! covdata stops at the first bad file, livecov reports every bad input, still processes
 //! the others, and exits with status 2.
 
+mod build;
 mod debugdump;
 mod flags;
 
@@ -157,6 +158,11 @@ pub fn overview() -> String {
         s.push_str(&format!("  {name:<10} {what}\n"));
     }
     s.push_str(
+        "\nBuilding programs that serve their coverage while they run:\n  \
+         build      go build -cover with livecov's agent added to every main package\n  \
+         inject     write the agent (livecov_agent.go) into a main package's directory\n",
+    );
+    s.push_str(
         "\nlivecov additions: -o=- writes to stdout; -r reads sub-directories; \
          textfmt -each writes one profile per input directory.\n\
          Bad inputs are reported with the file and byte offset; the other inputs are \
@@ -194,6 +200,12 @@ pub fn run(args: &[String]) -> Exit {
     if matches!(cmd, "-h" | "--help" | "-help" | "help") {
         print!("{}", overview());
         return Exit::Ok;
+    }
+    match cmd {
+        "build" => return build::build(rest),
+        "inject" => return build::inject(rest),
+        "toolexec" => return build::toolexec(rest),
+        _ => {}
     }
     if !COMMANDS.iter().any(|(n, _)| *n == cmd) {
         eprintln!("error: unknown command {cmd:?}\n");
