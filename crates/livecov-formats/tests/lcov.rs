@@ -467,6 +467,23 @@ fn bad_lines_are_reported_with_line_and_expectation_and_the_rest_kept() {
 }
 
 #[test]
+fn an_empty_sf_path_or_mcdc_records_give_one_warning_per_block() {
+    let text = "SF:\nDA:1,1\nDA:2,1\nend_of_record\nSF:b.c\nMCDC:3,2,t,1,0,a\n\
+                MCDC:3,2,f,0,0,a\nMCF:2\nMCH:1\nDA:3,1\nend_of_record\n";
+    let (t, w) = warnings_of(text.as_bytes());
+    let shown: Vec<String> = w.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "line 1: SF with an empty path; skipping records up to end_of_record",
+            "line 6: SF:b.c: MCDC (MC/DC) records are not supported yet; this block's are skipped",
+        ]
+    );
+    assert_eq!(t.files.len(), 1);
+    assert_eq!(hits(&t.files[0], 3), Some(1));
+}
+
+#[test]
 fn conflicting_repeats_warn_and_keep_what_lcov_keeps() {
     let text = "SF:a.c\nFN:5,9,f\nFNDA:2,f\nDA:5,1,aaaa\nend_of_record\n\
                 SF:a.c\nFN:4,12,f\nFNDA:3,f\nDA:5,1,bbbb\nend_of_record\n";
@@ -719,11 +736,18 @@ proptest! {
 
 /// The LLVM and lcov programs, when all are installed.
 fn tools() -> Option<()> {
-    let all = ["clang", "llvm-profdata", "llvm-cov", "lcov", "genhtml"]
-        .iter()
-        .all(|p| which(p).is_some());
+    let all = [
+        "clang",
+        "llvm-profdata",
+        "llvm-cov",
+        "gcc",
+        "lcov",
+        "genhtml",
+    ]
+    .iter()
+    .all(|p| which(p).is_some());
     external::require(
-        "clang, llvm-profdata, llvm-cov, lcov and genhtml (run .ci/install-llvm.sh)",
+        "clang, llvm-profdata, llvm-cov, gcc, lcov and genhtml (run .ci/install-llvm.sh)",
         all.then_some(()),
     )
 }

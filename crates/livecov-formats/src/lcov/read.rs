@@ -69,6 +69,9 @@ struct Reader {
     index: HashMap<(String, String), usize>,
     warnings: Vec<LcovWarning>,
     suppressed: usize,
+    /// Inside a block whose `SF:` was unusable: its records are dropped without a warning
+    /// each (the `SF:` line had one).
+    skipping: bool,
 }
 
 /// The records of the open `SF:` block, before merging.
@@ -80,6 +83,8 @@ struct Block {
     groups: HashMap<u64, (u32, Option<u32>)>,
     /// `FNDA` counts for names this block has no `FN` for (an earlier block may).
     orphans: Vec<(usize, String, u64)>,
+    /// Whether the block's MC/DC records were reported (once per block, not per record).
+    mcdc_reported: bool,
 }
 
 impl Reader {
@@ -112,7 +117,7 @@ impl Reader {
             return;
         }
         if line == "end_of_record" {
-            if self.block.is_none() {
+            if self.block.is_none() && !std::mem::take(&mut self.skipping) {
                 self.warn("end_of_record outside an SF block; ignored");
             }
             self.close_block();
@@ -133,12 +138,14 @@ impl Reader {
                 self.test_name = self.clean(value.trim(), "test name");
             }
             "SF" | "KF" => {
+                self.skipping = false;
                 if self.block.is_some() {
                     self.warn("SF before end_of_record; closing the previous block");
                     self.close_block();
                 }
                 if value.is_empty() {
                     self.warn("SF with an empty path; skipping records up to end_of_record");
+                    self.skipping = true;
                     return;
                 }
                 let path = self.clean(value, "path");
@@ -152,11 +159,14 @@ impl Reader {
                     by_name: HashMap::new(),
                     groups: HashMap::new(),
                     orphans: Vec::new(),
+                    mcdc_reported: false,
                 });
             }
             _ => {
                 let Some(mut b) = self.block.take() else {
-                    // Only lines of a skipped block (empty SF) or stray lines get here.
+                    if self.skipping {
+                        return;
+                    }
                     return self.warn(format!(
                         "{} record outside an SF block; skipped",
                         short(key)
@@ -185,7 +195,13 @@ impl Reader {
                     ));
                 }
             }
-            "MCDC" => self.warn("MCDC (MC/DC) records are not supported yet; skipped"),
+            "MCDC" => {
+                if !std::mem::replace(&mut b.mcdc_reported, true) {
+                    self.warn(
+                        "MCDC (MC/DC) records are not supported yet; this block's are skipped",
+                    );
+                }
+            }
             _ => self.warn(format!(
                 "unknown record {:?}; skipped (lcov 2.x would stop with a format error)",
                 short(key)
