@@ -4,6 +4,8 @@
 //!   entries), local directory names and `metadata.json`;
 //! - [`download`]: copying a producer bucket (S3, GCS, Azure, `file://`, plain paths)
 //!   into a collection through `object_store`;
+//! - [`live`]: the coverage-server protocol as a client (probe, snapshot, reset, port
+//!   scans) and live snapshots written into a collection in the producer's layout;
 //! - [`registry`]: reading source labels of container images from an OCI registry;
 //! - [`registry_auth`]: registry credentials from docker/podman auth files.
 //!
@@ -13,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod download;
+pub mod live;
 pub mod producer;
 pub mod registry;
 pub mod registry_auth;

@@ -1,0 +1,828 @@
+//! Collecting from live processes: the coverage-server protocol (livecov's Go agent, the
+//! Python agent, and the `coverage_server.go` deployed in OpenShift builds), spoken as a
+//! client, and the snapshots written into a collection in the producer's layout, so
+//! compile reads them like downloaded ones.
+//!
+//! Protocol (`../shared/specs/seed-system.md` §11.2): `GET /health` answers 200 with
+//! `X-Art-Coverage-Server: 1`; `GET /coverage` answers JSON `{meta_filename, meta_data
+//! (base64), counters_filename, counters_data (base64), timestamp}`; `?nometa=1` leaves
+//! the meta out. Every response carries `X-Art-Coverage-Pid`, `X-Art-Coverage-Binary` and
+//! optional `X-Art-Coverage-*` identity headers.
+//!
+//! Nothing from a server is trusted: bodies are bounded, the build identity is read from
+//! the meta-data header (never from the file names the server sends), and the counters
+//! must belong to that build.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Deserialize;
+
+use crate::producer::{self, Instance, ProcessKind, INFO_FILE, METADATA_FILE};
+
+/// The largest response body read from a coverage server (a meta-data file of a very large
+/// binary is tens of MB; base64 adds a third).
+pub const MAX_BODY: usize = 512 << 20;
+/// The ports coverage servers take (53700–53749) and scanners look at (to 53799).
+pub const SCAN_PORTS: std::ops::Range<u16> = 53700..53800;
+
+const META_MAGIC: [u8; 4] = [0x00, 0x63, 0x76, 0x6d];
+const COUNTER_MAGIC: [u8; 4] = [0x00, 0x63, 0x77, 0x6d];
+
+/// Why a target gave nothing this round.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The target string is neither a URL nor `host:port`.
+    #[error("target {target:?}: {why}")]
+    BadTarget {
+        /// As given.
+        target: String,
+        /// What was expected.
+        why: String,
+    },
+    /// Connecting or reading failed.
+    #[error("{url}: {error}")]
+    Http {
+        /// The URL requested.
+        url: String,
+        /// The client's error.
+        error: String,
+    },
+    /// The server answered, but not as a coverage server does.
+    #[error("{url}: {why}")]
+    Protocol {
+        /// The URL requested.
+        url: String,
+        /// What was wrong.
+        why: String,
+    },
+}
+
+/// One coverage server to collect from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target {
+    /// Base URL without a trailing slash: `http://10.0.0.7:53700`, or an API server's pod
+    /// proxy `https://api:6443/api/v1/namespaces/NS/pods/NAME:53700/proxy`.
+    pub url: String,
+    /// Where the process runs, when the discovery knows (Kubernetes); otherwise the
+    /// target is recorded as a host process of the URL's host.
+    pub pod: Option<PodInfo>,
+}
+
+/// A pod container's identity, recorded with its snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PodInfo {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub pod: String,
+    /// Container name.
+    pub container: String,
+    /// Image reference as the pod spec gives it.
+    pub image: String,
+    /// The node the pod runs on.
+    pub node: String,
+    /// The controlling owner's kind (`ReplicaSet`, `StatefulSet`…), if any.
+    pub owner_kind: String,
+    /// The controlling owner's name.
+    pub owner_name: String,
+}
+
+impl Target {
+    /// A target from a command-line word: a URL (`http://h:p`, `https://…`) or
+    /// `host:port` (`127.0.0.1:53700`, `[::1]:53700`).
+    pub fn parse(word: &str) -> Result<Target, LiveError> {
+        let bad = |why: &str| LiveError::BadTarget {
+            target: word.to_owned(),
+            why: why.to_owned(),
+        };
+        let url = if word.contains("://") {
+            word.to_owned()
+        } else {
+            format!("http://{word}")
+        };
+        let parsed =
+            url::Url::parse(&url).map_err(|e| bad(&format!("{e}; expected a URL or host:port")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(bad("only http:// and https:// are collected from"));
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(bad("no host"));
+        }
+        if !word.contains("://") && parsed.port().is_none() {
+            return Err(bad(
+                "no port; expected host:port (coverage servers listen on 53700-53749)",
+            ));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(bad(
+                "a query or fragment has no place in a target's base URL",
+            ));
+        }
+        Ok(Target {
+            url: url.trim_end_matches('/').to_owned(),
+            pod: None,
+        })
+    }
+
+    /// The host part of the URL, for naming host-process directories.
+    pub fn host(&self) -> String {
+        url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| {
+                let host = u.host_str()?.trim_matches(['[', ']']).to_owned();
+                Some(match u.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host,
+                })
+            })
+            .unwrap_or_else(|| self.url.clone())
+    }
+}
+
+/// What a coverage server says about itself in its headers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// `X-Art-Coverage-Pid` (0 when absent or not a number).
+    pub pid: u64,
+    /// `X-Art-Coverage-Binary`.
+    pub binary: String,
+    /// Every other `X-Art-Coverage-*` header, keyed as info.json keys them (prefix
+    /// dropped, lower case, `-` → `_`): `source_commit`, `source_url`, `language`, ….
+    pub extra: BTreeMap<String, String>,
+}
+
+/// One snapshot as served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The server's identity headers.
+    pub server: ServerInfo,
+    /// The meta-data file, unless asked for without it.
+    pub meta: Option<Vec<u8>>,
+    /// The counter-data file.
+    pub counters: Vec<u8>,
+    /// The build identity: the MetaFileHash of the counter-data header (and of the meta's,
+    /// which must agree).
+    pub hash: [u8; 16],
+    /// The server's timestamp (Unix nanoseconds).
+    pub timestamp: i64,
+}
+
+impl Snapshot {
+    /// The build identity as file names spell it.
+    pub fn hash_hex(&self) -> String {
+        hex(&self.hash)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ServerInfo {
+    /// Reads the `X-Art-Coverage-*` headers; `None` when `X-Art-Coverage-Server` is not 1.
+    pub fn from_headers<'a>(
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Option<ServerInfo> {
+        let mut info = ServerInfo::default();
+        let mut is_server = false;
+        for (name, value) in headers {
+            let lower = name.to_ascii_lowercase();
+            let Some(key) = lower.strip_prefix("x-art-coverage-") else {
+                continue;
+            };
+            match key {
+                "server" => is_server = value.trim() == "1",
+                "pid" => info.pid = value.trim().parse().unwrap_or(0),
+                "binary" => info.binary = value.to_owned(),
+                _ => {
+                    info.extra.insert(key.replace('-', "_"), value.to_owned());
+                }
+            }
+        }
+        is_server.then_some(info)
+    }
+}
+
+#[derive(Deserialize)]
+struct Body {
+    #[serde(default)]
+    meta_data: String,
+    counters_data: String,
+    #[serde(default)]
+    timestamp: i64,
+}
+
+/// Checks a `GET /coverage` body: base64 fields, the magics, and that meta and counters
+/// name one build. `url` is for messages.
+pub fn parse_snapshot(url: &str, server: ServerInfo, body: &[u8]) -> Result<Snapshot, LiveError> {
+    let bad = |why: String| LiveError::Protocol {
+        url: url.to_owned(),
+        why,
+    };
+    let parsed: Body = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("the body is not the coverage JSON ({e})")))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let counters = b64
+        .decode(parsed.counters_data.as_bytes())
+        .map_err(|e| bad(format!("counters_data is not base64: {e}")))?;
+    if counters.len() < 24 || counters[..4] != COUNTER_MAGIC {
+        return Err(bad(format!(
+            "counters_data is not a Go counter-data file (expected magic 00 63 77 6d and a \
+             24-byte header, got {} bytes)",
+            counters.len()
+        )));
+    }
+    let mut hash = [0u8; 16];
+    hash.copy_from_slice(&counters[8..24]);
+    let meta = if parsed.meta_data.is_empty() {
+        None
+    } else {
+        let meta = b64
+            .decode(parsed.meta_data.as_bytes())
+            .map_err(|e| bad(format!("meta_data is not base64: {e}")))?;
+        if meta.len() < 40 || meta[..4] != META_MAGIC {
+            return Err(bad(format!(
+                "meta_data is not a Go meta-data file (expected magic 00 63 76 6d and a \
+                 40-byte header, got {} bytes)",
+                meta.len()
+            )));
+        }
+        if meta[24..40] != hash {
+            return Err(bad(format!(
+                "meta_data is build {} but counters_data is build {}",
+                hex(&meta[24..40]),
+                hex(&hash)
+            )));
+        }
+        Some(meta)
+    };
+    Ok(Snapshot {
+        server,
+        meta,
+        counters,
+        hash,
+        timestamp: parsed.timestamp,
+    })
+}
+
+/// An HTTP client for coverage servers: bounded time per request, an optional bearer
+/// token (the API server's, for pod proxies), and extra CA certificates.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client with `timeout` per request, sending `token` as a bearer token when given.
+    pub fn new(
+        timeout: Duration,
+        token: Option<String>,
+        extra_roots: &[Vec<u8>],
+        insecure: bool,
+    ) -> Result<Client, LiveError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .danger_accept_invalid_certs(insecure);
+        for pem in extra_roots {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| LiveError::Http {
+                url: String::new(),
+                error: format!("a CA certificate does not parse: {e}"),
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().map_err(|e| LiveError::Http {
+            url: String::new(),
+            error: e.to_string(),
+        })?;
+        Ok(Client { http, token })
+    }
+
+    fn get(&self, url: &str) -> reqwest::RequestBuilder {
+        let r = self.http.get(url);
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    /// `GET <target>/health`: whether a coverage server answers there, and who it is.
+    pub async fn probe(&self, target: &Target) -> Result<ServerInfo, LiveError> {
+        let url = format!("{}/health", target.url);
+        let resp = self
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| http_error(&url, e))?;
+        let info = server_info(&resp);
+        if !resp.status().is_success() {
+            return Err(LiveError::Protocol {
+                url,
+                why: format!("answered {}", resp.status()),
+            });
+        }
+        info.ok_or(LiveError::Protocol {
+            url,
+            why: "no X-Art-Coverage-Server: 1 header; not a coverage server".into(),
+        })
+    }
+
+    /// `GET <target>/coverage` (with `?nometa=1` when `nometa`).
+    pub async fn snapshot(&self, target: &Target, nometa: bool) -> Result<Snapshot, LiveError> {
+        let url = format!(
+            "{}/coverage{}",
+            target.url,
+            if nometa { "?nometa=1" } else { "" }
+        );
+        let mut resp = self
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| http_error(&url, e))?;
+        let status = resp.status();
+        let info = server_info(&resp);
+        if let Some(len) = resp.content_length() {
+            if len > MAX_BODY as u64 {
+                return Err(LiveError::Protocol {
+                    url,
+                    why: format!("a body of {len} bytes is over the {MAX_BODY}-byte limit"),
+                });
+            }
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| http_error(&url, e))? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(LiveError::Protocol {
+                    url,
+                    why: format!("the body is over the {MAX_BODY}-byte limit"),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            return Err(LiveError::Protocol {
+                url,
+                why: format!("answered {status}: {}", text.trim()),
+            });
+        }
+        let Some(info) = info else {
+            return Err(LiveError::Protocol {
+                url,
+                why: "no X-Art-Coverage-Server: 1 header; not a coverage server".into(),
+            });
+        };
+        parse_snapshot(&url, info, &body)
+    }
+
+    /// `POST <target>/coverage/reset`.
+    pub async fn reset(&self, target: &Target) -> Result<(), LiveError> {
+        let url = format!("{}/coverage/reset", target.url);
+        let mut r = self.http.post(&url);
+        if let Some(t) = &self.token {
+            r = r.bearer_auth(t);
+        }
+        let resp = r.send().await.map_err(|e| http_error(&url, e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = resp.text().await.unwrap_or_default();
+        Err(LiveError::Protocol {
+            url,
+            why: format!(
+                "reset refused ({status}): {}",
+                text.chars().take(300).collect::<String>().trim()
+            ),
+        })
+    }
+
+    /// The coverage servers answering on `host` in `ports`, probed `concurrency` at a time.
+    pub async fn scan(
+        &self,
+        host: &str,
+        ports: std::ops::Range<u16>,
+        concurrency: usize,
+    ) -> Vec<(Target, ServerInfo)> {
+        use futures::stream::{self, StreamExt};
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        let found: Vec<Option<(Target, ServerInfo)>> = stream::iter(ports)
+            .map(|port| {
+                let target = Target {
+                    url: format!("http://{host}:{port}"),
+                    pod: None,
+                };
+                async move {
+                    let info = self.probe(&target).await.ok()?;
+                    Some((target, info))
+                }
+            })
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
+        found.into_iter().flatten().collect()
+    }
+}
+
+fn server_info(resp: &reqwest::Response) -> Option<ServerInfo> {
+    ServerInfo::from_headers(
+        resp.headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+    )
+}
+
+fn http_error(url: &str, e: reqwest::Error) -> LiveError {
+    // reqwest's Display leaves the cause out; the chain says "connection refused".
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    LiveError::Http {
+        url: url.to_owned(),
+        error: text,
+    }
+}
+
+/// One process's series of snapshots in a collection: one producer-layout directory,
+/// counters alternating between the `.1` and `.2` files as the producer's do, so a
+/// crash mid-write leaves the previous snapshot intact.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// The directory under `<collection>/coverage/`.
+    pub dir: PathBuf,
+    /// The build.
+    pub hash: [u8; 16],
+    /// The process.
+    pub pid: u64,
+    /// The binary, as its server names it.
+    pub binary: String,
+    /// Whether the meta-data file is written.
+    pub has_meta: bool,
+    /// The toggle of the last counters written (0 before the first).
+    pub toggle: u8,
+}
+
+/// Writes snapshots of live processes into `<collection>/coverage/`.
+pub struct CollectionWriter {
+    coverage: PathBuf,
+    series: BTreeMap<SeriesKey, Series>,
+    /// Each target's latest series.
+    current: BTreeMap<Target, SeriesKey>,
+}
+
+type SeriesKey = (Target, u64, String, [u8; 16]);
+
+impl fmt::Debug for CollectionWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectionWriter")
+            .field("coverage", &self.coverage)
+            .field("series", &self.series.len())
+            .finish()
+    }
+}
+
+/// The producer's path sanitisation: `/`, `:`, `@` (and anything that cannot be in a
+/// file name) become `-`, leading `-` go, empty becomes `unknown`.
+pub fn sanitize(s: &str) -> String {
+    let mapped: String = s
+        .chars()
+        .map(|c| match c {
+            '/' | ':' | '@' | '\\' => '-',
+            c if c.is_control() => '-',
+            c => c,
+        })
+        .collect();
+    let trimmed = mapped.trim_start_matches('-');
+    let trimmed = if trimmed == "." || trimmed == ".." {
+        ""
+    } else {
+        trimmed
+    };
+    if trimmed.is_empty() {
+        "unknown".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// The discovery time of a new series, `YYYYMMDDTHHMMSSZ`, from Unix seconds.
+pub fn discovery_time(unix_secs: i64) -> String {
+    let rfc = producer::rfc3339(unix_secs, 0);
+    // 2026-12-03T14:05:09Z → 20261203T140509Z
+    rfc.chars().filter(|c| *c != '-' && *c != ':').collect()
+}
+
+impl CollectionWriter {
+    /// A writer into `<collection>/coverage/`, created when missing.
+    pub fn new(collection: &Path) -> std::io::Result<CollectionWriter> {
+        let coverage = collection.join("coverage");
+        std::fs::create_dir_all(&coverage)?;
+        Ok(CollectionWriter {
+            coverage,
+            series: BTreeMap::new(),
+            current: BTreeMap::new(),
+        })
+    }
+
+    /// Whether the series of `target`'s current process has its meta-data file (so the
+    /// next request can leave the meta out).
+    pub fn has_meta(&self, target: &Target) -> bool {
+        self.current
+            .get(target)
+            .and_then(|k| self.series.get(k))
+            .is_some_and(|s| s.has_meta)
+    }
+
+    /// The series written so far.
+    pub fn series(&self) -> impl Iterator<Item = &Series> {
+        self.series.values()
+    }
+
+    /// Writes one snapshot: a new series (directory) when the process, binary or build
+    /// is new, else the next counter toggle of its series. A snapshot without meta for a
+    /// series that has none yet is refused (the caller asks again with the meta).
+    pub fn write(
+        &mut self,
+        target: &Target,
+        snap: &Snapshot,
+        now_secs: i64,
+    ) -> std::io::Result<&Series> {
+        let key = (
+            target.clone(),
+            snap.server.pid,
+            snap.server.binary.clone(),
+            snap.hash,
+        );
+        if !self.series.contains_key(&key) {
+            if snap.meta.is_none() {
+                return Err(std::io::Error::other(format!(
+                    "{}: a first snapshot without its meta-data file",
+                    target.url
+                )));
+            }
+            let binary = sanitize(
+                Path::new(&snap.server.binary)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .as_deref()
+                    .unwrap_or("unknown"),
+            );
+            let instance = Instance {
+                hostname: sanitize(&match &target.pod {
+                    Some(p) if !p.node.is_empty() => p.node.clone(),
+                    _ => target.host(),
+                }),
+                kind: match &target.pod {
+                    Some(p) => ProcessKind::Pod {
+                        namespace: sanitize(&p.namespace),
+                        pod: sanitize(&p.pod),
+                        container: sanitize(&p.container),
+                        image: sanitize(&p.image),
+                    },
+                    None => ProcessKind::Host,
+                },
+                binary,
+                discovery_time: discovery_time(now_secs),
+            };
+            let mut name = instance.dir_name();
+            // A second process of one target in the same second gets a suffix.
+            let mut n = 1;
+            while self.coverage.join(&name).exists() {
+                n += 1;
+                name = format!("{}-{n}", instance.dir_name());
+            }
+            let dir = self.coverage.join(&name);
+            std::fs::create_dir_all(&dir)?;
+            let mut origin = instance.origin();
+            if let Some(p) = &target.pod {
+                origin.owner_kind = p.owner_kind.clone();
+                origin.owner_name = p.owner_name.clone();
+            }
+            let metadata =
+                producer::Metadata::new(&origin, &instance.discovery_time, &target.url, None);
+            let mut meta_json = serde_json::to_value(&metadata).map_err(std::io::Error::other)?;
+            if let Some(p) = &target.pod {
+                // The owner, for compile's grouping (read_origin takes these keys).
+                meta_json["owner_kind"] = p.owner_kind.clone().into();
+                meta_json["owner_name"] = p.owner_name.clone().into();
+                meta_json["node"] = p.node.clone().into();
+                meta_json["image"] = p.image.clone().into();
+            }
+            write_atomic(
+                &dir.join(METADATA_FILE),
+                &serde_json::to_vec_pretty(&meta_json).map_err(std::io::Error::other)?,
+            )?;
+            let mut info = serde_json::Map::new();
+            info.insert("binary".into(), snap.server.binary.clone().into());
+            info.insert("host".into(), target.host().into());
+            info.insert("pid".into(), snap.server.pid.into());
+            info.insert("url".into(), target.url.clone().into());
+            for (k, v) in &snap.server.extra {
+                info.insert(k.clone(), v.clone().into());
+            }
+            write_atomic(
+                &dir.join(INFO_FILE),
+                &serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?,
+            )?;
+            self.series.insert(
+                key.clone(),
+                Series {
+                    dir,
+                    hash: snap.hash,
+                    pid: snap.server.pid,
+                    binary: snap.server.binary.clone(),
+                    has_meta: false,
+                    toggle: 0,
+                },
+            );
+        }
+        self.current.insert(target.clone(), key.clone());
+        let series = self.series.get_mut(&key).expect("inserted above");
+        let hex = hex(&snap.hash);
+        if let (false, Some(meta)) = (series.has_meta, &snap.meta) {
+            write_atomic(&series.dir.join(format!("covmeta.{hex}")), meta)?;
+            series.has_meta = true;
+        }
+        let toggle = if series.toggle == 1 { 2 } else { 1 };
+        write_atomic(
+            &series
+                .dir
+                .join(format!("covcounters.{hex}.{}.{toggle}", snap.server.pid)),
+            &snap.counters,
+        )?;
+        series.toggle = toggle;
+        Ok(series)
+    }
+}
+
+/// Writes through a temporary file in the same directory and a rename, so a reader (or a
+/// crash) never sees half a file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters(hash: [u8; 16]) -> Vec<u8> {
+        let mut c = COUNTER_MAGIC.to_vec();
+        c.extend_from_slice(&[2, 0, 0, 0]);
+        c.extend_from_slice(&hash);
+        c.extend_from_slice(&[0; 8]);
+        c
+    }
+
+    fn meta(hash: [u8; 16]) -> Vec<u8> {
+        let mut m = META_MAGIC.to_vec();
+        m.extend_from_slice(&[1, 0, 0, 0]);
+        m.extend_from_slice(&[0; 16]);
+        m.extend_from_slice(&hash);
+        m.extend_from_slice(&[0; 16]);
+        m
+    }
+
+    fn body(meta: &[u8], counters: &[u8]) -> Vec<u8> {
+        let b = base64::engine::general_purpose::STANDARD;
+        serde_json::to_vec(&serde_json::json!({
+            "meta_filename": "covmeta.whatever",
+            "meta_data": b.encode(meta),
+            "counters_filename": "covcounters.x.1.2",
+            "counters_data": b.encode(counters),
+            "timestamp": 5,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn targets_are_urls_or_host_port() {
+        assert_eq!(
+            Target::parse("127.0.0.1:53700").unwrap().url,
+            "http://127.0.0.1:53700"
+        );
+        assert_eq!(Target::parse("http://h:1/").unwrap().url, "http://h:1");
+        assert_eq!(Target::parse("[::1]:53701").unwrap().host(), "::1:53701");
+        for bad in ["localhost", "ftp://h:1", "http://h:1/?x=1", "::::"] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_build_comes_from_the_headers_never_the_names() {
+        let h = [7u8; 16];
+        let s = parse_snapshot("u", ServerInfo::default(), &body(&meta(h), &counters(h))).unwrap();
+        assert_eq!(s.hash, h);
+        assert_eq!(s.timestamp, 5);
+        let e = parse_snapshot(
+            "u",
+            ServerInfo::default(),
+            &body(&meta([1; 16]), &counters(h)),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("meta_data is build 0101"), "{e}");
+        let e = parse_snapshot("u", ServerInfo::default(), &body(&meta(h), b"short"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a Go counter-data file"), "{e}");
+        assert!(parse_snapshot("u", ServerInfo::default(), b"{\"counters_data\":\"!!\"}").is_err());
+        assert!(parse_snapshot("u", ServerInfo::default(), b"\xff\x00").is_err());
+    }
+
+    #[test]
+    fn headers_become_info_keys() {
+        let info = ServerInfo::from_headers([
+            ("X-Art-Coverage-Server", "1"),
+            ("x-art-coverage-pid", "42"),
+            ("X-Art-Coverage-Binary", "svc"),
+            ("X-Art-Coverage-Source-Commit", "abc"),
+            ("Content-Type", "application/json"),
+        ])
+        .unwrap();
+        assert_eq!(info.pid, 42);
+        assert_eq!(info.binary, "svc");
+        assert_eq!(info.extra["source_commit"], "abc");
+        assert!(ServerInfo::from_headers([("X-Art-Coverage-Pid", "1")]).is_none());
+    }
+
+    #[test]
+    fn sanitize_keeps_names_inside_their_directory() {
+        assert_eq!(
+            sanitize("quay.io/a/b:v1@sha256:x"),
+            "quay.io-a-b-v1-sha256-x"
+        );
+        assert_eq!(sanitize("../../etc"), "..-..-etc");
+        assert_eq!(sanitize(".."), "unknown");
+        assert_eq!(sanitize("a\nb"), "a-b");
+        assert_eq!(sanitize(""), "unknown");
+        assert_eq!(discovery_time(0), "19700101T000000Z");
+    }
+
+    #[test]
+    fn series_alternate_toggles_and_start_anew_for_a_new_process() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = CollectionWriter::new(tmp.path()).unwrap();
+        let t = Target::parse("127.0.0.1:53700").unwrap();
+        let h = [9u8; 16];
+        let mut snap = parse_snapshot(
+            "u",
+            ServerInfo {
+                pid: 10,
+                binary: "/bin/svc".into(),
+                ..Default::default()
+            },
+            &body(&meta(h), &counters(h)),
+        )
+        .unwrap();
+        let dir = w.write(&t, &snap, 0).unwrap().dir.clone();
+        assert_eq!(
+            dir.file_name().unwrap(),
+            "127.0.0.1-53700-_host_-svc-19700101T000000Z"
+        );
+        assert!(w.has_meta(&t));
+        snap.meta = None;
+        w.write(&t, &snap, 1).unwrap();
+        w.write(&t, &snap, 2).unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let hx = "09".repeat(16);
+        assert_eq!(
+            names,
+            [
+                format!("covcounters.{hx}.10.1"),
+                format!("covcounters.{hx}.10.2"),
+                format!("covmeta.{hx}"),
+                "info.json".into(),
+                "metadata.json".into()
+            ]
+        );
+        // A restarted process (new pid) without meta is refused until the meta comes.
+        snap.server.pid = 11;
+        assert!(w.write(&t, &snap, 3).is_err());
+        assert_eq!(w.series().count(), 1);
+    }
+}
