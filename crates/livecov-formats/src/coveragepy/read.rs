@@ -267,24 +267,24 @@ impl Reader<'_> {
             )?;
         }
         if wanted == Some("arc") {
-            let mut pending: HashMap<(String, u32), Vec<(i32, i32)>> = HashMap::new();
+            // Keyed by ids: a branch-mode file has many more arc rows than files.
+            let mut pending: HashMap<(i64, u32), Vec<(i32, i32)>> = HashMap::new();
             self.rows(
                 "reading the arc table",
                 "select file_id, context_id, fromno, tono from arc",
                 |row| {
                     let file_id = self.int(row[0], "arc.file_id")?;
                     let ctx = context_of(self.int(row[1], "arc.context_id")?, "arc")?;
-                    let path = file_of(file_id, "arc")?;
                     let from = self.line(row[2], "arc.fromno", file_id)?;
                     let to = self.line(row[3], "arc.tono", file_id)?;
-                    pending.entry((path, ctx)).or_default().push((from, to));
+                    pending.entry((file_id, ctx)).or_default().push((from, to));
                     Ok(())
                 },
             )?;
-            for ((path, ctx), arcs) in pending {
-                // Every path in `pending` was registered from the file table.
-                let order = (self.input, 0);
-                data.file_mut(path, order).add_arcs(ctx, arcs);
+            for ((file_id, ctx), arcs) in pending {
+                let path = file_of(file_id, "arc")?;
+                data.file_mut(path, (self.input, file_id))
+                    .add_arcs(ctx, arcs);
             }
         }
         if let Some(table) = other {
