@@ -1076,3 +1076,17 @@ fn live_lcov_2_reads_what_we_write_to_the_same_totals() {
     );
     assert!(d.join("html/index.html").is_file());
 }
+
+/// Found by the fuzz target: an `FNL` end line before its start line was kept, written as
+/// `FN:3,1,f`, and that warned when read back.
+#[test]
+fn fnl_end_line_before_start_is_dropped_so_the_output_reads_back_clean() {
+    let (t, w) = warnings_of(b"SF:a.c\nFNL:0,3,1\nFNA:0,4,f\nDA:3,1\nend_of_record\n");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(
+        w[0].to_string(),
+        "line 3: SF:a.c: function f: end line 1 is before start line 3; end line dropped"
+    );
+    assert_eq!(t.files[0].functions[0].end_line, None);
+    assert_eq!(read_ok(&to_bytes(&t)), t);
+}

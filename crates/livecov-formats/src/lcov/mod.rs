@@ -179,72 +179,89 @@ impl SourceFile {
     /// matched by (line, block, branch id): that is what the numbering of every producer
     /// examined (gcc, llvm-cov, coverage.py) means.
     pub fn normalize(&mut self, warn: &mut dyn FnMut(String)) {
+        let path = &self.path;
+        // Stable sorts, then in-place merges of neighbours: `dedup_by` hands the later
+        // record first and the one kept second.
         self.lines.sort_by_key(|l| l.line);
-        let mut lines: Vec<Line> = Vec::with_capacity(self.lines.len());
-        for l in self.lines.drain(..) {
-            match lines.last_mut() {
-                Some(prev) if prev.line == l.line => {
-                    prev.hits = prev.hits.saturating_add(l.hits);
-                    match (&prev.checksum, l.checksum) {
-                        (None, c) => prev.checksum = c,
-                        (Some(a), Some(b)) if *a != b => warn(format!(
-                            "SF:{}: DA:{}: checksum {b} differs from {a} seen before \
-                             (the inputs come from different versions of the source); \
-                             keeping {a}",
-                            short(&self.path),
-                            l.line
-                        )),
-                        _ => {}
-                    }
-                }
-                _ => lines.push(l),
+        self.lines.dedup_by(|l, prev| {
+            if l.line != prev.line {
+                return false;
             }
-        }
-        self.lines = lines;
+            prev.hits = prev.hits.saturating_add(l.hits);
+            match (&prev.checksum, l.checksum.take()) {
+                (None, c) => prev.checksum = c,
+                (Some(a), Some(b)) if *a != b => warn(format!(
+                    "SF:{}: DA:{}: checksum {b} differs from {a} seen before \
+                     (the inputs come from different versions of the source); keeping {a}",
+                    short(path),
+                    l.line
+                )),
+                _ => {}
+            }
+            true
+        });
 
         self.functions.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut functions: Vec<Function> = Vec::with_capacity(self.functions.len());
-        for f in self.functions.drain(..) {
-            match functions.last_mut() {
-                Some(prev) if prev.name == f.name => {
-                    prev.hits = prev.hits.saturating_add(f.hits);
-                    if prev.start_line != f.start_line {
-                        warn(format!(
-                            "SF:{}: function {} starts on line {} and on line {}; keeping {}",
-                            short(&self.path),
-                            short(&f.name),
-                            prev.start_line.min(f.start_line),
-                            prev.start_line.max(f.start_line),
-                            prev.start_line.min(f.start_line),
-                        ));
-                        prev.start_line = prev.start_line.min(f.start_line);
-                    }
-                    prev.end_line = match (prev.end_line, f.end_line) {
-                        (Some(a), Some(b)) if a != b => {
-                            warn(format!(
-                                "SF:{}: function {} ends on line {a} and on line {b}; \
-                                 keeping {}",
-                                short(&self.path),
-                                short(&f.name),
-                                a.max(b)
-                            ));
-                            Some(a.max(b))
-                        }
-                        (a, b) => a.or(b),
-                    };
-                }
-                _ => functions.push(f),
+        self.functions.dedup_by(|f, prev| {
+            if f.name != prev.name {
+                return false;
             }
-        }
-        functions.sort_by(|a, b| (a.start_line, &a.name).cmp(&(b.start_line, &b.name)));
-        self.functions = functions;
+            prev.hits = prev.hits.saturating_add(f.hits);
+            if prev.start_line != f.start_line {
+                let keep = prev.start_line.min(f.start_line);
+                warn(format!(
+                    "SF:{}: function {} starts on line {} and on line {}; keeping {keep}",
+                    short(path),
+                    short(&f.name),
+                    keep,
+                    prev.start_line.max(f.start_line),
+                ));
+                prev.start_line = keep;
+            }
+            prev.end_line = match (prev.end_line, f.end_line) {
+                (Some(a), Some(b)) if a != b => {
+                    warn(format!(
+                        "SF:{}: function {} ends on line {a} and on line {b}; keeping {}",
+                        short(path),
+                        short(&f.name),
+                        a.max(b)
+                    ));
+                    Some(a.max(b))
+                }
+                (a, b) => a.or(b),
+            };
+            true
+        });
+        self.functions
+            .sort_by(|a, b| (a.start_line, &a.name).cmp(&(b.start_line, &b.name)));
 
-        let mut seen: HashMap<(u32, u32, String), usize> = HashMap::new();
-        let mut branches: Vec<Branch> = Vec::with_capacity(self.branches.len());
+        // Stable: branches of one block keep the order the producer gave them. A block
+        // holds a few branches, so repeats are found by scanning it; a huge block (hostile
+        // input) is indexed instead, to stay linear.
+        self.branches.sort_by_key(|b| (b.line, b.block));
+        let mut merged: Vec<Branch> = Vec::with_capacity(self.branches.len());
+        let mut start = 0; // where the current (line, block) begins in `merged`
+        let mut index: HashMap<String, usize> = HashMap::new();
         for b in self.branches.drain(..) {
-            match seen.get(&(b.line, b.block, b.branch.clone())) {
-                Some(&i) => {
-                    let prev = &mut branches[i];
+            if merged
+                .get(start)
+                .is_some_and(|s| (s.line, s.block) != (b.line, b.block))
+            {
+                start = merged.len();
+                index.clear();
+            }
+            let block = &merged[start..];
+            let found = if block.len() < 16 {
+                block.iter().position(|x| x.branch == b.branch)
+            } else {
+                if index.is_empty() {
+                    index.extend(block.iter().enumerate().map(|(i, x)| (x.branch.clone(), i)));
+                }
+                index.get(&b.branch).copied()
+            };
+            match found {
+                Some(i) => {
+                    let prev = &mut merged[start + i];
                     prev.taken = match (prev.taken, b.taken) {
                         (Some(x), Some(y)) => Some(x.saturating_add(y)),
                         (x, y) => x.or(y),
@@ -252,14 +269,14 @@ impl SourceFile {
                     prev.unreachable |= b.unreachable;
                 }
                 None => {
-                    seen.insert((b.line, b.block, b.branch.clone()), branches.len());
-                    branches.push(b);
+                    if !index.is_empty() {
+                        index.insert(b.branch.clone(), merged.len() - start);
+                    }
+                    merged.push(b);
                 }
             }
         }
-        // Stable: branches of one block keep the order the producer gave them.
-        branches.sort_by_key(|b| (b.line, b.block));
-        self.branches = branches;
+        self.branches = merged;
     }
 }
 

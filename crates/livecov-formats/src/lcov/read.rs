@@ -112,9 +112,18 @@ impl Reader {
                 String::from_utf8_lossy(raw)
             }
         };
-        let line = text.trim();
+        // ASCII whitespace only, as lcov's Perl `\s` without a Unicode locale.
+        let line = text.trim_ascii();
         if line.is_empty() || line.starts_with('#') {
             return;
+        }
+        // Most lines are DA lines of an open block.
+        if let Some(value) = line.strip_prefix("DA:") {
+            if let Some(mut b) = self.block.take() {
+                self.da(&mut b, value);
+                self.block = Some(b);
+                return;
+            }
         }
         if line == "end_of_record" {
             if self.block.is_none() && !std::mem::take(&mut self.skipping) {
@@ -135,7 +144,7 @@ impl Reader {
                 if self.block.is_some() {
                     self.warn("TN inside an SF block; it applies from the next block on");
                 }
-                self.test_name = self.clean(value.trim(), "test name");
+                self.test_name = self.clean(value.trim_ascii(), "test name");
             }
             "SF" | "KF" => {
                 self.skipping = false;
@@ -188,7 +197,7 @@ impl Reader {
             "FNA" => self.fna(b, value),
             "BRDA" => self.brda(b, value),
             "LF" | "LH" | "FNF" | "FNH" | "BRF" | "BRH" | "MCF" | "MCH" => {
-                if value.trim().parse::<u64>().is_err() {
+                if value.trim_ascii().parse::<u64>().is_err() {
                     self.warn(format!(
                         "expected `{key}:<count>`, found {:?}; ignored (totals are recomputed)",
                         short(line)
@@ -291,7 +300,7 @@ impl Reader {
         };
         let checksum = parts
             .next()
-            .map(str::trim)
+            .map(str::trim_ascii)
             .filter(|c| !c.is_empty())
             .map(|c| self.clean(c, "checksum"));
         b.file.lines.push(Line {
@@ -311,9 +320,10 @@ impl Reader {
         };
         // The end line exists in 2.x only; a name cannot start with a digit in any language
         // that writes LCOV, so digits then a comma are an end line.
-        let (mut end_line, name) = match rest.split_once(',') {
+        let (end_line, name) = match rest.split_once(',') {
             Some((end, name))
-                if !end.trim().is_empty() && end.trim().bytes().all(|b| b.is_ascii_digit()) =>
+                if !end.trim_ascii().is_empty()
+                    && end.trim_ascii().bytes().all(|b| b.is_ascii_digit()) =>
             {
                 let Some(end) = self.line_no(SYNTAX, end) else {
                     return;
@@ -322,13 +332,6 @@ impl Reader {
             }
             _ => (None, rest),
         };
-        if end_line.is_some_and(|e| e < start_line) {
-            self.warn(format!(
-                "FN:{}: end line before the start line; end line dropped",
-                short(value)
-            ));
-            end_line = None;
-        }
         let f = Function {
             name: name.to_owned(),
             start_line,
@@ -345,6 +348,15 @@ impl Reader {
             return self.bad(syntax, value, "empty function name");
         }
         f.name = self.clean(&f.name, "function name");
+        if f.end_line.is_some_and(|e| e < f.start_line) {
+            self.warn(format!(
+                "function {}: end line {} is before start line {}; end line dropped",
+                short(&f.name),
+                f.end_line.unwrap_or_default(),
+                f.start_line
+            ));
+            f.end_line = None;
+        }
         // A name seen before in this block (an inline function of a header, seen from two
         // objects) is pushed again all the same: normalize merges the two, and FNDA adds to
         // the first.
@@ -382,7 +394,7 @@ impl Reader {
         let (Some(index), Some(start)) = (parts.next(), parts.next()) else {
             return self.bad(SYNTAX, value, "missing the start line");
         };
-        let Ok(index) = index.trim().parse::<u64>() else {
+        let Ok(index) = index.trim_ascii().parse::<u64>() else {
             return self.bad(SYNTAX, value, "the index is not a number");
         };
         let Some(start) = self.line_no(SYNTAX, start) else {
@@ -410,7 +422,7 @@ impl Reader {
         else {
             return self.bad(SYNTAX, value, "missing a field");
         };
-        let Ok(index) = index.trim().parse::<u64>() else {
+        let Ok(index) = index.trim_ascii().parse::<u64>() else {
             return self.bad(SYNTAX, value, "the index is not a number");
         };
         let Some(&(start, end)) = b.groups.get(&index) else {
@@ -443,7 +455,7 @@ impl Reader {
         let Some(line) = self.line_no(SYNTAX, line) else {
             return;
         };
-        let mut block = block.trim();
+        let mut block = block.trim_ascii();
         let kind = if let Some(b) = block.strip_prefix('e') {
             block = b;
             BranchKind::Exception
@@ -466,7 +478,7 @@ impl Reader {
         if branch.is_empty() {
             return self.bad(SYNTAX, value, "empty branch id");
         }
-        let taken = match taken.trim() {
+        let taken = match taken.trim_ascii() {
             "-" => None,
             t => match self.count(SYNTAX, t) {
                 Some(n) => Some(n),
@@ -493,7 +505,7 @@ impl Reader {
 
     /// A 1-based line number that fits 32 bits.
     fn line_no(&mut self, syntax: &str, s: &str) -> Option<u32> {
-        let s = s.trim();
+        let s = s.trim_ascii();
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             self.bad(syntax, s, "the line number is not a number");
             return None;
@@ -515,7 +527,7 @@ impl Reader {
     /// (lcov 2.x does the same when told to ignore the error), and a float (Perl may print
     /// one) is truncated: each with a warning.
     fn count(&mut self, syntax: &str, s: &str) -> Option<u64> {
-        let s = s.trim();
+        let s = s.trim_ascii();
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
             return match s.parse::<u64>() {
                 Ok(n) => Some(n),
