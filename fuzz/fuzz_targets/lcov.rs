@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(d.branches.len(), f.branches.len());
     }
 
-    let (layout, counters) = to_layout(&t);
+    let (layout, counters, _warnings) = to_layout(&t);
     assert_eq!(layout.units.len(), counters.len());
     let mut paths: Vec<&str> = t.files.iter().map(|f| f.path.as_str()).collect();
     paths.sort_unstable();

@@ -287,7 +287,8 @@ fn writes_lcov_2_order_and_totals() {
 #[test]
 fn layout_of_llvm_export_groups_lines_by_function() {
     let t = read_ok(&fixture("llvm-cov-export.info"));
-    let (layout, counters) = to_layout(&t);
+    let (layout, counters, warnings) = to_layout(&t);
+    assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(layout.packages, ["/var/tmp/lc-gold/clang"]);
     assert_eq!(layout.files.len(), 1);
     assert_eq!(layout.units.len(), 27);
@@ -322,7 +323,8 @@ fn layout_of_llvm_export_groups_lines_by_function() {
 #[test]
 fn layout_of_coverage_py_uses_end_lines_and_a_module_pseudo_function() {
     let t = read_ok(&fixture("coverage-py.lcov"));
-    let (layout, counters) = to_layout(&t);
+    let (layout, counters, warnings) = to_layout(&t);
+    assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(layout.packages, [""]);
     let funcs: Vec<_> = (0..layout.functions.len())
         .map(|i| {
@@ -351,11 +353,19 @@ fn layout_of_coverage_py_uses_end_lines_and_a_module_pseudo_function() {
 fn layout_merges_test_names_aliases_and_clamps_counts() {
     let text = "TN:a\nSF:src/x.c\nFN:3,c1\nFN:3,c2\nFNDA:1,c1\nFNDA:1,c2\nFN:10,g\n\
                 DA:1,5\nDA:3,1\nDA:4,99999999999\nDA:10,0\nend_of_record\n\
-                TN:b\nSF:src/x.c\nDA:1,2\nDA:11,1\nend_of_record\n\
+                TN:b\nSF:src/x.c\nFN:11,g\nDA:1,2\nDA:11,1\nend_of_record\n\
                 SF:lib/a/y.c\nDA:2,1\nend_of_record\n";
     let t = read_ok(text.as_bytes());
     assert_eq!(t.files.len(), 3);
-    let (layout, counters) = to_layout(&t);
+    let (layout, counters, warnings) = to_layout(&t);
+    let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "SF:src/x.c: function g starts on line 10 and on line 11; keeping 10",
+            "SF:src/x.c: 1 line counts exceed 4294967295 and were clamped to it"
+        ]
+    );
     assert_eq!(layout.packages, ["lib/a", "src"]);
     let paths: Vec<_> = layout.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["lib/a/y.c", "src/x.c"]);
@@ -574,7 +584,8 @@ fn hostile_input() {
     assert_eq!(msgs.len(), 7, "{msgs:#?}");
     assert!(msgs[0].contains("does not fit 32 bits"), "{msgs:#?}");
     assert!(msgs[2].contains("exceeds 64 bits; saturated"), "{msgs:#?}");
-    let (_, counters) = to_layout(&t);
+    let (_, counters, warnings) = to_layout(&t);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(counters, [u32::MAX, u32::MAX, 0, 1]);
 
     // Duplicate records, within and across blocks: summed.

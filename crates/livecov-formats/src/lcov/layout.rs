@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use livecov_model::{CounterMode, Layout, LayoutFile, LayoutFunction, Unit};
 
-use super::{SourceFile, Tracefile};
+use super::{short, LcovWarning, SourceFile, Tracefile};
 
 /// The name of the pseudo function that holds a file's lines outside every function
 /// (module-level Python code, or lines of a producer that wrote no `FN` records). It is the
@@ -16,14 +16,17 @@ pub const NO_FUNCTION: &str = "(no function)";
 /// for (no real range ends before its first column).
 pub const WHOLE_LINE_END_COL: u32 = 0;
 
-/// Converts a tracefile into a layout and its counter vector (counter `k` is unit `k`'s).
+/// Converts a tracefile into a layout, its counter vector (counter `k` is unit `k`'s) and
+/// the warnings of the conversion.
 ///
 /// - Every `DA` line becomes one unit: `start_line == end_line == line`, `start_col` 1,
 ///   `end_col` [`WHOLE_LINE_END_COL`], one statement. Its counter is the line's hits,
-///   clamped to `u32::MAX` (the model's counters are 32-bit, as Go's are).
-/// - Test names are merged away (counts summed): a layout describes a build, not a test.
-///   Files are sorted by path, so the layout, and with it the build's identity, does not
-///   depend on the order of the blocks.
+///   clamped to `u32::MAX` (the model's counters are 32-bit, as Go's are); a file with
+///   clamped counts gets a warning.
+/// - Test names are merged away (counts summed, conflicts resolved and reported as
+///   [`SourceFile::normalize`] does): a layout describes a build, not a test. Files are
+///   sorted by path, so the layout, and with it the build's identity, does not depend on
+///   the order of the blocks.
 /// - Each file's package is its directory (the path up to the last `/`; empty if none).
 /// - Functions: records with the same start line are aliases (C++ constructors, template
 ///   instantiations) and become one function, named by the first alias in name order. A
@@ -35,17 +38,21 @@ pub const WHOLE_LINE_END_COL: u32 = 0;
 ///   and are not converted.
 ///
 /// The mode is [`CounterMode::Count`]: LCOV counts are execution counts.
-pub fn to_layout(tracefile: &Tracefile) -> (Layout, Vec<u32>) {
+pub fn to_layout(tracefile: &Tracefile) -> (Layout, Vec<u32>, Vec<LcovWarning>) {
+    let mut warnings = Vec::new();
+    let mut warn = |message: String| {
+        warnings.push(LcovWarning {
+            line: None,
+            message,
+        })
+    };
     let mut by_path: BTreeMap<&str, SourceFile> = BTreeMap::new();
     for f in &tracefile.files {
         match by_path.get_mut(f.path.as_str()) {
             Some(into) => {
                 into.lines.extend(f.lines.iter().cloned());
                 into.functions.extend(f.functions.iter().cloned());
-                // Conflicts were reported when the tracefile was read; none are new here
-                // but those between test names, which lcov also merges silently in its
-                // per-file summary.
-                into.normalize(&mut |_| {});
+                into.normalize(&mut warn);
             }
             None => {
                 let merged = SourceFile {
@@ -82,9 +89,16 @@ pub fn to_layout(tracefile: &Tracefile) -> (Layout, Vec<u32>) {
             path: (*path).to_owned(),
             package: packages[package_of(path)],
         });
-        add_file(&mut layout, &mut counters, file, f);
+        let clamped = add_file(&mut layout, &mut counters, file, f);
+        if clamped > 0 {
+            warn(format!(
+                "SF:{}: {clamped} line counts exceed {} and were clamped to it",
+                short(path),
+                u32::MAX
+            ));
+        }
     }
-    (layout, counters)
+    (layout, counters, warnings)
 }
 
 /// One function group of a file: its first alias and the lines it owns.
@@ -95,7 +109,8 @@ struct Group<'a> {
     lines: Vec<(u32, u64)>,
 }
 
-fn add_file(layout: &mut Layout, counters: &mut Vec<u32>, file: u32, f: &SourceFile) {
+/// Appends `f`'s functions and units; returns how many counts had to be clamped.
+fn add_file(layout: &mut Layout, counters: &mut Vec<u32>, file: u32, f: &SourceFile) -> usize {
     // `f.functions` is sorted by (start line, name): the first of each start line names it.
     let mut groups: Vec<Group<'_>> = Vec::new();
     for func in &f.functions {
@@ -141,6 +156,7 @@ fn add_file(layout: &mut Layout, counters: &mut Vec<u32>, file: u32, f: &SourceF
         }
     }
 
+    let mut clamped = 0;
     let mut push = |name: &str, lines: &[(u32, u64)]| {
         layout.functions.push(LayoutFunction {
             name: name.to_owned(),
@@ -155,7 +171,10 @@ fn add_file(layout: &mut Layout, counters: &mut Vec<u32>, file: u32, f: &SourceF
                 end_col: WHOLE_LINE_END_COL,
                 stmts: 1,
             });
-            counters.push(u32::try_from(hits).unwrap_or(u32::MAX));
+            counters.push(u32::try_from(hits).unwrap_or_else(|_| {
+                clamped += 1;
+                u32::MAX
+            }));
         }
     };
     if !orphans.is_empty() {
@@ -164,6 +183,7 @@ fn add_file(layout: &mut Layout, counters: &mut Vec<u32>, file: u32, f: &SourceF
     for g in &groups {
         push(g.name, &g.lines);
     }
+    clamped
 }
 
 /// The directory part of `path`.
