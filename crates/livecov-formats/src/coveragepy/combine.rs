@@ -214,6 +214,7 @@ pub fn combine_files(
         }
         out.absorb_file(mapped, file, &remap);
     }
+    out.normalize();
 
     Ok(CombineOutcome {
         data: out,

@@ -25,7 +25,7 @@ pub enum Measurement {
 pub struct FileData {
     tracer: Option<String>,
     lines: BTreeMap<u32, Numbits>,
-    arcs: BTreeMap<u32, Vec<Arc>>,
+    arcs: BTreeMap<u32, ArcList>,
     /// Where coverage.py would first see this path: (input index, `file.id`). Combining
     /// maps paths in this order, as coverage.py does (see `PathAliases`).
     pub(crate) order: (u32, i64),
@@ -46,7 +46,7 @@ impl FileData {
 
     /// Arcs per context id, each list sorted and without duplicates, in branch mode.
     pub fn arcs_by_context(&self) -> impl Iterator<Item = (u32, &[Arc])> {
-        self.arcs.iter().map(|(&c, a)| (c, a.as_slice()))
+        self.arcs.iter().map(|(&c, a)| (c, a.items.as_slice()))
     }
 
     /// True when the file has line or arc rows (a "touched" file has none).
@@ -62,45 +62,42 @@ impl FileData {
         self.lines.entry(context).or_default().union_with(numbits);
     }
 
-    pub(crate) fn add_arcs(&mut self, context: u32, mut arcs: Vec<Arc>) {
-        arcs.sort_unstable();
-        arcs.dedup();
-        match self.arcs.get_mut(&context) {
-            None => {
-                self.arcs.insert(context, arcs);
-            }
-            Some(mine) => *mine = union_sorted(mine, &arcs),
+    pub(crate) fn add_arcs(&mut self, context: u32, arcs: &[Arc]) {
+        self.arcs.entry(context).or_default().add(arcs);
+    }
+
+    fn normalize(&mut self) {
+        for list in self.arcs.values_mut() {
+            list.normalize();
         }
     }
 }
 
-/// The union of two sorted, deduplicated lists, in one pass.
-fn union_sorted(a: &[Arc], b: &[Arc]) -> Vec<Arc> {
-    if a == b {
-        return a.to_vec();
-    }
-    let mut out = Vec::with_capacity(a.len().max(b.len()));
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => {
-                out.push(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(b[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
+/// A set of arcs kept as a vector: appended to while merging, sorted and deduplicated
+/// when it has doubled and once merging is over, so that combining thousands of inputs
+/// costs a few sorts per file rather than one full pass per input.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ArcList {
+    items: Vec<Arc>,
+    /// How many leading items are sorted and unique; all of them outside merging.
+    sorted: usize,
+}
+
+impl ArcList {
+    fn add(&mut self, arcs: &[Arc]) {
+        self.items.extend_from_slice(arcs);
+        if self.items.len() > 2 * self.sorted + 4096 {
+            self.normalize();
         }
     }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
+
+    fn normalize(&mut self) {
+        if self.sorted != self.items.len() {
+            self.items.sort_unstable();
+            self.items.dedup();
+        }
+        self.sorted = self.items.len();
+    }
 }
 
 /// Why two [`CoverageData`] values cannot be merged.
@@ -170,7 +167,7 @@ impl CoverageData {
         match self.measurement {
             Measurement::Arcs => {
                 for arcs in file.arcs.values() {
-                    for &(from, to) in arcs {
+                    for &(from, to) in &arcs.items {
                         out.extend([from, to].into_iter().filter(|&n| n > 0).map(|n| n as u32));
                     }
                 }
@@ -195,7 +192,7 @@ impl CoverageData {
         let file = self.files.get(path)?;
         let mut out = BTreeSet::new();
         for arcs in file.arcs.values() {
-            out.extend(arcs.iter().copied());
+            out.extend(arcs.items.iter().copied());
         }
         Some(out.into_iter().collect())
     }
@@ -212,7 +209,7 @@ impl CoverageData {
                 }
             }
             for (&ctx, arcs) in &file.arcs {
-                for &(from, to) in arcs {
+                for &(from, to) in &arcs.items {
                     for n in [from, to].into_iter().filter(|&n| n > 0) {
                         by_line.entry(n as u32).or_default().insert(self.label(ctx));
                     }
@@ -235,6 +232,7 @@ impl CoverageData {
     pub fn update(&mut self, other: CoverageData) -> Result<(), MergeConflict> {
         self.check_update(&other)?;
         self.merge_collecting(other, &mut Vec::new());
+        self.normalize();
         Ok(())
     }
 
@@ -290,7 +288,14 @@ impl CoverageData {
             mine.add_numbits(remap[ctx as usize], &numbits);
         }
         for (ctx, arcs) in theirs.arcs {
-            mine.add_arcs(remap[ctx as usize], arcs);
+            mine.add_arcs(remap[ctx as usize], &arcs.items);
+        }
+    }
+
+    /// Sorts and deduplicates every arc list; the state every public entry point leaves.
+    pub(crate) fn normalize(&mut self) {
+        for file in self.files.values_mut() {
+            file.normalize();
         }
     }
 
@@ -391,8 +396,9 @@ mod tests {
         data.set_measurement(Measurement::Arcs);
         let c = data.intern_context("");
         let f = data.file_mut("m.py".into(), (0, 1));
-        f.add_arcs(c, vec![(-1, 1), (1, 2), (2, -1)]);
-        f.add_arcs(c, vec![(1, 3), (1, 2), (3, -1)]);
+        f.add_arcs(c, &[(-1, 1), (1, 2), (2, -1)]);
+        f.add_arcs(c, &[(1, 3), (1, 2), (3, -1)]);
+        data.normalize();
         assert_eq!(
             data.arcs("m.py").unwrap(),
             [(-1, 1), (1, 2), (1, 3), (2, -1), (3, -1)]

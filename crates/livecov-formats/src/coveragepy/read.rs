@@ -284,7 +284,7 @@ impl Reader<'_> {
             for ((file_id, ctx), arcs) in pending {
                 let path = file_of(file_id, "arc")?;
                 data.file_mut(path, (self.input, file_id))
-                    .add_arcs(ctx, arcs);
+                    .add_arcs(ctx, &arcs);
             }
         }
         if let Some(table) = other {
@@ -314,6 +314,7 @@ impl Reader<'_> {
                 Ok(())
             },
         )?;
+        data.normalize();
         Ok(DataFile {
             path: self.path.to_owned(),
             meta,
