@@ -1,0 +1,3 @@
+module livecov.dev/agents/go
+
+go 1.20

@@ -1,0 +1,120 @@
+package main
+
+// Unit tests of the agent's pieces that need no -cover build. The end-to-end tests
+// (real builds, signals, push) are crates/livecov/tests/go_agent.rs.
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The agent file has no main of its own: it is dropped beside one.
+func main() {}
+
+func TestParseHeaderTakesTheHashAtOffset24(t *testing.T) {
+	head := make([]byte, livecovAgentMetaHeaderLen)
+	copy(head, []byte{0x00, 0x63, 0x76, 0x6d, 1, 0, 0, 0})
+	head[16] = 7 // Entries: the bytes the deployed server wrongly took as the hash
+	for i := 0; i < 16; i++ {
+		head[24+i] = byte(0xa0 + i)
+	}
+	head[48] = 3
+	hash, mode, ok := livecovAgentParseHeader(head)
+	if !ok || mode != 3 || hash != "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf" {
+		t.Fatalf("got %q %d %v", hash, mode, ok)
+	}
+	if _, _, ok := livecovAgentParseHeader(head[:40]); ok {
+		t.Fatal("a short header parsed")
+	}
+	head[1] = 'x'
+	if _, _, ok := livecovAgentParseHeader(head); ok {
+		t.Fatal("a bad magic parsed")
+	}
+}
+
+func TestWithoutCoverTheAgentIsOff(t *testing.T) {
+	// `go test` without -cover: WriteMeta fails, so init started nothing.
+	if livecovAgent != nil {
+		t.Skip("running under -cover")
+	}
+	if _, _, ok := livecovAgentReadHeader(); ok {
+		t.Fatal("a header from a binary without -cover")
+	}
+}
+
+func TestBackoffDoublesUpToTheInterval(t *testing.T) {
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
+	for i, w := range want {
+		if got := livecovAgentBackoff(i+1, 10*time.Second); got != w {
+			t.Errorf("failure %d: %v, want %v", i+1, got, w)
+		}
+	}
+	if got := livecovAgentBackoff(3, 300*time.Millisecond); got != 300*time.Millisecond {
+		t.Errorf("short interval: %v", got)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"60": time.Minute, "500ms": 500 * time.Millisecond, " 2m ": 2 * time.Minute} {
+		if got, err := livecovAgentParseDuration(in); err != nil || got != want {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	if _, err := livecovAgentParseDuration("soon"); err == nil {
+		t.Error("accepted soon")
+	}
+}
+
+func TestWriteFileLeavesNoTemporary(t *testing.T) {
+	dir := t.TempDir()
+	if err := livecovAgentWriteFile(dir, "covcounters.x.1.2", []byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "covcounters.x.1.2" {
+		t.Fatalf("entries: %v", entries)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "covcounters.x.1.2")); string(b) != "data" {
+		t.Fatalf("content %q", b)
+	}
+	if err := livecovAgentWriteFile(filepath.Join(dir, "missing"), "f", nil); err == nil {
+		t.Fatal("wrote into a missing directory")
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	a := &livecovAgentState{hash: "00112233445566778899aabbccddeeff", mode: 1, pid: 42}
+	a.headers = livecovAgentIdentityHeaders(42, a.hash, a.mode)
+	do := func(method, path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		a.route(w, httptest.NewRequest(method, path, nil))
+		if w.Header().Get("X-Art-Coverage-Server") != "1" || w.Header().Get("X-Art-Coverage-Pid") != "42" {
+			t.Errorf("%s %s: identity headers missing: %v", method, path, w.Header())
+		}
+		return w
+	}
+	if w := do("GET", "/health"); w.Code != 200 || w.Body.String() != "coverage server healthy" {
+		t.Errorf("health: %d %q", w.Code, w.Body.String())
+	}
+	if w := do("HEAD", "/coverage"); w.Code != 200 || w.Body.Len() != 0 {
+		t.Errorf("HEAD: %d %q", w.Code, w.Body.String())
+	}
+	if w := do("POST", "/coverage/reset"); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "-covermode=atomic") {
+		t.Errorf("reset in set mode: %d %q", w.Code, w.Body.String())
+	}
+	if w := do("GET", "/coverage/reset"); w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "POST" {
+		t.Errorf("GET reset: %d", w.Code)
+	}
+	// No -cover here: the runtime's error, as a 500.
+	if w := do("GET", "/coverage"); w.Code != 500 || !strings.Contains(w.Body.String(), "Failed to collect") {
+		t.Errorf("coverage: %d %q", w.Code, w.Body.String())
+	}
+	if w := do("GET", "/elsewhere"); w.Code != 404 {
+		t.Errorf("404: %d", w.Code)
+	}
+}
