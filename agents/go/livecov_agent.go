@@ -137,11 +137,14 @@ func livecovAgentStart() *livecovAgentState {
 		log:  livecovLog.New(livecovOS.Stderr, "livecov agent: ", livecovLog.LstdFlags),
 	}
 	a.headers = livecovAgentIdentityHeaders(a.pid, hash, mode)
-	if mode != livecovAgentModeAtomic {
-		a.log.Printf("built with -covermode=%s: live snapshots, reset and the signal flush need -covermode=atomic", livecovAgentModeName(mode))
-	}
 	if !livecovAgentOff(livecovOS.Getenv("LIVECOV_SERVE")) {
 		a.serve()
+	}
+	if mode != livecovAgentModeAtomic {
+		// Go reads counters of a running program in atomic mode only: push and the
+		// signal flush could never succeed, so they are not started.
+		a.log.Printf("built with -covermode=%s: live snapshots, reset, push and the signal flush need -covermode=atomic; serving /health and the headers only", livecovAgentModeName(mode))
+		return a
 	}
 	if url := livecovOS.Getenv("LIVECOV_PUSH_URL"); url != "" {
 		interval := livecovAgentDefaultInterval
@@ -291,9 +294,14 @@ func (a *livecovAgentState) route(w livecovHTTP.ResponseWriter, r *livecovHTTP.R
 	for _, h := range a.headers {
 		w.Header().Set(h[0], h[1])
 	}
-	// HEAD on any path is the identity probe: headers only, nothing collected.
+	// HEAD is the identity probe: headers only, nothing collected.
 	if r.Method == livecovHTTP.MethodHead {
-		w.WriteHeader(livecovHTTP.StatusOK)
+		switch r.URL.Path {
+		case "/health", "/coverage", "/coverage/reset":
+			w.WriteHeader(livecovHTTP.StatusOK)
+		default:
+			w.WriteHeader(livecovHTTP.StatusNotFound)
+		}
 		return
 	}
 	switch r.URL.Path {

@@ -114,6 +114,9 @@ func TestRoutes(t *testing.T) {
 	if w := do("GET", "/coverage"); w.Code != 500 || !strings.Contains(w.Body.String(), "Failed to collect") {
 		t.Errorf("coverage: %d %q", w.Code, w.Body.String())
 	}
+	if w := do("HEAD", "/elsewhere"); w.Code != 404 || w.Body.Len() != 0 {
+		t.Errorf("HEAD elsewhere: %d", w.Code)
+	}
 	if w := do("GET", "/elsewhere"); w.Code != 404 {
 		t.Errorf("404: %d", w.Code)
 	}

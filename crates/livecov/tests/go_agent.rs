@@ -508,9 +508,9 @@ fn serves_the_deployed_protocol_with_the_real_meta_hash() {
 }
 
 #[test]
-fn set_mode_serves_the_meta_and_refuses_reset_with_a_reason() {
+fn set_mode_refuses_live_counters_and_reset_with_a_reason() {
     let Some(bins) = binaries() else { return };
-    let svc = start(&bins.set, &[], true);
+    let mut svc = start(&bins.set, &[], true);
     let agent = svc.agent();
     assert_eq!(http(agent, "GET", "/health").status, 200);
     let reset = http(agent, "POST", "/coverage/reset");
@@ -524,6 +524,16 @@ fn set_mode_serves_the_meta_and_refuses_reset_with_a_reason() {
     let cov = http(agent, "GET", "/coverage");
     assert_eq!(cov.status, 500);
     assert!(cov.text().contains("atomic"), "{}", cov.text());
+    // No signal watch in set mode (the flush could not read the counters): SIGTERM
+    // still reaches the program's own handler alone.
+    assert!(
+        svc.stderr().contains("need -covermode=atomic"),
+        "{}",
+        svc.stderr()
+    );
+    svc.signal(libc::SIGTERM);
+    assert_eq!(svc.wait().code(), Some(0));
+    assert!(svc.stdout().contains("fixture: signals received 1"));
 }
 
 #[test]
