@@ -73,6 +73,8 @@ type livecovAgentSnapshot struct {
 
 var livecovAgent *livecovAgentState
 
+// The compiler appends runtime/coverage's start-up hook to main's variable
+// initialisation, which runs before any init function, so WriteMeta already works here.
 func init() {
 	livecovAgent = livecovAgentStart()
 }
@@ -373,22 +375,25 @@ func (a *livecovAgentState) pushLoop(url, tokenFile string, interval livecovTime
 	failures := 0
 	lastErr := ""
 	reason := "interval"
+	// The first push comes a second after start (sooner if the interval is shorter),
+	// so the receiver knows the process and its build at once.
+	wait := livecovTime.Second
+	if interval < wait {
+		wait = interval
+	}
 	for {
-		wait := interval
-		if failures > 0 {
-			wait = livecovAgentBackoff(failures, interval)
-		}
 		livecovTime.Sleep(wait)
 		err := a.push(url, tokenFile, reason, livecovAgentPushTimeout)
 		if err == nil {
 			if failures > 0 {
 				a.log.Printf("push to %s works again after %d failed attempts", url, failures)
 			}
-			failures, lastErr, reason = 0, "", "interval"
+			failures, lastErr, reason, wait = 0, "", "interval", interval
 			continue
 		}
 		failures++
 		reason = "retry"
+		wait = livecovAgentBackoff(failures, interval)
 		// Say each new problem once, and keep reminding while it lasts.
 		if msg := err.Error(); msg != lastErr || failures%20 == 0 {
 			a.log.Printf("push to %s failed (attempt %d, retrying with backoff): %v", url, failures, err)
