@@ -267,8 +267,9 @@ impl Reader<'_> {
             )?;
         }
         if wanted == Some("arc") {
-            // Keyed by ids: a branch-mode file has many more arc rows than files.
-            let mut pending: HashMap<(i64, u32), Vec<(i32, i32)>> = HashMap::new();
+            // Rows first, grouped by sorting: a branch-mode file has many more arc rows
+            // than (file, context) pairs, and a sort is cheaper than hashing each row.
+            let mut rows: Vec<(i64, u32, i32, i32)> = Vec::new();
             self.rows(
                 "reading the arc table",
                 "select file_id, context_id, fromno, tono from arc",
@@ -277,12 +278,17 @@ impl Reader<'_> {
                     let ctx = context_of(self.int(row[1], "arc.context_id")?, "arc")?;
                     let from = self.line(row[2], "arc.fromno", file_id)?;
                     let to = self.line(row[3], "arc.tono", file_id)?;
-                    pending.entry((file_id, ctx)).or_default().push((from, to));
+                    rows.push((file_id, ctx, from, to));
                     Ok(())
                 },
             )?;
-            for ((file_id, ctx), arcs) in pending {
+            rows.sort_unstable();
+            let mut arcs = Vec::new();
+            for group in rows.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+                let (file_id, ctx) = (group[0].0, group[0].1);
                 let path = file_of(file_id, "arc")?;
+                arcs.clear();
+                arcs.extend(group.iter().map(|&(_, _, from, to)| (from, to)));
                 data.file_mut(path, (self.input, file_id))
                     .add_arcs(ctx, &arcs);
             }
