@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod cluster;
+mod collect;
 mod demo;
 mod exit;
 mod gocmd;
@@ -39,6 +40,8 @@ enum Command {
     /// Commands over a cluster collection (download, compile, clone-sources, render).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Collect coverage from running processes (coverage servers) into a collection.
+    Collect(collect::CollectArgs),
     /// Report a compiled collection per owner and per build (table or JSON).
     Report(cluster::report::ReportArgs),
     /// Write the HTML site of a collection (`--collection`, like `cluster render`) or a
@@ -137,6 +140,7 @@ where
         Command::Cluster(ClusterCommand::Download(args)) => or_error(cluster::download::run(&args)),
         Command::Cluster(ClusterCommand::Compile(args)) => or_error(cluster::compile::run(&args)),
         Command::Report(args) => or_error(cluster::report::run(&args)),
+        Command::Collect(args) => or_error(collect::run(&args)),
         Command::Render(args) => or_error(site::render(&args)),
         Command::Cluster(ClusterCommand::CloneSources(args))
         | Command::Sources(SourcesCommand::Fetch(args)) => or_error(site::fetch(&args)),

@@ -178,6 +178,17 @@ impl Snapshot {
     }
 }
 
+fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -480,11 +491,12 @@ pub struct Series {
 pub struct CollectionWriter {
     coverage: PathBuf,
     series: BTreeMap<SeriesKey, Series>,
-    /// Each target's latest series.
-    current: BTreeMap<Target, SeriesKey>,
+    /// Each target's latest series, by URL.
+    current: BTreeMap<String, SeriesKey>,
 }
 
-type SeriesKey = (Target, u64, String, [u8; 16]);
+/// (target URL, pid, binary, build).
+type SeriesKey = (String, u64, String, [u8; 16]);
 
 impl fmt::Debug for CollectionWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -531,18 +543,82 @@ impl CollectionWriter {
     pub fn new(collection: &Path) -> std::io::Result<CollectionWriter> {
         let coverage = collection.join("coverage");
         std::fs::create_dir_all(&coverage)?;
-        Ok(CollectionWriter {
+        let mut w = CollectionWriter {
             coverage,
             series: BTreeMap::new(),
             current: BTreeMap::new(),
-        })
+        };
+        w.reload();
+        Ok(w)
+    }
+
+    /// Finds the series earlier runs wrote (their info.json names the URL, pid and
+    /// binary), so a process collected again continues its series instead of being
+    /// counted twice in two directories.
+    fn reload(&mut self) {
+        let Ok(entries) = std::fs::read_dir(&self.coverage) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Some(info) = std::fs::read(dir.join(INFO_FILE))
+                .ok()
+                .filter(|b| b.len() < 1 << 20)
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            else {
+                continue;
+            };
+            let (Some(url), Some(pid), Some(binary)) = (
+                info["url"].as_str(),
+                info["pid"].as_u64(),
+                info["binary"].as_str(),
+            ) else {
+                continue;
+            };
+            let mut hash = None;
+            let mut newest: Option<(std::time::SystemTime, u8)> = None;
+            for f in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if let Some(h) = name.strip_prefix("covmeta.") {
+                    hash = parse_hex16(h);
+                } else if name.starts_with("covcounters.") {
+                    let toggle = match name.rsplit('.').next() {
+                        Some("1") => 1,
+                        Some("2") => 2,
+                        _ => continue,
+                    };
+                    let modified = f.metadata().and_then(|m| m.modified()).ok();
+                    if let Some(m) = modified {
+                        if newest.is_none_or(|(t, _)| m > t) {
+                            newest = Some((m, toggle));
+                        }
+                    }
+                }
+            }
+            let Some(hash) = hash else { continue };
+            let key = (url.to_owned(), pid, binary.to_owned(), hash);
+            self.series.insert(
+                key,
+                Series {
+                    dir,
+                    hash,
+                    pid,
+                    binary: binary.to_owned(),
+                    has_meta: true,
+                    toggle: newest.map_or(0, |(_, t)| t),
+                },
+            );
+        }
     }
 
     /// Whether the series of `target`'s current process has its meta-data file (so the
     /// next request can leave the meta out).
     pub fn has_meta(&self, target: &Target) -> bool {
         self.current
-            .get(target)
+            .get(&target.url)
             .and_then(|k| self.series.get(k))
             .is_some_and(|s| s.has_meta)
     }
@@ -562,7 +638,7 @@ impl CollectionWriter {
         now_secs: i64,
     ) -> std::io::Result<&Series> {
         let key = (
-            target.clone(),
+            target.url.clone(),
             snap.server.pid,
             snap.server.binary.clone(),
             snap.hash,
@@ -650,7 +726,7 @@ impl CollectionWriter {
                 },
             );
         }
-        self.current.insert(target.clone(), key.clone());
+        self.current.insert(target.url.clone(), key.clone());
         let series = self.series.get_mut(&key).expect("inserted above");
         let hex = hex(&snap.hash);
         if let (false, Some(meta)) = (series.has_meta, &snap.meta) {
@@ -819,6 +895,20 @@ mod tests {
                 "info.json".into(),
                 "metadata.json".into()
             ]
+        );
+        // A second run continues the series (no second directory for one process).
+        let mut again = CollectionWriter::new(tmp.path()).unwrap();
+        assert!(
+            !again.has_meta(&t),
+            "no current series before its first snapshot"
+        );
+        let next = again.write(&t, &snap, 9).unwrap();
+        assert_eq!(next.dir, dir);
+        assert_eq!(
+            std::fs::read_dir(tmp.path().join("coverage"))
+                .unwrap()
+                .count(),
+            1
         );
         // A restarted process (new pid) without meta is refused until the meta comes.
         snap.server.pid = 11;

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod collect;
 pub mod compile;
 pub mod demo;
 pub mod download;

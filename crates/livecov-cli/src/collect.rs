@@ -1,0 +1,140 @@
+//! `livecov collect`: snapshots of live processes into a collection.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use livecov_ops::collect::{collect, CollectSettings, Stop};
+
+use crate::exit::Exit;
+use crate::progress::TermReporter;
+
+/// Flags of `livecov collect`.
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Collect coverage from running processes into a collection",
+    long_about = "Asks coverage servers (livecov's Go and Python agents, or the \
+coverage_server.go of OpenShift builds) for a snapshot, writes it into \
+<collection>/coverage/ in the producer's layout (one directory per process; a restarted \
+process or a new binary starts a new one) and compiles the collection, so `livecov report` \
+and `livecov render` work at once.\n\n\
+Targets are URLs (http://10.0.0.7:53700) or host:port, given as arguments or found by \
+--scan HOST (ports 53700-53799). A target that fails is reported and, with --watch, tried \
+again next round; what the others gave is kept. The exit status is 2 when a target failed \
+in the last round.",
+    after_help = "Examples:\n  \
+livecov collect --collection run1 127.0.0.1:53700 127.0.0.1:53701\n  \
+livecov collect --collection run1 --scan 10.0.0.7 --watch 10s\n  \
+livecov collect --collection run1 --scan 127.0.0.1 --reset --watch 5s   # a scenario"
+)]
+pub struct CollectArgs {
+    /// The collection directory (created when missing).
+    #[arg(long, value_name = "DIR")]
+    pub collection: PathBuf,
+
+    /// Coverage servers: URLs or host:port.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Scan HOST's ports 53700-53799 for coverage servers (every round; repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub scan: Vec<String>,
+
+    /// Keep collecting until interrupted (SIGINT/SIGTERM), rounds at most INTERVAL apart
+    /// (1s, then doubling up to INTERVAL): `500ms`, `10s`, `2m`.
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_duration)]
+    pub watch: Option<Duration>,
+
+    /// With --watch: stop after N rounds.
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u32>,
+
+    /// Reset every target's counters right after the first snapshot (atomic-mode
+    /// agents), so later rounds hold only what ran since: a scenario's own coverage.
+    #[arg(long)]
+    pub reset: bool,
+
+    /// Time allowed for one request.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+/// `500ms`, `10s`, `2m`, `1h`, or whole seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a duration like 500ms, 10s, 2m"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    if d.is_zero() {
+        return Err(format!("{s:?}: must be more than zero"));
+    }
+    Ok(d)
+}
+
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Ordering::SeqCst);
+}
+
+/// Runs `livecov collect`.
+pub fn run(args: &CollectArgs) -> Result<Exit> {
+    let mut settings = CollectSettings::new(&args.collection, args.targets.clone());
+    settings.scan = args.scan.clone();
+    settings.watch = args.watch;
+    settings.rounds = args.rounds;
+    settings.reset_after_first = args.reset;
+    settings.timeout = args.timeout;
+    settings.concurrency = args.concurrency;
+    let stop = Stop::default();
+    if args.watch.is_some() {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+            libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        }
+        let stop = stop.clone();
+        std::thread::spawn(move || loop {
+            if SIGNALLED.load(Ordering::SeqCst) {
+                stop.stop();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        });
+    }
+    let reporter = TermReporter::new();
+    let summary = collect(&settings, &reporter, &stop)
+        .with_context(|| format!("collecting into {}", args.collection.display()))?;
+    eprintln!(
+        "collected {} snapshots from {} targets in {} rounds ({} process series); {} failed requests",
+        summary.snapshots, summary.targets, summary.rounds, summary.series, summary.failures
+    );
+    if let Some(c) = &summary.compiled {
+        eprintln!(
+            "compiled {} inputs; {} builds; {} owners; store: {}",
+            c.compiled,
+            c.builds,
+            c.owners,
+            args.collection.join("livecov.db").display()
+        );
+    }
+    Ok(if summary.failing.is_empty() && summary.snapshots > 0 {
+        Exit::Ok
+    } else {
+        Exit::Error
+    })
+}

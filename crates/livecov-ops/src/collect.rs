@@ -1,0 +1,254 @@
+//! `collect`: snapshots of live processes into a collection, then compiled, so `report`
+//! and `render` work at once.
+//!
+//! A round asks every target for a snapshot (the meta-data file only the first time of
+//! each process), writes it as the next snapshot of that process's series, and compiles
+//! the collection. With a watch interval, rounds repeat until the round limit or a stop
+//! request; the interval starts at one second and doubles up to the one given, as the
+//! deployed producer polls young processes more often. A target that fails is reported
+//! and tried again next round; what others gave is kept.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use futures::stream::{self, StreamExt};
+use livecov_collect::live::{Client, CollectionWriter, LiveError, Target, SCAN_PORTS};
+use livecov_model::Severity;
+
+use crate::compile::{compile, CompileSettings};
+use crate::Reporter;
+
+/// What to collect from, where to, and how often.
+#[derive(Clone, Debug)]
+pub struct CollectSettings {
+    /// The collection: snapshots go to `<collection>/coverage/`, the store is compiled.
+    pub collection: PathBuf,
+    /// Targets as the user wrote them: URLs or `host:port`.
+    pub targets: Vec<String>,
+    /// Hosts whose ports 53700–53799 are scanned for coverage servers each round.
+    pub scan: Vec<String>,
+    /// Targets found elsewhere (Kubernetes discovery), with the client that reaches them.
+    pub discovered: Vec<Target>,
+    /// Poll until stopped, at most this far apart; `None`: one round.
+    pub watch: Option<Duration>,
+    /// Stop after this many rounds (with `watch`).
+    pub rounds: Option<u32>,
+    /// Time allowed for one request.
+    pub timeout: Duration,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// `POST /coverage/reset` on every target after its snapshot of the first round, so
+    /// what the next rounds collect is what ran after it (scenarios).
+    pub reset_after_first: bool,
+    /// Compile after each round.
+    pub compile: CompileSettings,
+    /// Bearer token for the targets (the API server's, for pod proxies).
+    pub token: Option<String>,
+    /// Extra CA certificates (PEM) for https targets.
+    pub ca: Vec<Vec<u8>>,
+}
+
+impl CollectSettings {
+    /// One round from `targets` into `collection`, 10 s per request, compiled with the
+    /// default settings.
+    pub fn new(collection: impl Into<PathBuf>, targets: Vec<String>) -> CollectSettings {
+        let collection = collection.into();
+        CollectSettings {
+            compile: CompileSettings::new(collection.clone()),
+            collection,
+            targets,
+            scan: Vec::new(),
+            discovered: Vec::new(),
+            watch: None,
+            rounds: None,
+            timeout: Duration::from_secs(10),
+            concurrency: 16,
+            reset_after_first: false,
+            token: None,
+            ca: Vec::new(),
+        }
+    }
+}
+
+/// What a collect run did.
+#[derive(Debug, Default)]
+pub struct CollectSummary {
+    /// Rounds run.
+    pub rounds: u32,
+    /// Distinct targets asked.
+    pub targets: usize,
+    /// Snapshots written.
+    pub snapshots: usize,
+    /// Process series in the collection from this run.
+    pub series: usize,
+    /// Failed requests (each also reported as a diagnostic when it happened).
+    pub failures: usize,
+    /// Targets that failed in the last round.
+    pub failing: Vec<String>,
+    /// The last compile's summary.
+    pub compiled: Option<crate::compile::Summary>,
+}
+
+/// A handle that stops a watching [`collect`] after its current round.
+#[derive(Clone, Debug, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// Asks the run to stop.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Collects as `settings` says; `stop` ends a watch after the current round.
+pub fn collect(
+    settings: &CollectSettings,
+    reporter: &dyn Reporter,
+    stop: &Stop,
+) -> Result<CollectSummary> {
+    let mut fixed = Vec::new();
+    for word in &settings.targets {
+        fixed.push(Target::parse(word)?);
+    }
+    fixed.extend(settings.discovered.iter().cloned());
+    if fixed.is_empty() && settings.scan.is_empty() {
+        anyhow::bail!("nothing to collect from: give targets (URL or host:port) or --scan HOST");
+    }
+    let client = Client::new(
+        settings.timeout,
+        settings.token.clone(),
+        &settings.ca,
+        false,
+    )?;
+    let mut writer = CollectionWriter::new(&settings.collection).with_context(|| {
+        format!(
+            "creating {}",
+            settings.collection.join("coverage").display()
+        )
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut summary = CollectSummary::default();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut interval = Duration::from_secs(1);
+    loop {
+        summary.rounds += 1;
+        let mut targets = fixed.clone();
+        for host in &settings.scan {
+            let found = runtime.block_on(client.scan(host, SCAN_PORTS, settings.concurrency));
+            if found.is_empty() && summary.rounds == 1 {
+                reporter.note(&format!(
+                    "scan of {host}: no coverage server on ports {}-{}",
+                    SCAN_PORTS.start,
+                    SCAN_PORTS.end - 1
+                ));
+            }
+            targets.extend(found.into_iter().map(|(t, _)| t));
+        }
+        targets.sort();
+        targets.dedup();
+        seen.extend(targets.iter().map(|t| t.url.clone()));
+        reporter.start("collect", Some(targets.len() as u64));
+        let results: Vec<(Target, Result<livecov_collect::live::Snapshot, LiveError>)> = runtime
+            .block_on(
+                stream::iter(targets.iter().cloned())
+                    .map(|t| {
+                        let client = &client;
+                        let nometa = writer.has_meta(&t);
+                        async move {
+                            let mut r = client.snapshot(&t, nometa).await;
+                            // A new process behind a known target: its meta is needed.
+                            if let Ok(s) = &r {
+                                if s.meta.is_none() && !nometa {
+                                    r = Err(LiveError::Protocol {
+                                        url: t.url.clone(),
+                                        why: "answered without meta_data".into(),
+                                    });
+                                }
+                            }
+                            (t, r)
+                        }
+                    })
+                    .buffer_unordered(settings.concurrency.max(1))
+                    .collect(),
+            );
+        summary.failing.clear();
+        for (target, result) in results {
+            reporter.advance(1, &target.url);
+            let written = match result {
+                Ok(snap) => match writer.write(&target, &snap, now_secs()) {
+                    Ok(_) => Ok(()),
+                    Err(_) if snap.meta.is_none() => {
+                        // The process changed since the last round: ask again, with meta.
+                        runtime
+                            .block_on(client.snapshot(&target, false))
+                            .map_err(|e| e.to_string())
+                            .and_then(|s| {
+                                writer
+                                    .write(&target, &s, now_secs())
+                                    .map(|_| ())
+                                    .map_err(|e| e.to_string())
+                            })
+                    }
+                    Err(e) => Err(format!("{}: writing the snapshot: {e}", target.url)),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            match written {
+                Ok(()) => {
+                    summary.snapshots += 1;
+                    if settings.reset_after_first && summary.rounds == 1 {
+                        if let Err(e) = runtime.block_on(client.reset(&target)) {
+                            reporter.diagnostic(Severity::Error, &e.to_string());
+                            summary.failures += 1;
+                        }
+                    }
+                }
+                Err(e) => {
+                    reporter.diagnostic(Severity::Error, &e);
+                    summary.failures += 1;
+                    summary.failing.push(target.url.clone());
+                }
+            }
+        }
+        reporter.finish();
+        if summary.snapshots > 0 {
+            summary.compiled = Some(compile(&settings.compile, reporter)?);
+        }
+        let done = settings.watch.is_none()
+            || settings.rounds.is_some_and(|n| summary.rounds >= n)
+            || stop.requested();
+        if done {
+            break;
+        }
+        let max = settings.watch.unwrap_or(interval);
+        let wait = interval.min(max);
+        interval = (interval * 2).min(max);
+        // Sleep in small steps so a stop request is honoured promptly.
+        let until = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < until && !stop.requested() {
+            std::thread::sleep(Duration::from_millis(50).min(wait));
+        }
+        if stop.requested() {
+            break;
+        }
+    }
+    summary.targets = seen.len();
+    summary.series = writer.series().count();
+    Ok(summary)
+}
