@@ -23,8 +23,26 @@ impl TermReporter {
         }
     }
 
-    /// Prints a line above the bar (or plainly, without one).
+    /// Prints a line above the bar (or plainly, without one). Control characters from
+    /// untrusted names (an escape sequence in a directory name) are shown escaped, never
+    /// sent to the terminal.
     fn line(&self, text: &str) {
+        let escaped;
+        let text = if text.chars().any(char::is_control) {
+            escaped = text
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_debug().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect::<String>();
+            escaped.as_str()
+        } else {
+            text
+        };
         match &*self.bar.lock().expect("progress lock") {
             Some((bar, _)) => bar.println(text),
             None => eprintln!("{text}"),

@@ -148,6 +148,9 @@ struct BuildInfo {
     go: Option<(Arc<MetaFile>, Layout)>,
     /// Copies of the meta file passed over (damaged): (path, why).
     rejected: Vec<(PathBuf, String)>,
+    /// The copy used although its content does not match its header's hash (no copy
+    /// did).
+    unverified: Option<PathBuf>,
     /// Unit indices (into the dense vector) excluded as infrastructure.
     excluded: Vec<bool>,
     /// Statements of each unit, 0 for excluded units: covered statements are then one
@@ -178,6 +181,7 @@ impl BuildInfo {
             model: Arc::new(model),
             go,
             rejected: Vec::new(),
+            unverified: None,
             excluded,
             unit_stmts,
             statements,
@@ -248,6 +252,27 @@ const MAX_JSON_BYTES: u64 = 1 << 20;
 
 /// Reads a small JSON file of a report directory: a regular file of bounded size, so a
 /// FIFO or a huge file in its place neither blocks nor exhausts memory.
+/// `YYYY-MM-DDTHH:MM:SS` then a fraction, `Z` or an offset: enough to tell a time from
+/// junk.
+fn looks_like_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't' | b' ')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && matches!(b[b.len() - 1], b'Z' | b'z' | b'0'..=b'9')
+}
+
 fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
     let md = fs::metadata(path)?;
     if !md.is_file() {
@@ -268,12 +293,18 @@ fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Reads a directory's origin. Unreadable metadata is an error for the directory.
-fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>), String> {
+/// Reads a directory's origin. Unreadable metadata is an error for the directory; a
+/// damaged info.json, or metadata that lacks what owners are made of, is a warning.
+fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>, Vec<String>), String> {
     let meta_path = dir.join("metadata.json");
+    let mut warnings = Vec::new();
     let origin = match read_small(&meta_path) {
-        Ok(bytes) => livecov_collect::producer::read_origin(&bytes)
-            .map_err(|e| format!("{}: not valid metadata JSON: {e}", meta_path.display()))?,
+        Ok(bytes) => {
+            // Some editors and tools start JSON with a byte-order mark.
+            let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+            livecov_collect::producer::read_origin(bytes)
+                .map_err(|e| format!("{}: not valid metadata JSON: {e}", meta_path.display()))?
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!(
                 "{}: missing (expected the pod, namespace and container of the reports; \
@@ -283,9 +314,60 @@ fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>), Strin
         }
         Err(e) => return Err(format!("{}: {e}", meta_path.display())),
     };
-    let info: Option<Info> = read_small(&dir.join("info.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let shown = meta_path.display();
+    if origin.binary.is_empty() {
+        warnings.push(format!(
+            "{shown}: no binary_name; the processes are grouped under an unnamed binary"
+        ));
+    }
+    if origin.pod.is_empty() && origin.hostname.is_empty() {
+        warnings.push(format!(
+            "{shown}: no pod_name and no hostname; the input is counted as a host process \
+             of an unnamed node"
+        ));
+    }
+    for (field, value) in [
+        ("pod_name", &origin.pod),
+        ("namespace", &origin.namespace),
+        ("container", &origin.container),
+        ("binary_name", &origin.binary),
+        ("hostname", &origin.hostname),
+    ] {
+        if value.chars().any(char::is_control) {
+            warnings.push(format!(
+                "{shown}: {field} holds control characters ({})",
+                value.escape_debug()
+            ));
+        }
+    }
+    if !origin.collected_at.is_empty() && !looks_like_rfc3339(&origin.collected_at) {
+        warnings.push(format!(
+            "{shown}: collected_at {:?} is not an RFC 3339 time (2026-01-31T12:00:00Z); \
+             process lifetimes from it are meaningless",
+            origin.collected_at.escape_debug().to_string()
+        ));
+    }
+    let info_path = dir.join("info.json");
+    let info: Option<Info> = match read_small(&info_path) {
+        Ok(b) => match serde_json::from_slice(b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&b)) {
+            Ok(info) => Some(info),
+            Err(e) => {
+                warnings.push(format!(
+                    "{}: not the producer's info JSON ({e}); the build's source is unknown",
+                    info_path.display()
+                ));
+                None
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            warnings.push(format!(
+                "{}: {e}; the build's source is unknown",
+                info_path.display()
+            ));
+            None
+        }
+    };
     let input = InputRow {
         dir: name.to_owned(),
         namespace: origin.namespace,
@@ -309,7 +391,7 @@ fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>), Strin
         tool_version: tool_version(),
         ..InputRow::default()
     };
-    Ok((input, info))
+    Ok((input, info, warnings))
 }
 
 /// Object times recorded by the download (`.livecov-objects.json`): name → time.
@@ -383,14 +465,20 @@ impl Run<'_> {
             let mut info = BuildInfo::new(hash, model, Some((meta, layout)), self.exclude, true)
                 .map_err(|e| format!("{}: {e}", chosen.path.display()))?;
             info.rejected = chosen.rejected;
+            info.unverified = chosen.unverified.then_some(chosen.path);
             Ok(Arc::new(info))
         })
         .clone()
     }
 
     /// Decodes one report directory into its processes.
-    fn compile_dir(&self, dir: &Path, mut input: InputRow, info: Option<Info>) -> Compiled {
-        let mut warnings = Vec::new();
+    fn compile_dir(
+        &self,
+        dir: &Path,
+        mut input: InputRow,
+        info: Option<Info>,
+        mut warnings: Vec<String>,
+    ) -> Compiled {
         let times = object_times(dir);
         let mut names: Vec<String> = match fs::read_dir(dir) {
             Ok(rd) => rd
@@ -419,6 +507,15 @@ impl Run<'_> {
                         content.update(&h);
                         if let Some((_, why)) = b.rejected.iter().find(|(p, _)| *p == path) {
                             warnings.push(why.clone());
+                        }
+                        if b.unverified.as_deref() == Some(path.as_path()) {
+                            warnings.push(format!(
+                                "{}: its content does not match the hash {} in its header \
+                                 (damaged, or written by a tool livecov does not know) and no \
+                                 intact copy was found; used as it is",
+                                path.display(),
+                                hex(&h)
+                            ));
                         }
                         by_hash.insert(h, b);
                     }
@@ -955,9 +1052,9 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
         todo.par_iter().for_each_with(tx, |tx, (d, fp)| {
             let dir = coverage.join(d);
             let compiled = match read_origin(&dir, d) {
-                Ok((mut input, info)) => {
+                Ok((mut input, info, warnings)) => {
                     input.fingerprint = fp.clone();
-                    run.compile_dir(&dir, input, info)
+                    run.compile_dir(&dir, input, info, warnings)
                 }
                 Err(e) => Compiled {
                     input: InputRow {

@@ -563,3 +563,119 @@ fn the_build_page_merges_owners_with_the_collections_rule() {
         assert_eq!(page, expected, "--merge {rule}");
     }
 }
+
+/// Attack finding F1: with every copy of a build's layout damaged (one bit of a line
+/// table), compile used to keep it without a word, even under --strict.
+#[test]
+fn a_layout_no_copy_of_which_verifies_is_used_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path();
+    let dir = add_dir(c, "a", "count", "web-0");
+    let meta = files(&dir, "covmeta.").remove(0);
+    let mut bytes = fs::read(&meta).unwrap();
+    let (m, _) = livecov_formats::gocovdata::decode_meta_file(&bytes).unwrap();
+    let name = m.packages[0].functions[0].name.as_bytes().to_vec();
+    let at = bytes.windows(name.len()).position(|w| w == name).unwrap();
+    bytes[at] ^= 0x20;
+    fs::write(&meta, &bytes).unwrap();
+    let out = compile(c, &[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: {}: its content does not match the hash",
+            meta.display()
+        )) && err.contains("no intact copy was found; used as it is"),
+        "{err}"
+    );
+    assert!(err.contains("1 warnings"), "{err}");
+    let (r, _) = report_json(c);
+    assert!(
+        r["diagnostics"].to_string().contains("no intact copy"),
+        "{}",
+        r["diagnostics"]
+    );
+    assert_eq!(
+        compile(c, &["--update", "*", "--strict"]).status.code(),
+        Some(2)
+    );
+}
+
+/// Attack finding F2: an info.json that cannot be read or is not the producer's JSON
+/// was ignored silently (the build then shows no repository, and nobody knows why).
+#[test]
+fn a_damaged_info_json_is_a_warning() {
+    for (kind, content) in [
+        ("garbage", Some(&b"{\"source_url\": "[..])),
+        ("wrong types", Some(&b"{\"source_url\": 5}"[..])),
+        ("directory", None),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = tmp.path();
+        let dir = add_dir(c, "a", "count", "web-0");
+        let info = dir.join("info.json");
+        match content {
+            Some(b) => fs::write(&info, b).unwrap(),
+            None => fs::create_dir(&info).unwrap(),
+        }
+        let out = compile(c, &["--strict"]);
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("warning: {}", info.display()))
+                && err.contains("the build's source is unknown"),
+            "{kind}: {err}"
+        );
+        assert_eq!(out.status.code(), Some(2), "{kind}: --strict: {err}");
+    }
+}
+
+/// Attack finding F12: metadata without the fields owners are made of, with control
+/// characters or with a time that is not one was accepted without a word; a UTF-8
+/// byte-order mark was refused.
+#[test]
+fn metadata_that_says_too_little_is_a_warning_and_a_bom_is_fine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path();
+    let empty = add_dir(c, "empty", "count", "web-0");
+    fs::write(empty.join("metadata.json"), "{}").unwrap();
+    let odd = add_dir(c, "odd", "count", "web-1");
+    fs::write(
+        odd.join("metadata.json"),
+        r#"{"pod_name":"a\u0000b","namespace":"ns","binary_name":"prog","collected_at":"zz-not-a-date","hostname":"h"}"#,
+    )
+    .unwrap();
+    let bom = add_dir(c, "bom", "count", "web-2");
+    let mut text = b"\xef\xbb\xbf".to_vec();
+    text.extend_from_slice(metadata("web-2").as_bytes());
+    fs::write(bom.join("metadata.json"), text).unwrap();
+    let out = compile(c, &[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for expected in [
+        "empty/metadata.json: no binary_name",
+        "empty/metadata.json: no pod_name and no hostname",
+        "odd/metadata.json: pod_name holds control characters (a\\0b)",
+        "odd/metadata.json: collected_at \"zz-not-a-date\" is not an RFC 3339 time",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    assert!(
+        !err.contains("bom/metadata.json"),
+        "a BOM is accepted: {err}"
+    );
+    let (r, _) = report_json(c);
+    assert_eq!(r["owners"].as_array().unwrap().len(), 3, "{r:#}");
+}
+
+/// Attack finding F11: a directory name with an escape sequence reached the terminal raw
+/// in compile's messages.
+#[test]
+fn control_characters_in_names_are_escaped_in_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path();
+    fs::create_dir_all(c.join("coverage").join("q\u{1b}[31mRED")).unwrap();
+    let out = compile(c, &[]);
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(err.contains("q\\u{1b}[31mRED"), "{err}");
+}

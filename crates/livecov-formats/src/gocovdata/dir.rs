@@ -217,6 +217,9 @@ pub struct ChosenMeta {
     pub path: PathBuf,
     /// Copies tried before it that could not be used: (path, why).
     pub rejected: Vec<(PathBuf, String)>,
+    /// No copy's content matches the hash in its header: this one decoded, but may be
+    /// damaged (or come from a writer whose hash livecov does not know).
+    pub unverified: bool,
 }
 
 /// A layout decoded from one copy: the layout and the copy's path.
@@ -257,6 +260,8 @@ impl MetaCache {
                 meta: meta.clone(),
                 path: path.clone(),
                 rejected: Vec::new(),
+                // Reported by whoever decoded it first.
+                unverified: false,
             });
         }
         let mut rejected = Vec::new();
@@ -303,7 +308,7 @@ impl MetaCache {
                         ),
                     ));
                 }
-                return Ok(self.keep(hash, Arc::new(meta), path.to_path_buf(), rejected));
+                return Ok(self.keep(hash, Arc::new(meta), path.to_path_buf(), rejected, false));
             }
             passed_over.push(path.to_path_buf());
             if unverified.is_none() {
@@ -313,7 +318,7 @@ impl MetaCache {
         // No copy verifies (a writer whose hash livecov does not know): the first that
         // decodes, as before verification existed.
         match unverified {
-            Some((meta, path)) => Ok(self.keep(hash, meta, path, rejected)),
+            Some((meta, path)) => Ok(self.keep(hash, meta, path, rejected, true)),
             None => Err(rejected),
         }
     }
@@ -324,6 +329,7 @@ impl MetaCache {
         meta: Arc<MetaFile>,
         path: PathBuf,
         rejected: Vec<(PathBuf, String)>,
+        unverified: bool,
     ) -> ChosenMeta {
         let (meta, path) = self
             .by_hash
@@ -336,6 +342,7 @@ impl MetaCache {
             meta,
             path,
             rejected,
+            unverified,
         }
     }
 }
