@@ -57,14 +57,15 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/work", handleWork)
 	srv := &http.Server{Handler: mux}
-	fmt.Printf("fixture: listening on %s\n", ln.Addr())
-
 	if os.Getenv("FIXTURE_SIGNALS") == "none" {
+		fmt.Printf("fixture: listening on %s\n", ln.Addr())
 		_ = srv.Serve(ln)
 		return
 	}
+	// The handler is in place before the line that tells the test it may signal.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	fmt.Printf("fixture: listening on %s\n", ln.Addr())
 	go func() { _ = srv.Serve(ln) }()
 	first := <-sigs
 	fmt.Printf("fixture: shutdown hook ran (%v)\n", first)
