@@ -18,6 +18,11 @@
 //!   is its object's Last-Modified;
 //! - `metadata.json` is rewritten whenever its content would change (new objects, a newer
 //!   Last-Modified), unlike the older tool, which never refreshed it;
+//! - an instance directory of the collection that is a symbolic link is not written
+//!   through: its instance is an error naming the link, and the others go on;
+//! - an object over what compile reads ([`MAX_COVERAGE_BYTES`], [`MAX_INFO_BYTES`]), by its
+//!   listed size, is not transferred but listed in [`Summary::skipped_keys`], and no more
+//!   than the listed size of any object is written;
 //! - a failed object is retried, then reported with its URL; the other objects go on, and
 //!   [`Summary::failed`] tells the caller to exit non-zero;
 //! - a local directory is listed and copied by its own code (`download/local.rs`), not
@@ -51,9 +56,26 @@ use url::Url;
 
 mod local;
 
+/// The largest coverage file (`covmeta.*`, `covcounters.*`) downloaded: compile reads
+/// no more (`livecov_formats::gocovdata::read::MAX_FILE_BYTES`; livecov-ops checks the
+/// two agree), so a bigger object would only fill the disk.
+pub const MAX_COVERAGE_BYTES: u64 = 512 << 20;
+/// The largest `info.json` downloaded, the most compile reads of it.
+pub const MAX_INFO_BYTES: u64 = 1 << 20;
+
+/// The limit an object of this key is over, judged by its listed size.
+fn over_limit(key: &str, size: u64) -> Option<SkipReason> {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let limit = match FileKind::of(name)? {
+        FileKind::Info => MAX_INFO_BYTES,
+        FileKind::Meta | FileKind::Counters { .. } => MAX_COVERAGE_BYTES,
+    };
+    (size > limit).then_some(SkipReason::TooLarge { size, limit })
+}
+
 use crate::producer::{
-    self, Instance, InstanceFiles, Layout, Manifest, ObjectRecord, SkippedKey, MANIFEST_FILE,
-    METADATA_FILE,
+    self, FileKind, Instance, InstanceFiles, Layout, Manifest, ObjectRecord, SkipReason,
+    SkippedKey, MANIFEST_FILE, METADATA_FILE,
 };
 
 /// An error of a download: a fatal one (returned by [`download`]) or one object's failure
@@ -125,6 +147,17 @@ pub enum Error {
         action: &'static str,
         /// The I/O error.
         error: std::io::Error,
+    },
+    /// An instance directory in the collection is a symbolic link: it is not written
+    /// through, as render does not write through links in its output directory.
+    #[error(
+        "{}: is a symbolic link; livecov does not write through links inside a \
+         collection; remove it and download again",
+        path.display()
+    )]
+    Link {
+        /// The link.
+        path: PathBuf,
     },
     /// A local file could not be read or written.
     #[error("{action} {}: {error}", path.display())]
@@ -332,7 +365,7 @@ impl fmt::Display for Summary {
         if !self.skipped_keys.is_empty() {
             writeln!(
                 f,
-                "  skipped keys:  {} (not part of any instance)",
+                "  skipped keys:  {} (not downloaded)",
                 self.skipped_keys.len()
             )?;
             let mut by_reason: BTreeMap<String, Vec<&str>> = BTreeMap::new();
@@ -429,14 +462,21 @@ pub async fn download_with(
     }
     reporter.finish();
 
-    let layout = Layout::from_keys(
-        listed
-            .into_iter()
-            .map(|meta| (source.relative(&meta.location), meta)),
-    );
+    let mut too_large = Vec::new();
+    let layout = Layout::from_keys(listed.into_iter().filter_map(|meta| {
+        let key = source.relative(&meta.location);
+        match over_limit(&key, meta.size) {
+            Some(reason) => {
+                too_large.push(SkippedKey { key, reason });
+                None
+            }
+            None => Some((key, meta)),
+        }
+    }));
     let (pod_entries, host_entries, hostnames) = layout.entry_counts();
     let mut skipped_keys = layout.skipped.clone();
     skipped_keys.extend(local_skipped);
+    skipped_keys.extend(too_large);
     skipped_keys.sort();
     let mut summary = Summary {
         source: source.base.clone(),
@@ -841,6 +881,16 @@ impl Ctx<'_> {
         let mut out = InstanceOutcome::default();
         let dir = self.coverage_dir.join(&files.dir_name);
         let source = format!("{}/{}/", self.base, instance.key_dir());
+        let is_link = tokio::fs::symlink_metadata(&dir)
+            .await
+            .is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            self.reporter
+                .advance(files.files.len() as u64, &files.dir_name);
+            out.failed = files.files.len();
+            out.errors.push(Error::Link { path: dir });
+            return out;
+        }
         if self.opts.skip_existing && is_complete(&dir) {
             self.reporter
                 .advance(files.files.len() as u64, &files.dir_name);
@@ -939,7 +989,7 @@ impl Ctx<'_> {
             let _permit = self.transfers.acquire().await;
             let mut attempt = 1;
             loop {
-                match self.fetch(&url, &listed.location, &path).await {
+                match self.fetch(&url, listed, &path).await {
                     Ok(meta) => {
                         // The next run compares with a listing, and Azure's and GCS's
                         // listings spell ETags unlike their GETs: keep the listed one.
@@ -971,8 +1021,15 @@ impl Ctx<'_> {
     }
 
     /// Transfers one object to `path` through a temporary file, sets its mtime to the
-    /// object's Last-Modified, and returns the object's metadata as served.
-    async fn fetch(&self, url: &str, location: &Path, path: &FsPath) -> Result<ObjectMeta, Error> {
+    /// object's Last-Modified, and returns the object's metadata as served. No more than
+    /// the listed size (checked against the limits) is written.
+    async fn fetch(
+        &self,
+        url: &str,
+        listed: &ObjectMeta,
+        path: &FsPath,
+    ) -> Result<ObjectMeta, Error> {
+        let location = &listed.location;
         let store = match &self.backend {
             Backend::Store(store) => store,
             Backend::Local(root) => {
@@ -1021,14 +1078,21 @@ impl Ctx<'_> {
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(get_err)?;
                 got += chunk.len() as u64;
+                if got > listed.size {
+                    return Err(Error::Length {
+                        url: url.to_string(),
+                        got,
+                        want: listed.size,
+                    });
+                }
                 file.write_all(&chunk).await.map_err(io("writing"))?;
             }
             file.flush().await.map_err(io("writing"))?;
-            if got != meta.size {
+            if got != meta.size || got != listed.size {
                 return Err(Error::Length {
                     url: url.to_string(),
                     got,
-                    want: meta.size,
+                    want: listed.size,
                 });
             }
             let file = file.into_std().await;

@@ -246,7 +246,7 @@ impl FileKind {
     }
 }
 
-/// Why an object under the base path is not part of any instance.
+/// Why an object under the base path is not downloaded.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SkipReason {
     /// Not `covmeta.*`, `covcounters.*` or `info.json`.
@@ -270,6 +270,15 @@ pub enum SkipReason {
     BadName,
     /// A local directory that could not be read; the error is given.
     Unreadable(String),
+    /// An object larger than compile reads (a coverage file over
+    /// `livecov_formats::gocovdata::read::MAX_FILE_BYTES`, an `info.json` over 1 MiB),
+    /// judged by its listed size, so nothing is transferred.
+    TooLarge {
+        /// The listed size in bytes.
+        size: u64,
+        /// The limit for its kind of file, in bytes.
+        limit: u64,
+    },
 }
 
 impl fmt::Display for SkipReason {
@@ -302,6 +311,11 @@ impl fmt::Display for SkipReason {
                  rename it to download it",
             ),
             SkipReason::Unreadable(e) => write!(f, "a directory that cannot be read: {e}"),
+            SkipReason::TooLarge { size, limit } => write!(
+                f,
+                "{size} bytes, over the {} MiB limit compile reads; not downloaded",
+                limit >> 20
+            ),
         }
     }
 }

@@ -199,3 +199,96 @@ async fn names_with_percent_signs_and_spaces_keep_their_spelling() {
         Some(&b"odd"[..])
     );
 }
+
+#[tokio::test]
+async fn a_symlinked_instance_directory_is_not_written_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mirror");
+    instance(&root);
+    // A second instance, downloaded normally.
+    let other = root.join("node-2/_host_/20250101T090000Z/kubelet");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join(format!("covmeta.{HASH}")), b"meta bytes").unwrap();
+    let collection = tmp.path().join("collection");
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::create_dir_all(collection.join("coverage")).unwrap();
+    let link = collection.join("coverage").join(KUBELET_DIR);
+    symlink(&outside, &link).unwrap();
+
+    let summary = download(&DownloadOptions::new(root.to_str().unwrap(), &collection))
+        .await
+        .unwrap();
+    assert!(summary.failed(), "{summary}");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing may be written through the link"
+    );
+    let errors: Vec<String> = summary.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains(&link.display().to_string()) && errors[0].contains("symbolic link"),
+        "{errors:?}"
+    );
+    // The other instance went on.
+    let good = collection
+        .join("coverage/node-2-_host_-kubelet-20250101T090000Z")
+        .join(format!("covmeta.{HASH}"));
+    assert_eq!(std::fs::read(good).unwrap(), b"meta bytes");
+    assert_eq!(summary.files_downloaded, 1, "{summary}");
+}
+
+#[tokio::test]
+async fn objects_over_the_compile_limits_are_skipped_before_transfer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mirror");
+    let dir = instance(&root);
+    // Sparse: no disk is used by the source, and none may be used by the copy.
+    let big = dir.join(format!("covcounters.{HASH}.43.1"));
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len((512 << 20) + 1).unwrap();
+    drop(f);
+    let info = dir.join("info.json");
+    let f = std::fs::File::create(&info).unwrap();
+    f.set_len((1 << 20) + 1).unwrap();
+    drop(f);
+
+    let url = url::Url::from_directory_path(&root).unwrap().to_string();
+    let collection = tmp.path().join("collection");
+    let summary = download(&DownloadOptions::new(&url, &collection))
+        .await
+        .unwrap();
+    assert!(!summary.failed(), "{summary}\n{:#?}", summary.errors);
+    let files = downloaded(&collection);
+    assert_eq!(
+        files.keys().cloned().collect::<Vec<_>>(),
+        [
+            format!("covcounters.{HASH}.42.1"),
+            format!("covmeta.{HASH}"),
+        ],
+        "{summary}"
+    );
+    let skipped = skipped(&summary);
+    assert_eq!(
+        skipped.get(&format!("{KUBELET}/covcounters.{HASH}.43.1")),
+        Some(&SkipReason::TooLarge {
+            size: (512 << 20) + 1,
+            limit: 512 << 20
+        }),
+        "{summary}"
+    );
+    assert_eq!(
+        skipped.get(&format!("{KUBELET}/info.json")),
+        Some(&SkipReason::TooLarge {
+            size: (1 << 20) + 1,
+            limit: 1 << 20
+        }),
+        "{summary}"
+    );
+    let text = summary.to_string();
+    assert!(
+        text.contains("536870913 bytes, over the 512 MiB limit"),
+        "{text}"
+    );
+}
