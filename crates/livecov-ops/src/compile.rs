@@ -16,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use livecov_formats::gocovdata::read::{merge_records, read_data_file};
 use livecov_formats::gocovdata::{
     classify_file_name, CounterFileReader, CovFileName, MetaFile, COUNTER_MAGIC,
@@ -803,12 +803,23 @@ pub fn stored_rule(store: &dyn CoverageStore) -> Result<livecov_model::MergeRule
 /// collection waits (and says so) instead of failing with "database is locked".
 fn lock_collection(collection: &Path, reporter: &dyn Reporter) -> Result<fs::File> {
     let path = collection.join("livecov.lock");
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening the compile lock {}", path.display()))?;
+    // Never created or opened through a link: it would be a write outside the collection.
+    if fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_file()) {
+        bail!(
+            "{}: is not a regular file (a symbolic link?); remove it and compile again",
+            path.display()
+        );
+    }
+    let f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .with_context(|| format!("opening the compile lock {}", path.display()))?
+    };
     match f.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {

@@ -679,3 +679,22 @@ fn control_characters_in_names_are_escaped_in_messages() {
     assert!(!err.contains('\u{1b}'), "{err:?}");
     assert!(err.contains("q\\u{1b}[31mRED"), "{err}");
 }
+
+/// Attack finding F13: the compile lock was created through a symbolic link, a write
+/// outside the collection.
+#[test]
+fn the_compile_lock_is_never_opened_through_a_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path().join("c");
+    add_dir(&c, "a", "count", "web-0");
+    let victim = tmp.path().join("victim");
+    std::os::unix::fs::symlink(&victim, c.join("livecov.lock")).unwrap();
+    let out = compile(&c, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("livecov.lock: is not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!victim.exists(), "nothing created outside the collection");
+}

@@ -6,7 +6,7 @@
 //! whichever command reads it.
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use livecov_model::{merge_counters, CounterMode};
@@ -59,13 +59,43 @@ pub fn read_data_file(path: &Path, magic: [u8; 4], buf: &mut Vec<u8>) -> Result<
             spaced(&magic)
         ));
     }
-    buf.reserve(meta.len() as usize);
+    let mut rest = MAX_FILE_BYTES - got as u64;
+    if magic == super::COUNTER_MAGIC && meta.len() >= (got + 16) as u64 {
+        // The footer (last 16 bytes) says whether the file is whole: checked before the
+        // body is read, so a truncated or padded file costs one small read.
+        let at = meta.len() - 16;
+        let mut footer = [0u8; 4];
+        f.seek(SeekFrom::Start(at))
+            .and_then(|_| f.read_exact(&mut footer))
+            .and_then(|_| f.seek(SeekFrom::Start(got as u64)))
+            .map_err(|e| format!("reading {p}: {e}"))?;
+        if footer != magic {
+            return Err(format!(
+                "{p}: at byte offset {at}: missing footer magic in the last 16 bytes \
+                 (truncated or not a counter-data file)"
+            ));
+        }
+    }
+    if magic == super::META_MAGIC && got >= 16 {
+        // Only the length the header declares is the file; what follows is never read.
+        let declared = u64::from_le_bytes(head[8..16].try_into().expect("8 bytes"));
+        if declared >= got as u64 && declared <= MAX_FILE_BYTES {
+            rest = declared - got as u64;
+        }
+    }
+    buf.reserve(meta.len().min(rest + got as u64) as usize);
     buf.extend_from_slice(&head[..got]);
     // The size may grow after the check (a file being written): never past the bound.
-    let rest = MAX_FILE_BYTES - got as u64;
     f.take(rest + 1)
         .read_to_end(buf)
         .map_err(|e| format!("reading {p}: {e}"))?;
+    if magic == super::META_MAGIC && got >= 16 {
+        // What lies past the declared length (padding, a second file) is not the layout.
+        let declared = u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes"));
+        if (buf.len() as u64) > declared && declared >= got as u64 {
+            buf.truncate(declared as usize);
+        }
+    }
     if buf.len() as u64 > MAX_FILE_BYTES {
         buf.clear();
         return Err(too_large(path, MAX_FILE_BYTES + 1));
@@ -280,9 +310,41 @@ mod tests {
         let path = dir.path().join("covcounters.ok");
         let mut bytes = MAGIC.to_vec();
         bytes.extend((0..100_000u32).map(|i| i as u8));
+        // A counter file ends in a footer that starts with the magic.
+        bytes.extend_from_slice(&MAGIC);
+        bytes.extend_from_slice(&[0; 12]);
         fs::write(&path, &bytes).unwrap();
         let mut buf = vec![1, 2, 3];
         read_data_file(&path, MAGIC, &mut buf).unwrap();
         assert_eq!(buf, bytes);
+    }
+
+    /// Attack finding F8: a counter file padded to hundreds of MB (sparse, 0 bytes on
+    /// disk) was read whole before its missing footer was noticed; a meta file's
+    /// padding after its declared length was read and kept.
+    #[test]
+    fn a_padded_counter_file_is_refused_by_its_footer_and_meta_padding_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("covcounters.big");
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&[0; 60]);
+        fs::write(&path, &bytes).unwrap();
+        let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(400 << 20).unwrap();
+        let mut buf = Vec::new();
+        let err = read_data_file(&path, MAGIC, &mut buf).unwrap_err();
+        assert!(err.contains("missing footer magic"), "{err}");
+        assert!(buf.capacity() < 1 << 20, "nothing past the header was read");
+
+        let meta = dir.path().join("covmeta.padded");
+        let mut m = super::super::META_MAGIC.to_vec();
+        m.extend_from_slice(&[1, 0, 0, 0]);
+        m.extend_from_slice(&80u64.to_le_bytes());
+        m.extend((16..80u32).map(|i| i as u8));
+        let whole = m.clone();
+        m.extend_from_slice(&[0xee; 1000]);
+        fs::write(&meta, &m).unwrap();
+        read_data_file(&meta, super::super::META_MAGIC, &mut buf).unwrap();
+        assert_eq!(buf, whole, "the declared 80 bytes, not the padding");
     }
 }
