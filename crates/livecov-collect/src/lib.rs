@@ -6,6 +6,7 @@
 //!   into a collection through `object_store`;
 //! - [`live`]: the coverage-server protocol as a client (probe, snapshot, reset, port
 //!   scans) and live snapshots written into a collection in the producer's layout;
+//! - [`push`]: the endpoint agents in push mode send their snapshots to;
 //! - [`registry`]: reading source labels of container images from an OCI registry;
 //! - [`registry_auth`]: registry credentials from docker/podman auth files.
 //!
@@ -17,5 +18,6 @@
 pub mod download;
 pub mod live;
 pub mod producer;
+pub mod push;
 pub mod registry;
 pub mod registry_auth;
