@@ -59,6 +59,16 @@ pub struct CollectArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
 
+    /// Receive snapshots that agents push (LIVECOV_PUSH_URL=http://ADDR/) on ADDR, e.g.
+    /// 0.0.0.0:8431; runs until interrupted, like --watch.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// File holding the bearer token pushes must carry (with --listen). Without it any
+    /// push is accepted: use that on loopback or trusted networks only.
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    pub token_file: Option<PathBuf>,
+
     /// Requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub concurrency: usize,
@@ -100,8 +110,18 @@ pub fn run(args: &CollectArgs) -> Result<Exit> {
     settings.reset_after_first = args.reset;
     settings.timeout = args.timeout;
     settings.concurrency = args.concurrency;
+    settings.listen = args.listen;
+    if let Some(f) = &args.token_file {
+        let token = std::fs::read_to_string(f)
+            .with_context(|| format!("reading the token file {}", f.display()))?;
+        let token = token.trim().to_owned();
+        if token.is_empty() {
+            anyhow::bail!("{}: the token file is empty", f.display());
+        }
+        settings.push_token = Some(token);
+    }
     let stop = Stop::default();
-    if args.watch.is_some() {
+    if args.watch.is_some() || args.listen.is_some() {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
             libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);

@@ -49,6 +49,10 @@ pub struct CollectSettings {
     pub token: Option<String>,
     /// Extra CA certificates (PEM) for https targets.
     pub ca: Vec<Vec<u8>>,
+    /// Receive agents' pushes on this address (and collect until stopped).
+    pub listen: Option<std::net::SocketAddr>,
+    /// The bearer token pushes must carry.
+    pub push_token: Option<String>,
 }
 
 impl CollectSettings {
@@ -69,6 +73,8 @@ impl CollectSettings {
             reset_after_first: false,
             token: None,
             ca: Vec::new(),
+            listen: None,
+            push_token: None,
         }
     }
 }
@@ -124,8 +130,10 @@ pub fn collect(
         fixed.push(Target::parse(word)?);
     }
     fixed.extend(settings.discovered.iter().cloned());
-    if fixed.is_empty() && settings.scan.is_empty() {
-        anyhow::bail!("nothing to collect from: give targets (URL or host:port) or --scan HOST");
+    if fixed.is_empty() && settings.scan.is_empty() && settings.listen.is_none() {
+        anyhow::bail!(
+            "nothing to collect from: give targets (URL or host:port), --scan HOST or --listen ADDR"
+        );
     }
     let client = Client::new(
         settings.timeout,
@@ -143,6 +151,23 @@ pub fn collect(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let mut pushes = None;
+    if let Some(addr) = settings.listen {
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .with_context(|| format!("listening on {addr} for pushes"))?;
+        let bound = listener.local_addr()?;
+        reporter.note(&format!("receiving pushes on http://{bound}/"));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let push = livecov_collect::push::PushSettings {
+            token: settings.push_token.clone(),
+            ..Default::default()
+        };
+        runtime.spawn(livecov_collect::push::serve(listener, push, tx));
+        pushes = Some(rx);
+    }
+    // Identical pushes (a retry of one that landed) are written once.
+    let mut pushed_seen = std::collections::HashSet::new();
     let mut summary = CollectSummary::default();
     let mut seen = std::collections::BTreeSet::new();
     let mut interval = Duration::from_secs(1);
@@ -227,16 +252,40 @@ pub fn collect(
             }
         }
         reporter.finish();
+        if let Some(rx) = pushes.as_mut() {
+            while let Ok(p) = rx.try_recv() {
+                let key = xxhash_rust::xxh3::xxh3_64(&p.snapshot.counters)
+                    ^ p.snapshot.server.pid.rotate_left(17);
+                if !pushed_seen.insert((key, p.snapshot.hash)) {
+                    continue;
+                }
+                let target = Target {
+                    url: format!("push://{}", p.remote.ip()),
+                    pod: None,
+                };
+                seen.insert(target.url.clone());
+                match writer.write(&target, &p.snapshot, now_secs()) {
+                    Ok(_) => summary.snapshots += 1,
+                    Err(e) => {
+                        reporter.diagnostic(
+                            Severity::Error,
+                            &format!("{}: writing a pushed snapshot: {e}", target.url),
+                        );
+                        summary.failures += 1;
+                    }
+                }
+            }
+        }
         if summary.snapshots > 0 {
             summary.compiled = Some(compile(&settings.compile, reporter)?);
         }
-        let done = settings.watch.is_none()
+        let done = (settings.watch.is_none() && settings.listen.is_none())
             || settings.rounds.is_some_and(|n| summary.rounds >= n)
             || stop.requested();
         if done {
             break;
         }
-        let max = settings.watch.unwrap_or(interval);
+        let max = settings.watch.unwrap_or(Duration::from_secs(2));
         let wait = interval.min(max);
         interval = (interval * 2).min(max);
         // Sleep in small steps so a stop request is honoured promptly.

@@ -338,3 +338,75 @@ fn bad_targets_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to collect from"));
 }
+
+/// Starts the fixture in push mode only (no port of its own), pushing to `url`.
+fn start_pushing(bin: &Path, url: &str, token_file: &Path) -> Child {
+    Command::new(bin)
+        .env("LIVECOV_SERVE", "off")
+        .env("LIVECOV_PUSH_URL", url)
+        .env("LIVECOV_TOKEN_FILE", token_file)
+        .env("LIVECOV_PUSH_INTERVAL", "300ms")
+        .env("FIXTURE_SIGNALS", "none")
+        .env_remove("GOCOVERDIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn pushes_reach_collect_listen_with_the_right_token_only() {
+    let Some(bin) = service() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let good = tmp.path().join("good-token");
+    let bad = tmp.path().join("bad-token");
+    fs::write(&good, "s3cret\n").unwrap();
+    fs::write(&bad, "guess\n").unwrap();
+    let collection = tmp.path().join("run");
+    let c = collection.to_str().unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let run = |agent_token: &Path| {
+        let collect = go_env(&mut Command::new(env!("CARGO_BIN_EXE_livecov")))
+            .args([
+                "collect",
+                "--collection",
+                c,
+                "--listen",
+                &listen,
+                "--token-file",
+            ])
+            .arg(&good)
+            .args(["--watch", "500ms", "--rounds", "6"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut agent = start_pushing(bin, &url, agent_token);
+        let out = collect.wait_with_output().unwrap();
+        let _ = agent.kill();
+        let _ = agent.wait();
+        out
+    };
+    let refused = run(&bad);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("collected 0 snapshots"),
+        "a wrong token lands nothing: {err}"
+    );
+
+    let accepted = run(&good);
+    let err = String::from_utf8_lossy(&accepted.stderr);
+    assert!(accepted.status.success(), "{err}");
+    let dirs = series_dirs(&collection);
+    assert_eq!(dirs.len(), 1, "one process, one series: {dirs:?}");
+    let info = fs::read_to_string(dirs[0].join("info.json")).unwrap();
+    assert!(info.contains("push://127.0.0.1"), "{info}");
+    let report = livecov(&["report", "--collection", c, "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(json["builds"].as_array().unwrap().len(), 1, "{json:#}");
+}
