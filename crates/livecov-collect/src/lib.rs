@@ -4,6 +4,8 @@
 //!   entries), local directory names and `metadata.json`;
 //! - [`download`]: copying a producer bucket (S3, GCS, Azure, `file://`, plain paths)
 //!   into a collection through `object_store`;
+//! - [`kube`]: Kubernetes discovery: pods listed through the API server, reached through
+//!   its pod proxy (kubeconfig or in-cluster credentials);
 //! - [`live`]: the coverage-server protocol as a client (probe, snapshot, reset, port
 //!   scans) and live snapshots written into a collection in the producer's layout;
 //! - [`push`]: the endpoint agents in push mode send their snapshots to;
@@ -16,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod download;
+pub mod kube;
 pub mod live;
 pub mod producer;
 pub mod push;
