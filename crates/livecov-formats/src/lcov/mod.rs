@@ -17,7 +17,7 @@
 //! every total is recomputed from the detail records.
 //!
 //! A [`Tracefile`] is always in canonical order (see [`SourceFile::normalize`]), so what
-//! [`read`] returns is written back by [`write`] and read again unchanged.
+//! [`read`] returns is written back by [`write()`] and read again unchanged.
 
 mod layout;
 mod read;
