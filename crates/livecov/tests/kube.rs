@@ -1,0 +1,826 @@
+//! Kubernetes discovery (`livecov_collect::kube`) against a real kube-apiserver with
+//! etcd, and real coverage servers reached through its pod proxy.
+//!
+//! How it runs: `kubernetes_discovery_through_the_pod_proxy` builds the Go fixture
+//! (`tests/data/go_agent/` with `agents/go/livecov_agent.go`, `go build -cover`), starts
+//! etcd and kube-apiserver in a network namespace of their own (`.ci/k8s/start.sh`, the
+//! binaries of `.ci/install-k8s.sh`, found through `LIVECOV_K8S_BIN`), then re-runs this
+//! test binary inside that namespace (`ip netns exec NS <this binary> --ignored inner_`),
+//! where the `inner_*` tests run: pods created through the API with labels and a
+//! controlling ownerReference, their status PATCHed to 10.244.0.x addresses (local in the
+//! namespace), fixture processes serving coverage on those addresses, and tokens with
+//! limited RBAC. The `inner_*` tests are `#[ignore]`d so a plain `cargo test` runs them
+//! only that way; outside the namespace they return at once. Without the binaries, root
+//! or Go, the outer test is skipped, or fails when `CI` is set (`support/external.rs`).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use livecov_collect::kube::{discover, KubeError, KubeSettings};
+use livecov_collect::live::{Client, PodInfo, Target};
+
+#[path = "support/external.rs"]
+mod external;
+
+/// Set (to the cluster's run directory) only in the re-run inside the namespace.
+const RUN_VAR: &str = "LIVECOV_KUBE_TEST_RUN";
+/// The fixture binary, for the re-run.
+const FIXTURE_VAR: &str = "LIVECOV_KUBE_TEST_FIXTURE";
+const INNER_TESTS: usize = 4;
+
+const ADMIN_TOKEN: &str = "livecov-test-admin";
+/// list pods and get pods/proxy, cluster-wide.
+const READER_TOKEN: &str = "livecov-test-reader";
+/// list pods and get pods/proxy, in the namespace APPS only.
+const NS_READER_TOKEN: &str = "livecov-test-ns-reader";
+/// list pods only.
+const LISTER_TOKEN: &str = "livecov-test-lister";
+/// nothing.
+const NOBODY_TOKEN: &str = "livecov-test-nobody";
+
+const APPS: &str = "lc-apps";
+const OTHER: &str = "lc-other";
+const API: &str = "https://127.0.0.1:6443";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+// --- outside the namespace ----------------------------------------------------------
+
+fn k8s_bin() -> Option<PathBuf> {
+    let dir = std::env::var_os("LIVECOV_K8S_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/livecov-k8s/bin"));
+    (dir.join("kube-apiserver").is_file() && dir.join("etcd").is_file()).then_some(dir)
+}
+
+fn can_netns() -> Option<()> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let ip = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    (root && ip).then_some(())
+}
+
+fn go_available() -> Option<()> {
+    Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        .then_some(())
+}
+
+/// The fixture service with the agent inside, built with `-cover` into `dir`.
+fn build_fixture(dir: &Path) -> PathBuf {
+    let src = dir.join("src");
+    std::fs::create_dir(&src).unwrap();
+    let fixture = workspace_root().join("crates/livecov/tests/data/go_agent");
+    for name in ["main.go", "go.mod"] {
+        std::fs::copy(fixture.join(name), src.join(name)).unwrap();
+    }
+    std::fs::copy(
+        workspace_root().join("agents/go/livecov_agent.go"),
+        src.join("livecov_agent.go"),
+    )
+    .unwrap();
+    let out = dir.join("svc");
+    let output = Command::new("go")
+        .args(["build", "-cover", "-covermode=atomic", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOFLAGS", "")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOWORK", "off")
+        .output()
+        .expect("running go build");
+    assert!(
+        output.status.success(),
+        "go build -cover failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// etcd and kube-apiserver in their network namespace; stopped on drop, with the
+/// fixture processes the inner tests started (their pids are in `agents.pids`).
+struct Cluster {
+    run: PathBuf,
+    netns: String,
+}
+
+impl Cluster {
+    fn start(run: &Path, bin: &Path) -> Cluster {
+        let netns = format!("livecov-kube-{}", std::process::id());
+        let tokens = run.join("tokens-extra.csv");
+        let lines: String = [
+            (READER_TOKEN, "livecov-reader"),
+            (NS_READER_TOKEN, "livecov-ns-reader"),
+            (LISTER_TOKEN, "livecov-lister"),
+            (NOBODY_TOKEN, "livecov-nobody"),
+        ]
+        .iter()
+        .map(|(token, user)| format!("{token},{user},{user}\n"))
+        .collect();
+        std::fs::write(&tokens, lines).unwrap();
+        let cluster = Cluster {
+            run: run.to_path_buf(),
+            netns,
+        };
+        let output = Command::new("bash")
+            .arg(workspace_root().join(".ci/k8s/start.sh"))
+            .env("RUN", run)
+            .env("BIN", bin)
+            .env("NETNS", &cluster.netns)
+            .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("TOKENS_EXTRA", &tokens)
+            .output()
+            .expect("running .ci/k8s/start.sh");
+        assert!(
+            output.status.success(),
+            ".ci/k8s/start.sh failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        eprint!("{}", String::from_utf8_lossy(&output.stdout));
+        cluster
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Ok(pids) = std::fs::read_to_string(self.run.join("agents.pids")) {
+            for pid in pids
+                .lines()
+                .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
+            {
+                // SAFETY: kill(2) on a fixture process the inner tests started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let _ = Command::new("bash")
+            .arg(workspace_root().join(".ci/k8s/stop.sh"))
+            .env("RUN", &self.run)
+            .env("NETNS", &self.netns)
+            .status();
+    }
+}
+
+#[test]
+fn kubernetes_discovery_through_the_pod_proxy() {
+    if std::env::var_os(RUN_VAR).is_some() {
+        return; // the re-run inside the namespace runs only the inner tests
+    }
+    let Some(bin) = external::require(
+        "kube-apiserver and etcd (run .ci/install-k8s.sh or set LIVECOV_K8S_BIN)",
+        k8s_bin(),
+    ) else {
+        return;
+    };
+    let Some(()) = external::require(
+        "root and `ip netns` (for the cluster's network namespace)",
+        can_netns(),
+    ) else {
+        return;
+    };
+    let Some(()) = external::require("`go` on PATH", go_available()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = build_fixture(dir.path());
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    let cluster = Cluster::start(&run, &bin);
+    let output = Command::new("ip")
+        .args(["netns", "exec", &cluster.netns])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--ignored", "--nocapture", "inner_"])
+        .env(RUN_VAR, &run)
+        .env(FIXTURE_VAR, &fixture)
+        .output()
+        .expect("running the inner tests under ip netns exec");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!(
+        "--- inner tests (in netns {}):\n{stdout}{stderr}",
+        cluster.netns
+    );
+    assert!(
+        output.status.success(),
+        "the inner tests failed (output above)"
+    );
+    // A run of nothing must not pass.
+    let expected = format!("test result: ok. {INNER_TESTS} passed");
+    assert!(
+        stdout.contains(&expected),
+        "expected {expected:?} (output above)"
+    );
+}
+
+// --- inside the namespace -----------------------------------------------------------
+
+/// The cluster as the inner tests set it up, once per process.
+struct World {
+    run: PathBuf,
+    /// The fixture pid serving at each (pod, port).
+    pids: BTreeMap<(String, u16), u32>,
+}
+
+fn inside() -> Option<PathBuf> {
+    let run = std::env::var_os(RUN_VAR).map(PathBuf::from);
+    if run.is_none() {
+        eprintln!("not inside the cluster's namespace: kubernetes_discovery_through_the_pod_proxy runs this");
+    }
+    run
+}
+
+fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let run = PathBuf::from(std::env::var_os(RUN_VAR).unwrap());
+        runtime().block_on(set_up(run))
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The admin's API client.
+struct Admin {
+    http: reqwest::Client,
+}
+
+impl Admin {
+    fn new(run: &Path) -> Admin {
+        let ca = std::fs::read(run.join("pki/ca.crt")).unwrap();
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Admin { http }
+    }
+
+    async fn call(&self, method: &str, path: &str, content_type: &str, body: serde_json::Value) {
+        let url = format!("{API}{path}");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = self
+            .http
+            .request(method.clone(), &url)
+            .bearer_auth(ADMIN_TOKEN)
+            .header("Content-Type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {url}: {status}: {text}");
+    }
+
+    async fn create(&self, path: &str, body: serde_json::Value) {
+        self.call("POST", path, "application/json", body).await;
+    }
+}
+
+/// A pod as the tests create it: labels, a controlling owner, node and containers.
+fn pod_json(
+    name: &str,
+    labels: serde_json::Value,
+    owner: (&str, &str),
+    node: &str,
+    containers: serde_json::Value,
+    annotations: serde_json::Value,
+) -> serde_json::Value {
+    let api_version = if owner.0 == "ReplicaSet" || owner.0 == "StatefulSet" {
+        "apps/v1"
+    } else {
+        "v1"
+    };
+    serde_json::json!({
+        "metadata": {
+            "name": name, "labels": labels, "annotations": annotations,
+            "ownerReferences": [{
+                "apiVersion": api_version, "kind": owner.0, "name": owner.1,
+                "uid": "11111111-2222-3333-4444-555555555555", "controller": true
+            }]
+        },
+        "spec": {"nodeName": node, "containers": containers}
+    })
+}
+
+async fn set_up(run: PathBuf) -> World {
+    let admin = Admin::new(&run);
+    for ns in [APPS, OTHER] {
+        admin
+            .create(
+                "/api/v1/namespaces",
+                serde_json::json!({"metadata": {"name": ns}}),
+            )
+            .await;
+    }
+    // RBAC: the collector's rules, cluster-wide for the reader and in APPS for the
+    // namespace reader; list only for the lister; nothing for nobody.
+    let rules_collect = serde_json::json!([
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+        {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]}
+    ]);
+    let rules_list =
+        serde_json::json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]);
+    let rbac = "/apis/rbac.authorization.k8s.io/v1";
+    for (name, rules) in [
+        ("livecov-collect", &rules_collect),
+        ("livecov-list", &rules_list),
+    ] {
+        admin
+            .create(
+                &format!("{rbac}/clusterroles"),
+                serde_json::json!({"metadata": {"name": name}, "rules": rules}),
+            )
+            .await;
+    }
+    let subject = |user: &str| serde_json::json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}]);
+    let role_ref = |role: &str| serde_json::json!({"kind": "ClusterRole", "apiGroup": "rbac.authorization.k8s.io", "name": role});
+    for (user, role) in [
+        ("livecov-reader", "livecov-collect"),
+        ("livecov-lister", "livecov-list"),
+    ] {
+        admin
+            .create(
+                &format!("{rbac}/clusterrolebindings"),
+                serde_json::json!({"metadata": {"name": user}, "subjects": subject(user), "roleRef": role_ref(role)}),
+            )
+            .await;
+    }
+    admin
+        .create(
+            &format!("{rbac}/namespaces/{APPS}/rolebindings"),
+            serde_json::json!({"metadata": {"name": "livecov-ns-reader"},
+                "subjects": subject("livecov-ns-reader"), "roleRef": role_ref("livecov-collect")}),
+        )
+        .await;
+
+    // Pods. (namespace, pod json, status: Some((phase, ip)))
+    let web = serde_json::json!({"app": "web"});
+    let pods = [
+        (
+            APPS,
+            pod_json(
+                "web-1",
+                web.clone(),
+                ("ReplicaSet", "web-7d9f"),
+                "node-a",
+                serde_json::json!([{"name": "app", "image": "example.com/web:1",
+                    "ports": [{"containerPort": 8080}, {"containerPort": 53700}]}]),
+                serde_json::json!({}),
+            ),
+            Some(("Running", "10.244.0.11")),
+        ),
+        (
+            APPS,
+            pod_json(
+                "web-2",
+                web.clone(),
+                ("ReplicaSet", "web-7d9f"),
+                "node-b",
+                serde_json::json!([
+                    {"name": "app", "image": "example.com/web:1",
+                     "env": [{"name": "COVERAGE_PORT", "value": "53710"}]},
+                    {"name": "sidecar", "image": "example.com/sidecar:2"}
+                ]),
+                serde_json::json!({"livecov.dev/ports": "53720"}),
+            ),
+            Some(("Running", "10.244.0.12")),
+        ),
+        (
+            APPS,
+            pod_json(
+                "web-pending",
+                web.clone(),
+                ("ReplicaSet", "web-7d9f"),
+                "node-a",
+                serde_json::json!([{"name": "app", "image": "example.com/web:1"}]),
+                serde_json::json!({}),
+            ),
+            None,
+        ),
+        (
+            APPS,
+            pod_json(
+                "web-noip",
+                web.clone(),
+                ("ReplicaSet", "web-7d9f"),
+                "node-a",
+                serde_json::json!([{"name": "app", "image": "example.com/web:1"}]),
+                serde_json::json!({}),
+            ),
+            Some(("Running", "")),
+        ),
+        (
+            APPS,
+            pod_json(
+                "db-1",
+                serde_json::json!({"app": "db"}),
+                ("StatefulSet", "db"),
+                "node-a",
+                serde_json::json!([{"name": "db", "image": "example.com/db:3"}]),
+                serde_json::json!({}),
+            ),
+            Some(("Running", "10.244.0.14")),
+        ),
+        (
+            OTHER,
+            pod_json(
+                "web-x",
+                web.clone(),
+                ("ReplicaSet", "web-x-55c"),
+                "node-c",
+                serde_json::json!([{"name": "app", "image": "example.com/web:1",
+                    "ports": [{"containerPort": 53700}]}]),
+                serde_json::json!({}),
+            ),
+            Some(("Running", "10.244.0.21")),
+        ),
+    ];
+    for (ns, pod, status) in &pods {
+        admin
+            .create(&format!("/api/v1/namespaces/{ns}/pods"), pod.clone())
+            .await;
+        let Some((phase, ip)) = status else { continue };
+        let name = pod["metadata"]["name"].as_str().unwrap();
+        let mut status = serde_json::json!({"phase": phase});
+        if !ip.is_empty() {
+            status["podIP"] = serde_json::json!(ip);
+            status["podIPs"] = serde_json::json!([{"ip": ip}]);
+        }
+        admin
+            .call(
+                "PATCH",
+                &format!("/api/v1/namespaces/{ns}/pods/{name}/status"),
+                "application/merge-patch+json",
+                serde_json::json!({"status": status}),
+            )
+            .await;
+    }
+
+    // Coverage servers where the pods' ports say; none for db-1.
+    let fixture = PathBuf::from(std::env::var_os(FIXTURE_VAR).unwrap());
+    let mut pids = BTreeMap::new();
+    for (pod, ip, port) in [
+        ("web-1", "10.244.0.11", 53700),
+        ("web-2", "10.244.0.12", 53710),
+        ("web-2", "10.244.0.12", 53720),
+        ("web-x", "10.244.0.21", 53700),
+    ] {
+        let pid = start_agent(&fixture, ip, port, &run);
+        pids.insert((pod.to_owned(), port), pid);
+    }
+    World { run, pids }
+}
+
+/// Starts the fixture with its agent on `ip:port`; returns its pid once the agent serves.
+fn start_agent(fixture: &Path, ip: &str, port: u16, run: &Path) -> u32 {
+    let mut child = Command::new(fixture)
+        .env("COVERAGE_PORT", port.to_string())
+        .env("LIVECOV_LISTEN_HOST", ip)
+        .env("FIXTURE_ADDR", "127.0.0.1:0")
+        .env_remove("GOCOVERDIR")
+        .env_remove("LIVECOV_PUSH_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the fixture");
+    let pid = child.id();
+    // The outer test kills these when the inner run is over.
+    use std::io::Write;
+    let mut pids = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run.join("agents.pids"))
+        .unwrap();
+    writeln!(pids, "{pid}").unwrap();
+    let want = format!("serving coverage on {ip}:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        assert!(Instant::now() < deadline, "no {want:?} from the fixture");
+        match lines.next() {
+            Some(Ok(line)) if line.contains(&want) => break,
+            Some(Ok(_)) => {}
+            other => panic!("the fixture on {ip}:{port} stopped before serving: {other:?}"),
+        }
+    }
+    // Keep draining stderr so the fixture never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    pid
+}
+
+/// A kubeconfig for `token` in the run directory (token in a file, CA by path, as users
+/// write them).
+fn kubeconfig(run: &Path, token: &str) -> PathBuf {
+    // One pair of files per call: the inner tests run in parallel.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let token_file = run.join(format!("{token}-{n}.token"));
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let path = run.join(format!("{token}-{n}.kubeconfig"));
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {API}\n    \
+             certificate-authority: {ca}\nusers:\n- name: u\n  user:\n    tokenFile: {tf}\n\
+             contexts:\n- name: test\n  context: {{cluster: test, user: u}}\ncurrent-context: test\n",
+            ca = run.join("pki/ca.crt").display(),
+            tf = token_file.display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn settings(token: &str, namespace: Option<&str>, selector: Option<&str>) -> KubeSettings {
+    KubeSettings {
+        kubeconfig: Some(kubeconfig(&world().run, token)),
+        namespace: namespace.map(str::to_owned),
+        selector: selector.map(str::to_owned),
+        ..KubeSettings::default()
+    }
+}
+
+fn info(
+    ns: &str,
+    pod: &str,
+    container: &str,
+    image: &str,
+    node: &str,
+    owner: (&str, &str),
+) -> PodInfo {
+    PodInfo {
+        namespace: ns.into(),
+        pod: pod.into(),
+        container: container.into(),
+        image: image.into(),
+        node: node.into(),
+        owner_kind: owner.0.into(),
+        owner_name: owner.1.into(),
+    }
+}
+
+fn target(ns: &str, pod: &str, port: u16, info: PodInfo) -> Target {
+    Target {
+        url: format!("{API}/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy"),
+        pod: Some(info),
+    }
+}
+
+fn web_targets() -> Vec<Target> {
+    let rs = ("ReplicaSet", "web-7d9f");
+    vec![
+        target(
+            APPS,
+            "web-1",
+            53700,
+            info(APPS, "web-1", "app", "example.com/web:1", "node-a", rs),
+        ),
+        target(
+            APPS,
+            "web-2",
+            53710,
+            info(APPS, "web-2", "app", "example.com/web:1", "node-b", rs),
+        ),
+        target(
+            APPS,
+            "web-2",
+            53720,
+            info(
+                APPS,
+                "web-2",
+                "sidecar",
+                "example.com/sidecar:2",
+                "node-b",
+                rs,
+            ),
+        ),
+    ]
+}
+
+fn web_x() -> Target {
+    target(
+        OTHER,
+        "web-x",
+        53700,
+        info(
+            OTHER,
+            "web-x",
+            "app",
+            "example.com/web:1",
+            "node-c",
+            ("ReplicaSet", "web-x-55c"),
+        ),
+    )
+}
+
+fn sorted(mut t: Vec<Target>) -> Vec<Target> {
+    t.sort();
+    t
+}
+
+#[test]
+#[ignore = "runs inside the cluster's network namespace, from kubernetes_discovery_through_the_pod_proxy"]
+fn inner_discover_selects_running_pods_by_label_and_namespace() {
+    if inside().is_none() {
+        return;
+    }
+    let rt = runtime();
+    // A namespace and a selector: web-pending (no status) and web-noip (Running, no IP)
+    // are left out, db-1 does not match, web-x is in another namespace.
+    let (_, found) = rt
+        .block_on(discover(&settings(
+            READER_TOKEN,
+            Some(APPS),
+            Some("app=web"),
+        )))
+        .unwrap();
+    assert_eq!(found, sorted(web_targets()));
+    // All namespaces.
+    let (_, found) = rt
+        .block_on(discover(&settings(READER_TOKEN, None, Some("app=web"))))
+        .unwrap();
+    let mut want = web_targets();
+    want.push(web_x());
+    assert_eq!(found, sorted(want));
+    // No selector: db-1 too, on the default port, with its StatefulSet.
+    let (_, found) = rt
+        .block_on(discover(&settings(READER_TOKEN, Some(APPS), None)))
+        .unwrap();
+    let mut want = web_targets();
+    want.push(target(
+        APPS,
+        "db-1",
+        53700,
+        info(
+            APPS,
+            "db-1",
+            "db",
+            "example.com/db:3",
+            "node-a",
+            ("StatefulSet", "db"),
+        ),
+    ));
+    assert_eq!(found, sorted(want));
+    // A selector nothing matches.
+    let (_, found) = rt
+        .block_on(discover(&settings(READER_TOKEN, None, Some("app=none"))))
+        .unwrap();
+    assert_eq!(found, []);
+    // A namespaced grant is enough for its namespace.
+    let (_, found) = rt
+        .block_on(discover(&settings(
+            NS_READER_TOKEN,
+            Some(APPS),
+            Some("app=web"),
+        )))
+        .unwrap();
+    assert_eq!(found, sorted(web_targets()));
+}
+
+#[test]
+#[ignore = "runs inside the cluster's network namespace, from kubernetes_discovery_through_the_pod_proxy"]
+fn inner_probe_and_snapshot_through_the_pod_proxy_with_a_limited_token() {
+    if inside().is_none() {
+        return;
+    }
+    let rt = runtime();
+    let w = world();
+    let (client, found) = rt
+        .block_on(discover(&settings(READER_TOKEN, None, Some("app=web"))))
+        .unwrap();
+    assert_eq!(found.len(), 4);
+    rt.block_on(async {
+        for t in &found {
+            let pod = t.pod.as_ref().unwrap();
+            let port: u16 = t
+                .url
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .trim_end_matches("/proxy")
+                .parse()
+                .unwrap();
+            let pid = w.pids[&(pod.pod.clone(), port)];
+            let server = client
+                .probe(t)
+                .await
+                .unwrap_or_else(|e| panic!("probe {}: {e}", t.url));
+            // The process behind this pod's port, not another one.
+            assert_eq!(server.pid, u64::from(pid), "{}", t.url);
+            let snap = client
+                .snapshot(t, false)
+                .await
+                .unwrap_or_else(|e| panic!("snapshot {}: {e}", t.url));
+            assert_eq!(snap.server.pid, u64::from(pid));
+            let meta = snap
+                .meta
+                .as_ref()
+                .expect("the meta-data comes with the first snapshot");
+            assert_eq!(&meta[..4], b"\0cvm");
+            assert!(snap.counters.len() > 24);
+            let again = client.snapshot(t, true).await.unwrap();
+            assert_eq!((again.meta, again.hash), (None, snap.hash));
+        }
+    });
+}
+
+#[test]
+#[ignore = "runs inside the cluster's network namespace, from kubernetes_discovery_through_the_pod_proxy"]
+fn inner_token_without_pods_proxy_gets_the_rbac_message() {
+    if inside().is_none() {
+        return;
+    }
+    let rt = runtime();
+    let err = refused(&rt, settings(LISTER_TOKEN, Some(APPS), Some("app=web")));
+    assert!(matches!(err, KubeError::ProxyForbidden { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "GET {API}/api/v1/namespaces/{APPS}/pods/web-1:53700/proxy/health would answer 403 Forbidden"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("may not get pods/proxy in namespace lc-apps"),
+        "{text}"
+    );
+    assert!(text.contains("hint: grant get on pods/proxy"), "{text}");
+    // And what the review predicted is what the proxy does.
+    let client = Client::new(
+        Duration::from_secs(10),
+        Some(LISTER_TOKEN.into()),
+        &[ca()],
+        false,
+    )
+    .unwrap();
+    let err = rt
+        .block_on(client.probe(&web_targets()[0]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("403"), "{err}");
+}
+
+/// The error of a discovery that must fail.
+fn refused(rt: &tokio::runtime::Runtime, settings: KubeSettings) -> KubeError {
+    match rt.block_on(discover(&settings)) {
+        Ok((_, found)) => panic!("discovery with {settings:?} succeeded: {found:?}"),
+        Err(e) => e,
+    }
+}
+
+fn ca() -> Vec<u8> {
+    std::fs::read(world().run.join("pki/ca.crt")).unwrap()
+}
+
+#[test]
+#[ignore = "runs inside the cluster's network namespace, from kubernetes_discovery_through_the_pod_proxy"]
+fn inner_token_without_list_gets_the_rbac_message() {
+    if inside().is_none() {
+        return;
+    }
+    let rt = runtime();
+    let err = refused(&rt, settings(NOBODY_TOKEN, Some(APPS), None));
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "{API}/api/v1/namespaces/{APPS}/pods?limit=500: 403 Forbidden"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: the token may not list pods in namespace lc-apps"),
+        "{text}"
+    );
+    assert!(text.contains("pods/proxy"), "{text}");
+    // A grant in one namespace does not list all of them.
+    let text = refused(&rt, settings(NS_READER_TOKEN, None, None)).to_string();
+    assert!(
+        text.starts_with(&format!("{API}/api/v1/pods?limit=500: 403 Forbidden")),
+        "{text}"
+    );
+    assert!(text.contains("cluster-wide, for all namespaces"), "{text}");
+    assert!(text.contains("or pass --namespace"), "{text}");
+    // A token the API server does not know.
+    let text = refused(&rt, settings("not-a-token", Some(APPS), None)).to_string();
+    assert!(text.contains("401 Unauthorized"), "{text}");
+    assert!(text.contains("did not accept the token"), "{text}");
+}
