@@ -522,8 +522,11 @@ fn start_agent(fixture: &Path, ip: &str, port: u16, run: &Path) -> u32 {
             other => panic!("the fixture on {ip}:{port} stopped before serving: {other:?}"),
         }
     }
-    // Keep draining stderr so the fixture never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    // Keep draining stderr so the fixture never blocks on a full pipe, and reap it.
+    std::thread::spawn(move || {
+        lines.for_each(drop);
+        let _ = child.wait();
+    });
     pid
 }
 
