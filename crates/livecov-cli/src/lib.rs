@@ -8,6 +8,7 @@
 mod cluster;
 mod collect;
 mod demo;
+mod doctor;
 mod exit;
 mod gocmd;
 mod progress;
@@ -51,6 +52,8 @@ enum Command {
     /// The sources builds were made from: fetch them, explain the path mapping.
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// Explain why coverage is missing: for a binary, a coverage directory or a server.
+    Doctor(doctor::DoctorArgs),
     /// Run livecov on real example coverage data shipped in the binary.
     ///
     /// Writes a few pods of coverage data (written by real programs built with
@@ -141,6 +144,7 @@ where
         Command::Cluster(ClusterCommand::Compile(args)) => or_error(cluster::compile::run(&args)),
         Command::Report(args) => or_error(cluster::report::run(&args)),
         Command::Collect(args) => or_error(collect::run(&args)),
+        Command::Doctor(args) => doctor::run(&args),
         Command::Render(args) => or_error(site::render(&args)),
         Command::Cluster(ClusterCommand::CloneSources(args))
         | Command::Sources(SourcesCommand::Fetch(args)) => or_error(site::fetch(&args)),

@@ -11,6 +11,7 @@ pub mod agent;
 pub mod collect;
 pub mod compile;
 pub mod demo;
+pub mod doctor;
 pub mod download;
 pub mod images;
 pub mod report;
