@@ -26,7 +26,8 @@ in the last round.",
     after_help = "Examples:\n  \
 livecov collect --collection run1 127.0.0.1:53700 127.0.0.1:53701\n  \
 livecov collect --collection run1 --scan 10.0.0.7 --watch 10s\n  \
-livecov collect --collection run1 --scan 127.0.0.1 --reset --watch 5s   # a scenario"
+livecov collect --collection run1 --scan 127.0.0.1 --reset --watch 5s   # a scenario\n  \
+livecov collect --collection run1 --kubernetes -n e2e -l app=web --watch 30s"
 )]
 pub struct CollectArgs {
     /// The collection directory (created when missing).
@@ -68,6 +69,29 @@ pub struct CollectArgs {
     /// push is accepted: use that on loopback or trusted networks only.
     #[arg(long, value_name = "FILE", requires = "listen")]
     pub token_file: Option<PathBuf>,
+
+    /// Collect from pods listed through the Kubernetes API (kubeconfig or in-cluster
+    /// credentials), reached through the API server's pod proxy: no port-forward, no
+    /// route to the pods needed. The token needs `list pods` and `get pods/proxy`.
+    #[arg(long)]
+    pub kubernetes: bool,
+
+    /// With --kubernetes: the kubeconfig (default KUBECONFIG, ~/.kube/config, else
+    /// in-cluster).
+    #[arg(long, value_name = "FILE", requires = "kubernetes")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// With --kubernetes: the kubeconfig context (default its current-context).
+    #[arg(long, value_name = "NAME", requires = "kubernetes")]
+    pub context: Option<String>,
+
+    /// With --kubernetes: only pods of this namespace (default all namespaces).
+    #[arg(long, short = 'n', value_name = "NS", requires = "kubernetes")]
+    pub namespace: Option<String>,
+
+    /// With --kubernetes: only pods matching this label selector (app=web,tier!=db).
+    #[arg(long, short = 'l', value_name = "SELECTOR", requires = "kubernetes")]
+    pub selector: Option<String>,
 
     /// Requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 16)]
@@ -111,6 +135,15 @@ pub fn run(args: &CollectArgs) -> Result<Exit> {
     settings.timeout = args.timeout;
     settings.concurrency = args.concurrency;
     settings.listen = args.listen;
+    if args.kubernetes {
+        settings.kubernetes = Some(livecov_collect::kube::KubeSettings {
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+            namespace: args.namespace.clone(),
+            selector: args.selector.clone(),
+            timeout: args.timeout,
+        });
+    }
     if let Some(f) = &args.token_file {
         let token = std::fs::read_to_string(f)
             .with_context(|| format!("reading the token file {}", f.display()))?;

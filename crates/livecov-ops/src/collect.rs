@@ -53,6 +53,9 @@ pub struct CollectSettings {
     pub listen: Option<std::net::SocketAddr>,
     /// The bearer token pushes must carry.
     pub push_token: Option<String>,
+    /// Pods to collect from, listed through this Kubernetes API server and reached
+    /// through its pod proxy (listed again every round).
+    pub kubernetes: Option<livecov_collect::kube::KubeSettings>,
 }
 
 impl CollectSettings {
@@ -75,6 +78,7 @@ impl CollectSettings {
             ca: Vec::new(),
             listen: None,
             push_token: None,
+            kubernetes: None,
         }
     }
 }
@@ -130,7 +134,11 @@ pub fn collect(
         fixed.push(Target::parse(word)?);
     }
     fixed.extend(settings.discovered.iter().cloned());
-    if fixed.is_empty() && settings.scan.is_empty() && settings.listen.is_none() {
+    if fixed.is_empty()
+        && settings.scan.is_empty()
+        && settings.listen.is_none()
+        && settings.kubernetes.is_none()
+    {
         anyhow::bail!(
             "nothing to collect from: give targets (URL or host:port), --scan HOST or --listen ADDR"
         );
@@ -185,6 +193,23 @@ pub fn collect(
             }
             targets.extend(found.into_iter().map(|(t, _)| t));
         }
+        // Pods, through the API server: its own client (its token goes nowhere else).
+        let mut kube_client = None;
+        if let Some(kube) = &settings.kubernetes {
+            match runtime.block_on(livecov_collect::kube::discover(kube)) {
+                Ok((c, pods)) => {
+                    if pods.is_empty() && summary.rounds == 1 {
+                        reporter.note("kubernetes: no running pod matched");
+                    }
+                    targets.extend(pods);
+                    kube_client = Some(c);
+                }
+                Err(e) => {
+                    reporter.diagnostic(Severity::Error, &format!("kubernetes: {e}"));
+                    summary.failures += 1;
+                }
+            }
+        }
         targets.sort();
         targets.dedup();
         seen.extend(targets.iter().map(|t| t.url.clone()));
@@ -193,7 +218,10 @@ pub fn collect(
             .block_on(
                 stream::iter(targets.iter().cloned())
                     .map(|t| {
-                        let client = &client;
+                        let client = match (&t.pod, &kube_client) {
+                            (Some(_), Some(k)) => k,
+                            _ => &client,
+                        };
                         let nometa = writer.has_meta(&t);
                         async move {
                             let mut r = client.snapshot(&t, nometa).await;
@@ -220,6 +248,10 @@ pub fn collect(
                     Ok(_) => Ok(()),
                     Err(_) if snap.meta.is_none() => {
                         // The process changed since the last round: ask again, with meta.
+                        let client = match (&target.pod, &kube_client) {
+                            (Some(_), Some(k)) => k,
+                            _ => &client,
+                        };
                         runtime
                             .block_on(client.snapshot(&target, false))
                             .map_err(|e| e.to_string())
@@ -238,6 +270,10 @@ pub fn collect(
                 Ok(()) => {
                     summary.snapshots += 1;
                     if settings.reset_after_first && summary.rounds == 1 {
+                        let client = match (&target.pod, &kube_client) {
+                            (Some(_), Some(k)) => k,
+                            _ => &client,
+                        };
                         if let Err(e) = runtime.block_on(client.reset(&target)) {
                             reporter.diagnostic(Severity::Error, &e.to_string());
                             summary.failures += 1;

@@ -30,7 +30,7 @@ mod external;
 const RUN_VAR: &str = "LIVECOV_KUBE_TEST_RUN";
 /// The fixture binary, for the re-run.
 const FIXTURE_VAR: &str = "LIVECOV_KUBE_TEST_FIXTURE";
-const INNER_TESTS: usize = 4;
+const INNER_TESTS: usize = 5;
 
 const ADMIN_TOKEN: &str = "livecov-test-admin";
 /// list pods and get pods/proxy, cluster-wide.
@@ -826,4 +826,60 @@ fn inner_token_without_list_gets_the_rbac_message() {
     let text = refused(&rt, settings("not-a-token", Some(APPS), None)).to_string();
     assert!(text.contains("401 Unauthorized"), "{text}");
     assert!(text.contains("did not accept the token"), "{text}");
+}
+
+#[test]
+#[ignore = "runs inside the cluster's network namespace, from kubernetes_discovery_through_the_pod_proxy"]
+fn inner_collect_kubernetes_writes_each_pods_series_with_its_owner() {
+    if inside().is_none() {
+        return;
+    }
+    let w = world();
+    let collection = w.run.join("collect-kube");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_livecov"))
+        .args(["collect", "--collection"])
+        .arg(&collection)
+        .args(["--kubernetes", "--kubeconfig"])
+        .arg(kubeconfig(&w.run, READER_TOKEN))
+        .args(["-n", APPS, "-l", "app=web"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("collected 3 snapshots from 3 targets"),
+        "{stderr}"
+    );
+    let mut dirs: Vec<String> = std::fs::read_dir(collection.join("coverage"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    assert!(
+        dirs[0].starts_with(&format!("node-a-{APPS}-web-1-app-")),
+        "node, namespace, pod and container name the series: {dirs:?}"
+    );
+    let metadata = std::fs::read_to_string(
+        collection
+            .join("coverage")
+            .join(&dirs[0])
+            .join("metadata.json"),
+    )
+    .unwrap();
+    assert!(
+        metadata.contains("\"owner_kind\": \"ReplicaSet\"") && metadata.contains("web-7d9f"),
+        "{metadata}"
+    );
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_livecov"))
+        .args(["report", "--format", "json", "--collection"])
+        .arg(&collection)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let owners = json["owners"].as_array().unwrap();
+    assert!(
+        owners.iter().any(|o| o["owner"] == "web-7d9f"),
+        "the ReplicaSet owns the pods: {json:#}"
+    );
 }
