@@ -39,9 +39,11 @@ Example (Dockerfile):
 
 /// `livecov go build <args>`.
 pub fn build(args: &[String]) -> Exit {
+    // go build has no -h of its own: anywhere before `--` it asks for this help.
     if args
-        .first()
-        .is_some_and(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
+        .iter()
+        .take_while(|a| *a != "--")
+        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
     {
         print!("{BUILD_HELP}");
         return Exit::Ok;
