@@ -23,9 +23,27 @@ use std::path::Path;
 
 use anyhow::Context;
 
-/// Opens the store of a compiled collection (`<collection>/livecov.db`), with a hint
-/// when it has not been compiled yet.
+/// Opens the store of a compiled collection (`<collection>/livecov.db`) for reading
+/// only ([`livecov_store::Store::open_read_only`]), so a collection the user may read but
+/// not write can be reported on and rendered; with a hint when it has not been compiled.
+/// A store of an older schema is opened for writing, which migrates it.
 pub fn open_compiled(collection: &Path) -> anyhow::Result<livecov_store::Store> {
+    let db = compiled_db(collection)?;
+    match livecov_store::Store::open_read_only(&db) {
+        Err(livecov_store::StoreError::TooOld { .. }) => livecov_store::Store::open(&db),
+        opened => opened,
+    }
+    .with_context(|| format!("opening {}", db.display()))
+}
+
+/// Opens the store of a compiled collection for updates (`clone-sources` records its
+/// fetches), with the same hint as [`open_compiled`].
+pub fn open_compiled_for_update(collection: &Path) -> anyhow::Result<livecov_store::Store> {
+    let db = compiled_db(collection)?;
+    livecov_store::Store::open(&db).with_context(|| format!("opening {}", db.display()))
+}
+
+fn compiled_db(collection: &Path) -> anyhow::Result<std::path::PathBuf> {
     let db = collection.join("livecov.db");
     if !db.exists() {
         anyhow::bail!(
@@ -34,5 +52,17 @@ pub fn open_compiled(collection: &Path) -> anyhow::Result<livecov_store::Store> 
             collection.display()
         );
     }
-    livecov_store::Store::open(&db).with_context(|| format!("opening {}", db.display()))
+    Ok(db)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Download skips what compile would refuse to read; the two limits are one.
+    #[test]
+    fn download_and_compile_share_the_coverage_file_limit() {
+        assert_eq!(
+            livecov_collect::download::MAX_COVERAGE_BYTES,
+            livecov_formats::gocovdata::read::MAX_FILE_BYTES
+        );
+    }
 }

@@ -50,6 +50,14 @@ pub enum StoreError {
         /// What was wrong.
         what: String,
     },
+    /// The file has an older schema, which a read-only open cannot migrate.
+    #[error("store {path}: schema version {found} is older than this livecov's ({SCHEMA_VERSION}) and the store is opened read-only; run `livecov cluster compile` on it first")]
+    TooOld {
+        /// The database file.
+        path: String,
+        /// The version found.
+        found: i64,
+    },
     /// The file was written by a newer livecov.
     #[error("store {path}: schema version {found} is newer than this livecov understands ({SCHEMA_VERSION}); upgrade livecov")]
     TooNew {
@@ -281,6 +289,21 @@ fn decode_list(s: String) -> Vec<String> {
     s.split('\n').map(str::to_owned).collect()
 }
 
+/// `path` percent-encoded for a `file:` URI (SQLite decodes `%XX`; `?` and `#` would end
+/// the path).
+fn url_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn owner_query(filter: &str) -> String {
     format!(
         "SELECT key, namespace, owner_type, owner, binary, build_id, pods, containers, \
@@ -327,6 +350,63 @@ impl Store {
         })?;
         let mut store = Store { conn, path: p };
         store.init()?;
+        Ok(store)
+    }
+
+    /// Opens the store at `path` for reading only: nothing is created or changed, so a
+    /// store the user may read but not write (a CI artifact, a read-only mount, another
+    /// user's collection) can be reported on. While a writer has the store open (its
+    /// `-wal` file exists) the WAL is shared as usual, so committed changes are seen; a
+    /// closed store, or one whose `-shm` cannot be made, is opened `immutable=1`, which
+    /// creates no `-wal` or `-shm` file. The schema is not migrated: a store older than
+    /// this livecov is [`StoreError::TooOld`].
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        use rusqlite::OpenFlags;
+        let p = path.display().to_string();
+        let err = |source| StoreError::Sqlite {
+            path: p.clone(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let shared = if Path::new(&wal).exists() {
+            Connection::open_with_flags(path, flags).and_then(|conn| {
+                // The first read maps the -shm; fails when it cannot be made.
+                conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+                Ok(conn)
+            })
+        } else {
+            Err(rusqlite::Error::InvalidQuery)
+        };
+        let conn = match shared {
+            Ok(conn) => conn,
+            Err(_) => {
+                let abs = std::path::absolute(path)
+                    .map_err(|e| err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+                let uri = url_path(&abs);
+                Connection::open_with_flags(format!("file:{uri}?immutable=1"), flags)
+                    .map_err(err)?
+            }
+        };
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")
+            .map_err(err)?;
+        let store = Store { conn, path: p };
+        let found = store.version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: store.path.clone(),
+                found,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            return Err(StoreError::TooOld {
+                path: store.path.clone(),
+                found,
+            });
+        }
         Ok(store)
     }
 
@@ -634,6 +714,66 @@ pub struct Tx<'a> {
 }
 
 impl Tx<'_> {
+    /// Opens the store at `path` for reading only: nothing is created or changed, so a
+    /// store the user may read but not write (a CI artifact, a read-only mount, another
+    /// user's collection) can be reported on. While a writer has the store open (its
+    /// `-wal` file exists) the WAL is shared as usual, so committed changes are seen; a
+    /// closed store, or one whose `-shm` cannot be made, is opened `immutable=1`, which
+    /// creates no `-wal` or `-shm` file. The schema is not migrated: a store older than
+    /// this livecov is [`StoreError::TooOld`].
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        use rusqlite::OpenFlags;
+        let p = path.display().to_string();
+        let err = |source| StoreError::Sqlite {
+            path: p.clone(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let shared = if Path::new(&wal).exists() {
+            Connection::open_with_flags(path, flags).and_then(|conn| {
+                // The first read maps the -shm; fails when it cannot be made.
+                conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+                Ok(conn)
+            })
+        } else {
+            Err(rusqlite::Error::InvalidQuery)
+        };
+        let conn = match shared {
+            Ok(conn) => conn,
+            Err(_) => {
+                let abs = std::path::absolute(path)
+                    .map_err(|e| err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+                let uri = url_path(&abs);
+                Connection::open_with_flags(format!("file:{uri}?immutable=1"), flags)
+                    .map_err(err)?
+            }
+        };
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")
+            .map_err(err)?;
+        let store = Store { conn, path: p };
+        let found = store.version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: store.path.clone(),
+                found,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            return Err(StoreError::Corrupt {
+                path: store.path.clone(),
+                what: format!(
+                    "schema version {found} is older than this livecov's ({SCHEMA_VERSION}) and \
+                     the store is opened read-only; run `livecov cluster compile` on it first"
+                ),
+            });
+        }
+        Ok(store)
+    }
+
     fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.to_owned(),
@@ -1000,6 +1140,45 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn a_store_in_a_read_only_directory_opens_read_only_without_writing() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, mut store) = open();
+        store.transaction(|tx| tx.set_setting("k", "v")).unwrap();
+        drop(store);
+        let db = dir.path().join("s.db");
+        let beside = |ext: &str| dir.path().join(format!("s.db-{ext}")).exists();
+        assert!(!beside("wal") && !beside("shm"));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+        let mut ro = Store::open_read_only(&db);
+        // As root the mode does not stop writes, so what is checked is that nothing is
+        // written: no -wal or -shm beside the store while it is open, and no update.
+        let created = (beside("wal"), beside("shm"));
+        let update = ro
+            .as_mut()
+            .map(|ro| ro.transaction(|tx| tx.set_setting("k", "w")).is_err())
+            .map_err(|e| e.to_string());
+        let read = ro
+            .as_ref()
+            .map(|ro| ro.setting("k").unwrap())
+            .map_err(|e| e.to_string());
+        drop(ro);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(read.unwrap().as_deref(), Some("v"));
+        assert_eq!(created, (false, false));
+        assert!(update.unwrap(), "a read-only store took an update");
+    }
+
+    #[test]
+    fn a_read_only_open_sees_what_a_writer_committed() {
+        let (dir, mut store) = open();
+        store.transaction(|tx| tx.set_setting("k", "v")).unwrap();
+        let ro = Store::open_read_only(&dir.path().join("s.db")).unwrap();
+        assert_eq!(ro.setting("k").unwrap().as_deref(), Some("v"));
+        store.transaction(|tx| tx.set_setting("k", "w")).unwrap();
+        assert_eq!(ro.setting("k").unwrap().as_deref(), Some("w"));
     }
 
     #[test]

@@ -355,7 +355,7 @@ fn allow_local_remotes(flag: bool) -> bool {
 /// shared cache, exactly those commits, and records each outcome in the store.
 pub fn fetch(args: &FetchSettings, reporter: &dyn Reporter) -> Result<FetchSummary> {
     let started = Instant::now();
-    let mut store = crate::open_compiled(&args.collection)?;
+    let mut store = crate::open_compiled_for_update(&args.collection)?;
     let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut without_commit = 0;
     for r in store.image_sources()? {
