@@ -204,9 +204,46 @@ pub struct Example {
     pub source: std::result::Result<(String, String), String>,
 }
 
+/// The file that marks a directory as the demo's own output: `repo/` and `coverage/`
+/// are only written into when it is there (or when neither exists yet).
+const MARKER: &str = ".livecov-demo";
+
+/// Refuses to write into `dir/repo` or `dir/coverage` when either is a symbolic link,
+/// or exists but was not made by the demo (no [`MARKER`]): the demo overwrites and
+/// `git add`s files there, which would lose a user's work. Then writes the marker.
+fn claim(dir: &Path) -> Result<()> {
+    let marked = dir.join(MARKER).is_file();
+    for name in ["repo", "coverage"] {
+        let path = dir.join(name);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => anyhow::bail!(
+                "{}: is a symbolic link; livecov demo does not write through links\n\
+                 hint: remove it, or give another --dir",
+                path.display()
+            ),
+            Ok(_) if !marked => anyhow::bail!(
+                "{} exists and was not made by livecov demo (no {}); the demo would \
+                 overwrite files there\nhint: give an empty or new --dir",
+                path.display(),
+                dir.join(MARKER).display()
+            ),
+            _ => {}
+        }
+    }
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let marker = dir.join(MARKER);
+    fs::write(
+        &marker,
+        "written by `livecov demo`; repo/ and coverage/ here are its own\n",
+    )
+    .with_context(|| format!("writing {}", marker.display()))
+}
+
 /// Writes the example pods as a collection under `dir` (`coverage/<pod>/` with their
 /// Go files, `metadata.json` and `info.json`) and the sources repository `repo/`.
+/// A `repo/` or `coverage/` there that the demo did not make, or a link, is refused.
 pub fn write_example(dir: &Path) -> Result<Example> {
+    claim(dir)?;
     let coverage = dir.join("coverage");
     let mut pod_dirs: Vec<PathBuf> = Vec::new();
     for (rel, bytes) in FILES {
@@ -240,4 +277,57 @@ pub fn write_example(dir: &Path) -> Result<Example> {
         pod_dirs,
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_refuses_a_repo_it_did_not_create() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = d.path().join("repo");
+        fs::create_dir_all(&repo).unwrap();
+        fs::write(repo.join("main.go"), "package main // MY CODE\n").unwrap();
+        let err = format!("{:#}", write_example(d.path()).err().expect("refused"));
+        assert!(err.contains(&repo.display().to_string()), "{err}");
+        assert!(err.contains("not made by livecov demo"), "{err}");
+        assert_eq!(
+            fs::read_to_string(repo.join("main.go")).unwrap(),
+            "package main // MY CODE\n"
+        );
+        assert!(!d.path().join("coverage").exists());
+    }
+
+    #[test]
+    fn demo_refuses_symlinked_repo_or_coverage() {
+        for name in ["repo", "coverage"] {
+            let d = tempfile::tempdir().unwrap();
+            let dir = d.path().join("demo");
+            write_example(&dir).unwrap();
+            let elsewhere = d.path().join("elsewhere");
+            fs::create_dir_all(&elsewhere).unwrap();
+            let link = dir.join(name);
+            fs::remove_dir_all(&link).unwrap();
+            std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+            let err = format!("{:#}", write_example(&dir).err().expect("refused"));
+            assert!(
+                err.contains(&link.display().to_string()) && err.contains("symbolic link"),
+                "{err}"
+            );
+            assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0, "{name}");
+        }
+    }
+
+    #[test]
+    fn demo_rewrites_its_own_output() {
+        let d = tempfile::tempdir().unwrap();
+        let first = write_example(d.path()).unwrap();
+        let again = write_example(d.path()).unwrap();
+        assert_eq!(first.pod_dirs, again.pod_dirs);
+        assert_eq!(first.source.is_ok(), again.source.is_ok());
+        if let (Ok(a), Ok(b)) = (&first.source, &again.source) {
+            assert_eq!(a, b);
+        }
+    }
 }
