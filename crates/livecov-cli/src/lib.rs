@@ -98,8 +98,8 @@ enum ClusterCommand {
     Render(site::RenderArgs),
     /// Fetch the source of every build at its exact commit into a shared git cache.
     ///
-    /// One bare repository per remote (HTTPS, SSH `git@host:org/repo`, git://; file://
-    /// with `--allow-local-remotes`); only the commits the builds were made from are
+    /// One bare repository per remote (HTTPS, SSH `git@host:org/repo`; file://, http://
+    /// and git:// with `--allow-local-remotes`); only the commits the builds were made from are
     /// fetched, and files are read straight from git's object database (no checkout). A
     /// commit that cannot be fetched is recorded and shown as such; it is never replaced
     /// by another commit.

@@ -121,15 +121,16 @@ impl fmt::Display for RemoteKey {
 /// syntax), matching [`check_remote`].
 ///
 /// [`GIT_ALLOW_PROTOCOL`]: https://git-scm.com/docs/git#Documentation/git.txt-GITALLOWPROTOCOL
-pub(crate) const NETWORK_PROTOCOLS: &str = "https:ssh:git";
+pub(crate) const NETWORK_PROTOCOLS: &str = "https:ssh";
 /// The transports allowed to git when local remotes are.
 pub(crate) const ALL_PROTOCOLS: &str = "https:ssh:git:file:http";
 
 /// Checks that a remote uses a transport that metadata written by someone else may name:
-/// `https://`, ssh (`ssh://`, `git+ssh://`, `ssh+git://`, `user@host:path`) or `git://`.
+/// `https://` or ssh (`ssh://`, `git+ssh://`, `ssh+git://`, `user@host:path`).
 /// A local repository (`file://`, an absolute path) would let an image label make livecov
-/// read, and publish, a repository of this machine; plain `http://` can be tampered with
-/// in transit. Both are refused unless `allow_local`. URLs that are not valid remotes
+/// read, and publish, a repository of this machine; plain `http://` and `git://` (plain
+/// TCP, unauthenticated) can be tampered with in transit, and a short commit id is
+/// resolved against the branches the remote sends. All are refused unless `allow_local`. URLs that are not valid remotes
 /// at all are left to [`RemoteKey::parse`].
 pub fn check_remote(url: &str, allow_local: bool) -> Result<()> {
     let trimmed = url.trim();
@@ -137,6 +138,7 @@ pub fn check_remote(url: &str, allow_local: bool) -> Result<()> {
         match scheme.to_ascii_lowercase().as_str() {
             "file" => Some("a file:// URL names a repository on this machine"),
             "http" => Some("plain http:// can be altered in transit; use https://"),
+            "git" => Some("git:// is unauthenticated and can be altered in transit; use https://"),
             _ => None,
         }
     } else if trimmed.starts_with('/') {
@@ -188,7 +190,8 @@ fn parse_authority(authority: &str) -> std::result::Result<String, String> {
     let valid = host
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-    if !valid || host.starts_with('.') {
+    // A leading '-' would reach git, and ssh, as an option.
+    if !valid || host.starts_with(['.', '-']) {
         return Err(format!("invalid host {host:?}"));
     }
     Ok(host.to_ascii_lowercase())
@@ -243,6 +246,18 @@ mod tests {
     }
 
     #[test]
+    fn git_protocol_is_refused_by_default_like_http() {
+        let err = check_remote("git://github.com/org/repo", false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("git://") && err.contains("https://"), "{err}");
+        assert!(check_remote("GIT://github.com/org/repo", false).is_err());
+        assert!(check_remote("git://github.com/org/repo", true).is_ok());
+        assert!(!NETWORK_PROTOCOLS.split(':').any(|p| p == "git"));
+        assert!(ALL_PROTOCOLS.split(':').any(|p| p == "git"));
+    }
+
+    #[test]
     fn local_paths_live_under_file() {
         assert_eq!(key("file:///srv/git/repo.git"), "file/srv/git/repo.git");
         assert_eq!(
@@ -289,6 +304,10 @@ mod tests {
             "https://github.com/.git",
             "https://ho st/org/repo",
             "ssh://git@github.com/org/\u{0}repo",
+            "git://-x/y",
+            "https://-oProxyCommand=x/y",
+            "ssh://git@-x/y",
+            "git@-x:y",
         ] {
             assert!(RemoteKey::parse(url).is_err(), "{url:?} should be rejected");
         }

@@ -193,7 +193,10 @@ fn fetches_over_git_daemon() {
     let served = tmp.path().join("served");
     let (_repo, [c1, c2, c3]) = three_commits(served.join("org/three"));
     let daemon = Daemon::start(&served);
-    let cache = GitCache::open(&tmp.path().join("cache")).unwrap();
+    // git:// is plain TCP: opt-in, like http://.
+    let cache = GitCache::open(&tmp.path().join("cache"))
+        .unwrap()
+        .allow_local_remotes(true);
     let url = daemon.url("org/three");
 
     let outcomes = cache.fetch(&url, &[c2.clone(), c3[..9].to_owned()]);
@@ -294,7 +297,7 @@ fn git_tree_lists_blobs_only_and_resolves_file_symlinks() {
 }
 
 #[test]
-fn local_and_plain_http_remotes_are_refused_by_default() {
+fn local_plain_http_and_git_protocol_remotes_are_refused_by_default() {
     // A remote comes from an image label or info.json, written by whoever built the
     // image: by default it may not make livecov read a repository on this machine.
     let tmp = tempfile::tempdir().unwrap();
@@ -305,6 +308,7 @@ fn local_and_plain_http_remotes_are_refused_by_default() {
         repo.file_url(),
         path.clone(),
         format!("http://127.0.0.1:1{path}"),
+        format!("git://127.0.0.1:1{path}"),
     ] {
         let outcome = cache.fetch(&url, std::slice::from_ref(&c2)).remove(0);
         let err = outcome.result.unwrap_err();
@@ -328,10 +332,11 @@ fn local_and_plain_http_remotes_are_refused_by_default() {
         "ssh://git@github.com/org/repo",
         "git+ssh://git@github.com/org/repo",
         "git@github.com:org/repo.git",
-        "git://github.com/org/repo",
     ] {
         assert!(check_remote(url, false).is_ok(), "{url}");
     }
+    assert!(check_remote("git://github.com/org/repo", false).is_err());
+    assert!(check_remote("git://github.com/org/repo", true).is_ok());
     assert!(check_remote("file:///srv/r", true).is_ok());
     assert!(check_remote("/srv/r", true).is_ok());
 

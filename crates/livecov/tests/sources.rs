@@ -376,14 +376,27 @@ fn clone_sources_over_git_daemon() {
     let c = tmp.path().join("c");
     collection_at(&d, &c, &url, &commit);
     let shared = tmp.path().join("cache");
-    let out = livecov(&[
-        "sources",
-        "fetch",
-        "--collection",
-        c.to_str().unwrap(),
-        "--sources",
-        shared.to_str().unwrap(),
-    ]);
+    let fetch = |allow: &[&str]| {
+        let mut args = vec![
+            "sources",
+            "fetch",
+            "--collection",
+            c.to_str().unwrap(),
+            "--sources",
+            shared.to_str().unwrap(),
+        ];
+        args.extend_from_slice(allow);
+        livecov(&args)
+    };
+    // git:// is plain TCP: refused unless allowed, like http://.
+    let out = fetch(&[]);
+    assert!(
+        text(&out).contains("0 fetched, 0 already cached, 1 failed")
+            && text(&out).contains("git://"),
+        "{}",
+        text(&out)
+    );
+    let out = fetch(&["--allow-local-remotes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("1 fetched, 0 already cached, 0 failed"),
