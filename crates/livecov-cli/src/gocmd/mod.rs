@@ -122,6 +122,12 @@ fn command_specs(cmd: &str) -> Vec<Spec> {
                 kind: Kind::Value,
                 help: "Directory holding the sources: the module or workspace root (default .)",
             });
+            specs.push(Spec {
+                name: "force",
+                kind: Kind::Bool,
+                help: "Write into a non-empty -o directory livecov did not write (no \
+                       .livecov-manifest.json), overwriting files there",
+            });
         }
         "debugdump" => specs.push(Spec {
             name: "live",
@@ -157,9 +163,9 @@ pub fn overview() -> String {
     for (name, what) in COMMANDS {
         s.push_str(&format!("  {name:<10} {what}\n"));
     }
+    // Building programs that serve their coverage while they run (not covdata's).
     s.push_str(
-        "\nBuilding programs that serve their coverage while they run:\n  \
-         build      go build -cover with livecov's agent added to every main package\n  \
+        "  build      go build -cover with livecov's agent added to every main package\n  \
          inject     write the agent (livecov_agent.go) into a main package's directory\n",
     );
     s.push_str(
@@ -277,6 +283,7 @@ pub fn run(args: &[String]) -> Exit {
                 &dirs,
                 Path::new(out),
                 Path::new(src),
+                parsed.bool("force"),
                 opts,
                 filter.as_ref(),
                 &cache,
@@ -446,6 +453,7 @@ fn html(
     dirs: &[PathBuf],
     out: &Path,
     src: &Path,
+    force: bool,
     opts: LoadOptions,
     filter: Option<&PkgFilter>,
     cache: &MetaCache,
@@ -480,6 +488,7 @@ fn html(
         out,
         src,
         sources,
+        force,
     );
     match rendered {
         Ok(site) => crate::site::report_local(&site),
