@@ -30,7 +30,8 @@ pub struct RenderArgs {
     #[arg(long = "hide-namespace-prefix", value_name = "PREFIX",
           default_values_t = DEFAULT_HIDDEN_PREFIXES.iter().map(|s| s.to_string()))]
     pub hide_namespace_prefixes: Vec<String>,
-    /// Re-render every page even when nothing it shows changed.
+    /// Re-render every page even when nothing it shows changed, and write into a
+    /// non-empty output directory livecov did not write (no .livecov-manifest.json).
     #[arg(long)]
     pub force: bool,
     /// The shared git cache written by `clone-sources` [default: <collection>/sources].
@@ -103,9 +104,9 @@ pub struct FetchArgs {
     #[arg(long, value_name = "CMD")]
     pub ssh_command: Option<String>,
     /// Also fetch remotes on this machine (`file://`, absolute paths) and over plain
-    /// `http://`. Remotes come from image labels and info.json, written by whoever built
-    /// the image, so by default only https, ssh (`git@host:org/repo`) and git:// are
-    /// fetched. Also on with LIVECOV_ALLOW_LOCAL_REMOTES=1.
+    /// `http://` and `git://` (unauthenticated, alterable in transit). Remotes come from
+    /// image labels and info.json, written by whoever built the image, so by default only
+    /// https and ssh (`git@host:org/repo`) are fetched. Also on with LIVECOV_ALLOW_LOCAL_REMOTES=1.
     #[arg(long)]
     pub allow_local_remotes: bool,
 }
@@ -199,7 +200,9 @@ pub struct LocalRenderArgs {
     /// With --collection: write only index.html, keeping existing build pages.
     #[arg(long)]
     pub skip_build_pages: bool,
-    /// With --collection: re-render every page.
+    /// Write into a non-empty output directory livecov did not write (no
+    /// .livecov-manifest.json), overwriting files there; with --collection also
+    /// re-render every page.
     #[arg(long)]
     pub force: bool,
     /// With --collection: the shared git cache [default: <collection>/sources].
@@ -245,6 +248,7 @@ pub fn render(args: &LocalRenderArgs) -> Result<Exit> {
         &build,
         &out,
         &args.source_root,
+        args.force,
     )?;
     report_local(&site);
     Ok(Exit::Ok)

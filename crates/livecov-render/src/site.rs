@@ -50,6 +50,29 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RenderError + '_ {
     }
 }
 
+/// Refuses an existing, non-empty `out` that has no [`MANIFEST`] (unless `force`): the
+/// site's names (`index.html`, `assets/livecov.css`) would overwrite files livecov did
+/// not write, and an overwritten file is lost as surely as a removed one.
+fn check_ours(out: &Path, force: bool) -> Result<(), RenderError> {
+    if force {
+        return Ok(());
+    }
+    let mut entries = match fs::read_dir(out) {
+        Ok(entries) => entries,
+        // Missing (it is created) or not a directory (creating it says so).
+        Err(_) => return Ok(()),
+    };
+    let ours = fs::symlink_metadata(out.join(MANIFEST)).is_ok();
+    if ours || entries.next().is_none() {
+        return Ok(());
+    }
+    Err(io_err(out)(io::Error::other(format!(
+        "is not empty and has no {MANIFEST} (livecov did not write it), so rendering \
+         would overwrite files there; give a new or empty directory, or --force (-force \
+         for `livecov go html`) to write into it anyway"
+    ))))
+}
+
 /// The error for a symbolic link found where the site writes a file or directory.
 fn link_err(path: &Path) -> RenderError {
     io_err(path)(io::Error::other(
@@ -132,7 +155,8 @@ pub struct RenderOptions {
     pub out_dir: PathBuf,
     /// Write only the index; per-build pages already written are kept (never deleted).
     pub skip_build_pages: bool,
-    /// Re-render every page even when its key is unchanged.
+    /// Re-render every page even when its key is unchanged, and write into a non-empty
+    /// directory that has no [`MANIFEST`] (otherwise refused: its files are not ours).
     pub force: bool,
 }
 
@@ -203,6 +227,7 @@ pub fn render_site(
     builds: &[&dyn PageSource],
 ) -> Result<RenderSummary, RenderError> {
     let out = &opts.out_dir;
+    check_ours(out, opts.force)?;
     fs::create_dir_all(out).map_err(io_err(out))?;
     let old = read_manifest(out);
     let version = renderer_version();
@@ -322,8 +347,10 @@ pub fn render_site(
 }
 
 /// Writes a single build page as a site of its own (`livecov go html`): the page at
-/// `<out>/index.html`, its files under `<out>/f/`, assets under `<out>/assets/`.
-pub fn render_single(out: &Path, page: &BuildPage) -> Result<u64, RenderError> {
+/// `<out>/index.html`, its files under `<out>/f/`, assets under `<out>/assets/`. A
+/// non-empty `out` without a [`MANIFEST`] is refused unless `force`.
+pub fn render_single(out: &Path, page: &BuildPage, force: bool) -> Result<u64, RenderError> {
+    check_ours(out, force)?;
     fs::create_dir_all(out).map_err(io_err(out))?;
     let old = read_manifest(out);
     let mut summary = RenderSummary::default();

@@ -114,6 +114,13 @@ fn render(out: &Path, builds: &[&Fake], skip: bool) -> RenderSummary {
     render_site(&opts, &index(&ids), &refs).unwrap()
 }
 
+/// Makes `out` a directory livecov rendered into before (an empty manifest), so files
+/// planted there test what a later render does with them.
+fn mark_ours(out: &Path) {
+    fs::create_dir_all(out).unwrap();
+    fs::write(out.join(".livecov-manifest.json"), "{}").unwrap();
+}
+
 fn index_data(out: &Path) -> serde_json::Value {
     let html = fs::read_to_string(out.join("index.html")).unwrap();
     let start = html.find("type=\"application/json\">").unwrap() + 24;
@@ -221,6 +228,7 @@ fn only_files_livecov_wrote_are_removed() {
     let dir = tempfile::tempdir().unwrap();
     let a = Fake::new("aa", "k1", 1);
     let b = Fake::new("bb", "k1", 1);
+    mark_ours(dir.path());
     fs::create_dir_all(dir.path().join("b/bb")).unwrap();
     fs::write(dir.path().join("notes.html"), "mine").unwrap();
     fs::write(dir.path().join("b/bb/mine.txt"), "mine").unwrap();
@@ -335,6 +343,7 @@ fn render_never_writes_through_a_symbolic_link_in_the_output() {
     let out = tmp.path().join("html");
     let outside = tmp.path().join("outside");
     fs::create_dir_all(&outside).unwrap();
+    mark_ours(&out);
     fs::create_dir_all(out.join("b")).unwrap();
     // A build's directory, the assets directory and one page file planted as links.
     symlink(&outside, out.join("b/aa")).unwrap();
@@ -376,7 +385,7 @@ fn a_planted_temporary_file_link_is_not_written_through() {
     use std::os::unix::fs::symlink;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("html");
-    fs::create_dir_all(&out).unwrap();
+    mark_ours(&out);
     fs::write(tmp.path().join("victim"), "keep me").unwrap();
     symlink(tmp.path().join("victim"), out.join("index.livecov-tmp")).unwrap();
     let a = Fake::new("aa", "k1", 1);
@@ -388,4 +397,51 @@ fn a_planted_temporary_file_link_is_not_written_through() {
     assert!(fs::read_to_string(out.join("index.html"))
         .unwrap()
         .contains("livecov-data"));
+}
+
+#[test]
+fn a_non_empty_directory_livecov_did_not_write_is_refused_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("userdir");
+    fs::create_dir_all(out.join("assets")).unwrap();
+    fs::write(out.join("index.html"), "<h1>MY SITE</h1>").unwrap();
+    let a = Fake::new("aa", "k1", 2);
+    let refs: Vec<&dyn PageSource> = vec![&a];
+    let mut opts = RenderOptions {
+        out_dir: out.clone(),
+        skip_build_pages: false,
+        force: false,
+    };
+    let e = render_site(&opts, &index(&["aa"]), &refs)
+        .expect_err("a directory livecov did not write is refused")
+        .to_string();
+    assert!(
+        e.contains(&out.display().to_string()) && e.contains(".livecov-manifest.json"),
+        "{e}"
+    );
+    assert!(e.contains("--force"), "{e}");
+    assert_eq!(
+        fs::read_to_string(out.join("index.html")).unwrap(),
+        "<h1>MY SITE</h1>"
+    );
+    assert!(!out.join("assets/livecov.css").exists());
+    // The single-page site of `livecov go html` / `render --go-profile` likewise.
+    let page = a.page().unwrap();
+    let e = render_single(&out, &page, false)
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains(".livecov-manifest.json"), "{e}");
+    assert_eq!(
+        fs::read_to_string(out.join("index.html")).unwrap(),
+        "<h1>MY SITE</h1>"
+    );
+
+    // An empty directory, or one livecov wrote, is fine; so is any with --force.
+    let empty = tmp.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    render(&empty, &[&a], false);
+    render(&empty, &[&a], false);
+    opts.force = true;
+    render_site(&opts, &index(&["aa"]), &refs).unwrap();
+    assert!(out.join(".livecov-manifest.json").is_file());
 }

@@ -35,13 +35,15 @@ pub struct LocalSite {
 }
 
 /// Renders `profile` as a single build page into `out`, with sources looked up under
-/// `source_root` (the module or workspace holding the code) and GOROOT.
+/// `source_root` (the module or workspace holding the code) and GOROOT. A non-empty
+/// `out` that livecov did not write is refused unless `force`.
 pub fn render_profile(
     profile: &Profile,
     title: &str,
     build: &str,
     out: &Path,
     source_root: &Path,
+    force: bool,
 ) -> Result<LocalSite> {
     let files = profile_files(profile);
     // GOROOT is indexed only when some file looks like a standard-library or `cmd`
@@ -58,11 +60,14 @@ pub fn render_profile(
         out,
         source_root,
         sources,
+        force,
     )
 }
 
 /// Renders blocks per file as a single build page, with sources from `sources`
-/// (opened by the caller, possibly while the coverage was being read).
+/// (opened by the caller, possibly while the coverage was being read). A non-empty `out`
+/// that livecov did not write is refused unless `force`.
+#[allow(clippy::too_many_arguments)] // One call per front end; a struct would only rename them.
 pub fn render_files(
     files: BTreeMap<String, Vec<Block>>,
     mode: &str,
@@ -71,6 +76,7 @@ pub fn render_files(
     out: &Path,
     source_root: &Path,
     sources: Box<dyn FileSources>,
+    force: bool,
 ) -> Result<LocalSite> {
     let started = Instant::now();
     let timings = std::env::var_os("LIVECOV_TIMINGS").is_some();
@@ -111,7 +117,7 @@ pub fn render_files(
         page.data.source.status = SourceStatus::Missing;
         page.data.source.note = format!("{missing} file(s) not found");
     }
-    let bytes = livecov_render::render_single(out, &page)?;
+    let bytes = livecov_render::render_single(out, &page, force)?;
     if std::env::var_os("LIVECOV_TIMINGS").is_some() {
         eprintln!("timing: render {:.3}s", started.elapsed().as_secs_f64());
     }
