@@ -1253,6 +1253,29 @@ mod tests {
     }
 
     #[test]
+    fn build_info_is_read_inline_and_cut_short_safely() {
+        let mut blob = BUILDINFO_MAGIC.to_vec();
+        blob.extend([8, 2]);
+        blob.resize(32, 0);
+        blob.push(8);
+        blob.extend(b"go1.22.3");
+        let modinfo = format!(
+            "{}path\tex/a\nbuild\t-cover=true\n{}",
+            "0".repeat(16),
+            "1".repeat(16)
+        );
+        blob.push(u8::try_from(modinfo.len()).unwrap());
+        blob.extend(modinfo.as_bytes());
+        let (v, m) = parse_buildinfo(&blob).unwrap();
+        assert_eq!(v, "go1.22.3");
+        assert_eq!(m, "path\tex/a\nbuild\t-cover=true\n");
+        for n in 0..blob.len() {
+            let _ = parse_buildinfo(&blob[..n]);
+        }
+        assert!(parse_buildinfo(&blob[..40]).is_err());
+    }
+
+    #[test]
     fn go_minor_reads_release_versions_only() {
         assert_eq!(go_minor("go1.26.8"), Some(26));
         assert_eq!(go_minor("go1.19"), Some(19));
