@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use livecov_formats::goprofile::{parse, write, Profile};
+use livecov_formats::goprofile::{parse, sort_textfmt, write, Profile};
 
 fn to_text(p: &Profile) -> String {
     let mut out = Vec::new();
@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
     reparse(&p);
 
     let mut sorted = p.clone();
-    sorted.sort_textfmt();
+    sort_textfmt(&mut sorted);
     assert_eq!(sorted.len(), p.len());
     reparse(&sorted);
 
