@@ -483,7 +483,19 @@ impl Run<'_> {
         let mut names: Vec<String> = match fs::read_dir(dir) {
             Ok(rd) => rd
                 .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter_map(|e| match e.file_name().into_string() {
+                    Ok(n) => Some(n),
+                    Err(raw) => {
+                        let shown = raw.to_string_lossy().escape_debug().to_string();
+                        if shown.starts_with("cov") {
+                            warnings.push(format!(
+                                "{}/{shown}: the name is not UTF-8; skipped",
+                                dir.display()
+                            ));
+                        }
+                        None
+                    }
+                })
                 .collect(),
             Err(e) => {
                 input.error = format!("{}: {e}", dir.display());
@@ -877,7 +889,7 @@ fn meta_copies(dir: &Path) -> Vec<([u8; 16], PathBuf)> {
     };
     let mut names: Vec<String> = rd
         .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| matches!(classify_file_name(n), Some(CovFileName::Meta { .. })))
         .collect();
     names.sort();
@@ -906,7 +918,20 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
         .flatten()
         // Follows symbolic links: a collection may link its report directories.
         .filter(|e| fs::metadata(e.path()).map(|m| m.is_dir()).unwrap_or(false))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter_map(|e| match e.file_name().into_string() {
+            Ok(n) => Some(n),
+            Err(raw) => {
+                reporter.diagnostic(
+                    Severity::Warning,
+                    &format!(
+                        "{}/{}: the directory name is not UTF-8; skipped (rename it)",
+                        coverage.display(),
+                        raw.to_string_lossy()
+                    ),
+                );
+                None
+            }
+        })
         .collect();
     dirs.sort();
     let db = args.collection.join("livecov.db");

@@ -26,12 +26,14 @@ pub const MANIFEST: &str = ".livecov-manifest.json";
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// Writing or removing a file failed.
-    #[error("{path}: {source}")]
+    // The cause is in the message and not also a `source()`: printed with its chain
+    // (`{:#}`), it would otherwise say everything twice.
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: io::Error,
+        error: io::Error,
     },
     /// A build page could not be assembled (its sources could not be read, …).
     #[error("build {build}: {message}")]
@@ -44,9 +46,9 @@ pub enum RenderError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RenderError + '_ {
-    move |source| RenderError::Io {
+    move |error| RenderError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -745,7 +747,7 @@ fn remove_stale(out: &Path, old: &Manifest, new: &Manifest) -> Result<usize, Ren
         match fs::remove_file(&path) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(RenderError::Io { path, source: e }),
+            Err(e) => return Err(RenderError::Io { path, error: e }),
         }
         let mut dir = path.parent();
         while let Some(d) = dir {

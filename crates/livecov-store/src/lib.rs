@@ -35,12 +35,14 @@ pub use schema::SCHEMA_VERSION;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite failed.
-    #[error("store {path}: {source}")]
+    // The cause is in the message and not also a `source()`: printed with its chain
+    // (`{:#}`), it would otherwise say everything twice.
+    #[error("store {path}: {error}")]
     Sqlite {
         /// The database file.
         path: String,
         /// The SQLite error.
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     /// A stored value could not be decoded.
     #[error("store {path}: {what}")]
@@ -346,7 +348,7 @@ impl Store {
         let p = path.display().to_string();
         let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
             path: p.clone(),
-            source,
+            error: source,
         })?;
         let mut store = Store { conn, path: p };
         store.init()?;
@@ -365,7 +367,7 @@ impl Store {
         let p = path.display().to_string();
         let err = |source| StoreError::Sqlite {
             path: p.clone(),
-            source,
+            error: source,
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
@@ -413,7 +415,7 @@ impl Store {
     fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
-            source,
+            error: source,
         }
     }
 
@@ -449,14 +451,16 @@ impl Store {
             .transaction()
             .map_err(|source| StoreError::Sqlite {
                 path: path.clone(),
-                source,
+                error: source,
             })?;
         let out = f(&Tx {
             tx: &tx,
             path: &path,
         })?;
-        tx.commit()
-            .map_err(|source| StoreError::Sqlite { path, source })?;
+        tx.commit().map_err(|source| StoreError::Sqlite {
+            path,
+            error: source,
+        })?;
         Ok(out)
     }
 
@@ -726,7 +730,7 @@ impl Tx<'_> {
         let p = path.display().to_string();
         let err = |source| StoreError::Sqlite {
             path: p.clone(),
-            source,
+            error: source,
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
@@ -777,7 +781,7 @@ impl Tx<'_> {
     fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.to_owned(),
-            source,
+            error: source,
         }
     }
 

@@ -465,6 +465,13 @@ fn a_store_of_an_unfinished_compile_is_reported_incomplete() {
     let out = livecov(&["report", "--collection", c.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("store incomplete"));
+    // Attack finding F9: render said nothing on stderr (only the page showed it).
+    let out = livecov(&["cluster", "render", "--collection", c.to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("warning: the store is incomplete: the last compile"),
+        "{}",
+        stderr(&out)
+    );
     // The next compile finishes and clears it.
     assert!(compile(c, &[]).status.success());
     let (r, _) = report_json(c);
@@ -697,4 +704,32 @@ fn the_compile_lock_is_never_opened_through_a_link() {
         stderr(&out)
     );
     assert!(!victim.exists(), "nothing created outside the collection");
+}
+
+/// Attack finding F10: names that are not UTF-8 were converted lossily and then opened
+/// under the converted name ("missing", "No such file").
+#[test]
+fn names_that_are_not_utf8_are_skipped_with_a_clear_warning() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path();
+    let ok = add_dir(c, "ok", "count", "web-0");
+    let meta = files(&ok, "covmeta.").remove(0);
+    let odd = ok.join(std::ffi::OsStr::from_bytes(b"covmeta.\xff"));
+    fs::copy(&meta, &odd).unwrap();
+    fs::create_dir_all(
+        c.join("coverage")
+            .join(std::ffi::OsStr::from_bytes(b"bad\xffname")),
+    )
+    .unwrap();
+    let out = compile(c, &[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("the directory name is not UTF-8; skipped"),
+        "{err}"
+    );
+    assert!(err.contains("the name is not UTF-8; skipped"), "{err}");
+    assert!(!err.contains("No such file"), "{err}");
+    assert!(!err.contains("missing"), "{err}");
 }

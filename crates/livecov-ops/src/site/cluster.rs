@@ -123,6 +123,14 @@ pub fn render_collection(
         &store.source_fetches()?,
     )?);
 
+    // Rendered all the same (the site says so too), but a user must not miss it.
+    let incomplete = crate::compile::incomplete(&args.collection, &store)?;
+    if let Some(why) = &incomplete {
+        reporter.diagnostic(
+            livecov_model::Severity::Warning,
+            &format!("the store is incomplete: {why}; the site shows what it holds"),
+        );
+    }
     let mut index = IndexData {
         generator: generator.clone(),
         title: "Coverage by owner".into(),
@@ -145,7 +153,7 @@ pub fn render_collection(
                 message,
             })
             .collect(),
-        incomplete: crate::compile::incomplete(&args.collection, &store)?.unwrap_or_default(),
+        incomplete: incomplete.clone().unwrap_or_default(),
     };
     let mut pages = Vec::new();
     for b in builds {
