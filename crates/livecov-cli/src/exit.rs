@@ -7,8 +7,8 @@ use std::process::ExitCode;
 pub enum Exit {
     /// Everything was read and written.
     Ok,
-    /// A gate (threshold, diff coverage) failed.
-    #[allow(dead_code)] // The gate commands arrive with the pull-request issue.
+    /// A check found a problem: a gate (threshold, diff coverage) failed, or `doctor`
+    /// found why coverage is missing.
     GateFailed,
     /// An input could not be read or an output not written; what could be done was done.
     Error,
