@@ -5,12 +5,12 @@
 //! (`tests/data/go_agent/` with `agents/go/livecov_agent.go`, `go build -cover`), starts
 //! etcd and kube-apiserver in a network namespace of their own (`.ci/k8s/start.sh`, the
 //! binaries of `.ci/install-k8s.sh`, found through `LIVECOV_K8S_BIN`), then re-runs this
-//! test binary inside that namespace (`ip netns exec NS <this binary> --ignored inner_`),
-//! where the `inner_*` tests run: pods created through the API with labels and a
+//! test inside that namespace (`ip netns exec NS <this binary> --exact
+//! kubernetes_discovery_through_the_pod_proxy`), where it runs the `inner_*` checks: pods created through the API with labels and a
 //! controlling ownerReference, their status PATCHed to 10.244.0.x addresses (local in the
 //! namespace), fixture processes serving coverage on those addresses, and tokens with
-//! limited RBAC. The `inner_*` tests are `#[ignore]`d so a plain `cargo test` runs them
-//! only that way; outside the namespace they return at once. Without the binaries, root
+//! limited RBAC. The checks are plain functions, not tests of their own: they run only
+//! inside the namespace, and the outer test asserts that all of them passed. Without the binaries, root
 //! or Go, the outer test is skipped, or fails when `CI` is set (`support/external.rs`).
 
 use std::collections::BTreeMap;
@@ -177,7 +177,35 @@ impl Drop for Cluster {
 #[test]
 fn kubernetes_discovery_through_the_pod_proxy() {
     if std::env::var_os(RUN_VAR).is_some() {
-        return; // the re-run inside the namespace runs only the inner tests
+        // The re-run inside the namespace: the checks that need its addresses.
+        let checks: [(&str, fn()); INNER_TESTS] = [
+            (
+                "inner_discover_selects_running_pods_by_label_and_namespace",
+                inner_discover_selects_running_pods_by_label_and_namespace,
+            ),
+            (
+                "inner_probe_and_snapshot_through_the_pod_proxy_with_a_limited_token",
+                inner_probe_and_snapshot_through_the_pod_proxy_with_a_limited_token,
+            ),
+            (
+                "inner_token_without_pods_proxy_gets_the_rbac_message",
+                inner_token_without_pods_proxy_gets_the_rbac_message,
+            ),
+            (
+                "inner_token_without_list_gets_the_rbac_message",
+                inner_token_without_list_gets_the_rbac_message,
+            ),
+            (
+                "inner_collect_kubernetes_writes_each_pods_series_with_its_owner",
+                inner_collect_kubernetes_writes_each_pods_series_with_its_owner,
+            ),
+        ];
+        for (name, check) in checks {
+            eprintln!("kube check {name}");
+            check();
+        }
+        println!("kube inner checks: {INNER_TESTS} passed");
+        return;
     }
     let Some(bin) = external::require(
         "kube-apiserver and etcd (run .ci/install-k8s.sh or set LIVECOV_K8S_BIN)",
@@ -202,7 +230,11 @@ fn kubernetes_discovery_through_the_pod_proxy() {
     let output = Command::new("ip")
         .args(["netns", "exec", &cluster.netns])
         .arg(std::env::current_exe().unwrap())
-        .args(["--ignored", "--nocapture", "inner_"])
+        .args([
+            "--exact",
+            "kubernetes_discovery_through_the_pod_proxy",
+            "--nocapture",
+        ])
         .env(RUN_VAR, &run)
         .env(FIXTURE_VAR, &fixture)
         .output()
@@ -218,7 +250,7 @@ fn kubernetes_discovery_through_the_pod_proxy() {
         "the inner tests failed (output above)"
     );
     // A run of nothing must not pass.
-    let expected = format!("test result: ok. {INNER_TESTS} passed");
+    let expected = format!("kube inner checks: {INNER_TESTS} passed");
     assert!(
         stdout.contains(&expected),
         "expected {expected:?} (output above)"
@@ -232,14 +264,6 @@ struct World {
     run: PathBuf,
     /// The fixture pid serving at each (pod, port).
     pids: BTreeMap<(String, u16), u32>,
-}
-
-fn inside() -> Option<PathBuf> {
-    let run = std::env::var_os(RUN_VAR).map(PathBuf::from);
-    if run.is_none() {
-        eprintln!("not inside the cluster's namespace: kubernetes_discovery_through_the_pod_proxy runs this");
-    }
-    run
 }
 
 fn world() -> &'static World {
@@ -640,12 +664,7 @@ fn sorted(mut t: Vec<Target>) -> Vec<Target> {
     t
 }
 
-#[test]
-#[ignore = "runs inside the cluster's network namespace, from kubernetes_discovery_through_the_pod_proxy"]
 fn inner_discover_selects_running_pods_by_label_and_namespace() {
-    if inside().is_none() {
-        return;
-    }
     let rt = runtime();
     // A namespace and a selector: web-pending (no status) and web-noip (Running, no IP)
     // are left out, db-1 does not match, web-x is in another namespace.
@@ -699,12 +718,7 @@ fn inner_discover_selects_running_pods_by_label_and_namespace() {
     assert_eq!(found, sorted(web_targets()));
 }
 
-#[test]
-#[ignore = "runs inside the cluster's network namespace, from kubernetes_discovery_through_the_pod_proxy"]
 fn inner_probe_and_snapshot_through_the_pod_proxy_with_a_limited_token() {
-    if inside().is_none() {
-        return;
-    }
     let rt = runtime();
     let w = world();
     let (client, found) = rt
@@ -746,12 +760,7 @@ fn inner_probe_and_snapshot_through_the_pod_proxy_with_a_limited_token() {
     });
 }
 
-#[test]
-#[ignore = "runs inside the cluster's network namespace, from kubernetes_discovery_through_the_pod_proxy"]
 fn inner_token_without_pods_proxy_gets_the_rbac_message() {
-    if inside().is_none() {
-        return;
-    }
     let rt = runtime();
     let err = refused(&rt, settings(LISTER_TOKEN, Some(APPS), Some("app=web")));
     assert!(matches!(err, KubeError::ProxyForbidden { .. }), "{err:?}");
@@ -794,12 +803,7 @@ fn ca() -> Vec<u8> {
     std::fs::read(world().run.join("pki/ca.crt")).unwrap()
 }
 
-#[test]
-#[ignore = "runs inside the cluster's network namespace, from kubernetes_discovery_through_the_pod_proxy"]
 fn inner_token_without_list_gets_the_rbac_message() {
-    if inside().is_none() {
-        return;
-    }
     let rt = runtime();
     let err = refused(&rt, settings(NOBODY_TOKEN, Some(APPS), None));
     let text = err.to_string();
@@ -828,12 +832,7 @@ fn inner_token_without_list_gets_the_rbac_message() {
     assert!(text.contains("did not accept the token"), "{text}");
 }
 
-#[test]
-#[ignore = "runs inside the cluster's network namespace, from kubernetes_discovery_through_the_pod_proxy"]
 fn inner_collect_kubernetes_writes_each_pods_series_with_its_owner() {
-    if inside().is_none() {
-        return;
-    }
     let w = world();
     let collection = w.run.join("collect-kube");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_livecov"))
