@@ -718,66 +718,6 @@ pub struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    /// Opens the store at `path` for reading only: nothing is created or changed, so a
-    /// store the user may read but not write (a CI artifact, a read-only mount, another
-    /// user's collection) can be reported on. While a writer has the store open (its
-    /// `-wal` file exists) the WAL is shared as usual, so committed changes are seen; a
-    /// closed store, or one whose `-shm` cannot be made, is opened `immutable=1`, which
-    /// creates no `-wal` or `-shm` file. The schema is not migrated: a store older than
-    /// this livecov is [`StoreError::TooOld`].
-    pub fn open_read_only(path: &Path) -> Result<Store> {
-        use rusqlite::OpenFlags;
-        let p = path.display().to_string();
-        let err = |source| StoreError::Sqlite {
-            path: p.clone(),
-            error: source,
-        };
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        let shared = if Path::new(&wal).exists() {
-            Connection::open_with_flags(path, flags).and_then(|conn| {
-                // The first read maps the -shm; fails when it cannot be made.
-                conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
-                Ok(conn)
-            })
-        } else {
-            Err(rusqlite::Error::InvalidQuery)
-        };
-        let conn = match shared {
-            Ok(conn) => conn,
-            Err(_) => {
-                let abs = std::path::absolute(path)
-                    .map_err(|e| err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
-                let uri = url_path(&abs);
-                Connection::open_with_flags(format!("file:{uri}?immutable=1"), flags)
-                    .map_err(err)?
-            }
-        };
-        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")
-            .map_err(err)?;
-        let store = Store { conn, path: p };
-        let found = store.version()?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: store.path.clone(),
-                found,
-            });
-        }
-        if found < SCHEMA_VERSION {
-            return Err(StoreError::Corrupt {
-                path: store.path.clone(),
-                what: format!(
-                    "schema version {found} is older than this livecov's ({SCHEMA_VERSION}) and \
-                     the store is opened read-only; run `livecov cluster compile` on it first"
-                ),
-            });
-        }
-        Ok(store)
-    }
-
     fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.to_owned(),
