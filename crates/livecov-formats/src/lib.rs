@@ -6,7 +6,14 @@
 //! expected. Depends only on `livecov-model`.
 #![deny(missing_docs)]
 
+pub mod cobertura;
+pub mod codecov;
 pub mod coveragepy;
 pub mod gocovdata;
 pub mod goprofile;
+pub mod json;
 pub mod lcov;
+pub mod markdown;
+pub mod sonar;
+pub mod summary;
+mod xml;

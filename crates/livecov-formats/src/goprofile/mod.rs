@@ -158,6 +158,46 @@ impl From<livecov_model::ProfileError> for ProfileError {
     }
 }
 
+/// Why a profile is not one a Go text profile can carry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{file}: {reason}; a Go text profile holds Go blocks only (export this profile as \
+     lcov, cobertura, sonar, codecov, json or markdown instead)"
+)]
+pub struct NotGoShaped {
+    /// The first file that is not Go-shaped.
+    pub file: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Checks that `profile` came from Go builds, so its text profile means what Go's tools
+/// expect: every file is a `.go` file, and every unit has Go's 1-based columns (a unit
+/// of an LCOV or coverage.py layout covers whole lines and has none).
+pub fn check_go_shaped(profile: &Profile) -> Result<(), NotGoShaped> {
+    for file in profile.files() {
+        if !file.ends_with(".go") {
+            return Err(NotGoShaped {
+                file: file.to_owned(),
+                reason: "not a .go file".to_owned(),
+            });
+        }
+    }
+    match profile
+        .blocks()
+        .find(|b| b.unit.start_col == 0 || b.unit.end_col == 0)
+    {
+        Some(b) => Err(NotGoShaped {
+            file: b.file.to_owned(),
+            reason: format!(
+                "the unit at line {} has no columns (a line-based layout)",
+                b.unit.start_line
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// textfmt's file order; see [`sort_textfmt`].
 fn textfmt_file_order(a: &str, b: &str) -> Ordering {
     fn dir(file: &str) -> &str {
@@ -389,6 +429,31 @@ mod tests {
 
     fn parse_err(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn only_go_shaped_profiles_pass_the_check() {
+        let mut go = Profile::new(CounterMode::Set);
+        go.add("example.com/p/a.go", unit(1, 2, 3, 4, 1), 1)
+            .unwrap();
+        assert_eq!(check_go_shaped(&go), Ok(()));
+        let mut py = go.clone();
+        py.add("pkg/m.py", unit(1, 1, 1, 9, 1), 1).unwrap();
+        let e = check_go_shaped(&py).unwrap_err();
+        assert_eq!(e.file, "pkg/m.py");
+        assert!(
+            e.to_string().starts_with("pkg/m.py: not a .go file; "),
+            "{e}"
+        );
+        let mut lines = go.clone();
+        lines
+            .add("example.com/p/b.go", unit(7, 1, 7, 0, 1), 1)
+            .unwrap();
+        let e = check_go_shaped(&lines).unwrap_err();
+        assert_eq!(
+            e.reason,
+            "the unit at line 7 has no columns (a line-based layout)"
+        );
     }
 
     /// Printed by `go tool covdata textfmt` (Go 1.26) for a two-package program run twice.

@@ -20,6 +20,7 @@
 //! [`read`] returns is written back by [`write()`] and read again unchanged.
 
 mod layout;
+mod profile;
 mod read;
 mod write;
 
@@ -27,6 +28,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 pub use layout::{to_layout, NO_FUNCTION, WHOLE_LINE_END_COL};
+pub use profile::from_profile;
 pub use read::{read, LcovError};
 pub use write::{write, LcovWriter};
 
