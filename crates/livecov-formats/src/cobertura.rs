@@ -78,7 +78,7 @@ impl CoberturaWriter {
     /// Writes `profile` to `out`: packages sorted by name, classes by file name.
     pub fn write(&self, profile: &Profile, out: &mut impl Write) -> io::Result<CoberturaSummary> {
         // package name → (file, lines); both sorted.
-        let mut packages: BTreeMap<String, Vec<(&str, Vec<(u32, u32)>)>> = BTreeMap::new();
+        let mut packages: BTreeMap<String, Vec<Class<'_>>> = BTreeMap::new();
         for file in profile.files() {
             packages
                 .entry(package_name(file))
@@ -159,6 +159,9 @@ impl CoberturaWriter {
         })
     }
 }
+
+/// A file and its (line, hits) pairs.
+type Class<'a> = (&'a str, Vec<(u32, u32)>);
 
 /// (lines, lines hit).
 fn count(lines: &[(u32, u32)]) -> (u64, u64) {
