@@ -10,6 +10,7 @@ mod collect;
 mod demo;
 mod doctor;
 mod exit;
+mod export;
 mod gocmd;
 mod progress;
 mod site;
@@ -45,6 +46,15 @@ enum Command {
     Collect(collect::CollectArgs),
     /// Report a compiled collection per owner and per build (table or JSON).
     Report(cluster::report::ReportArgs),
+    /// Export the coverage of a collection, a build, an owner or a repo@commit as LCOV,
+    /// Cobertura, a Go text profile, SonarQube XML, Codecov JSON, a JSON summary or a
+    /// Markdown summary.
+    ///
+    /// Builds are merged by file path with the rule the collection was compiled with; a
+    /// file that differs between builds (other sources) keeps the first build's copy and
+    /// the others are reported. Paths are repo-relative where the build's repository is
+    /// known (see --paths). Writes to stdout unless -o is given; prints a summary on stderr.
+    Export(export::ExportArgs),
     /// Write the HTML site of a collection (`--collection`, like `cluster render`) or a
     /// page for one Go text profile (`--profile`), like `go tool cover -html` but with a
     /// file tree, search, deep links and sources loaded on demand.
@@ -143,6 +153,7 @@ where
         Command::Cluster(ClusterCommand::Download(args)) => or_error(cluster::download::run(&args)),
         Command::Cluster(ClusterCommand::Compile(args)) => or_error(cluster::compile::run(&args)),
         Command::Report(args) => or_error(cluster::report::run(&args)),
+        Command::Export(args) => or_error(export::run(&args)),
         Command::Collect(args) => or_error(collect::run(&args)),
         Command::Doctor(args) => doctor::run(&args),
         Command::Render(args) => or_error(site::render(&args)),

@@ -8,11 +8,13 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod codecov_upload;
 pub mod collect;
 pub mod compile;
 pub mod demo;
 pub mod doctor;
 pub mod download;
+pub mod export;
 pub mod images;
 pub mod report;
 pub mod site;

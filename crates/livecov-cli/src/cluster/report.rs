@@ -1,5 +1,6 @@
 //! `livecov report`: what a compiled collection covers, per owner and per build, as a
-//! terminal table or JSON.
+//! terminal table or JSON; or the whole collection's coverage in an export format
+//! (`--format lcov|cobertura|go|sonar|codecov|markdown`, as `livecov export` writes it).
 
 use std::path::PathBuf;
 
@@ -13,8 +14,37 @@ use crate::exit::Exit;
 pub enum Format {
     /// Aligned tables for a terminal.
     Table,
-    /// One JSON document with `builds` and `owners`.
+    /// One JSON document with `builds` and `owners` (for the coverage summary of
+    /// every file, use `livecov export --format json`).
     Json,
+    /// The whole collection as an LCOV tracefile (`livecov export --format lcov`).
+    Lcov,
+    /// The whole collection as Cobertura XML (`livecov export --format cobertura`).
+    Cobertura,
+    /// The whole collection as a Go text profile (`livecov export --format go`).
+    Go,
+    /// The whole collection as SonarQube generic coverage XML.
+    Sonar,
+    /// The whole collection in Codecov's JSON format.
+    Codecov,
+    /// A Markdown summary of the whole collection, for pull-request comments.
+    Markdown,
+}
+
+impl Format {
+    /// The export format this names, if it is one.
+    fn export(self) -> Option<crate::export::Format> {
+        use crate::export::Format as E;
+        Some(match self {
+            Format::Table | Format::Json => return None,
+            Format::Lcov => E::Lcov,
+            Format::Cobertura => E::Cobertura,
+            Format::Go => E::Go,
+            Format::Sonar => E::Sonar,
+            Format::Codecov => E::Codecov,
+            Format::Markdown => E::Markdown,
+        })
+    }
 }
 
 /// Flags of `livecov report`.
@@ -85,6 +115,13 @@ fn escape_for_terminal(s: &str) -> String {
 
 /// Runs `livecov report`.
 pub fn run(args: &ReportArgs) -> Result<Exit> {
+    if let Some(format) = args.format.export() {
+        let mut settings =
+            livecov_ops::export::ExportSettings::new(&args.collection, format.to_ops());
+        settings.timestamp_ms = crate::export::now_ms();
+        crate::export::export_to(&settings, None)?;
+        return Ok(Exit::Ok);
+    }
     let report = livecov_ops::report::report(&args.collection)?;
     let mut out = String::new();
     match args.format {
@@ -92,7 +129,13 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
             out = serde_json::to_string_pretty(&report)?;
             out.push('\n');
         }
-        Format::Table => {
+        Format::Table
+        | Format::Lcov
+        | Format::Cobertura
+        | Format::Go
+        | Format::Sonar
+        | Format::Codecov
+        | Format::Markdown => {
             let mut rows = vec![vec![
                 "NAMESPACE".into(),
                 "TYPE".into(),
