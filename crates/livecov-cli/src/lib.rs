@@ -44,7 +44,8 @@ enum Command {
     Cluster(ClusterCommand),
     /// Collect coverage from running processes (coverage servers) into a collection.
     Collect(collect::CollectArgs),
-    /// Report a compiled collection per owner and per build (table or JSON).
+    /// Report a compiled collection per owner and per build (table or JSON), or write
+    /// its coverage in an export format (`--format lcov|cobertura|go|…`, as `export`).
     Report(cluster::report::ReportArgs),
     /// Export the coverage of a collection, a build, an owner or a repo@commit as LCOV,
     /// Cobertura, a Go text profile, SonarQube XML, Codecov JSON, a JSON summary or a

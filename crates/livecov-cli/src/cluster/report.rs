@@ -129,13 +129,8 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
             out = serde_json::to_string_pretty(&report)?;
             out.push('\n');
         }
-        Format::Table
-        | Format::Lcov
-        | Format::Cobertura
-        | Format::Go
-        | Format::Sonar
-        | Format::Codecov
-        | Format::Markdown => {
+        // The export formats were written above.
+        _ => {
             let mut rows = vec![vec![
                 "NAMESPACE".into(),
                 "TYPE".into(),
@@ -211,7 +206,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
     if !report.complete {
         footer.push_str(&format!("error: store incomplete: {}\n", report.incomplete));
     }
-    if args.format == Format::Table || !report.complete {
+    if args.format != Format::Json || !report.complete {
         eprint!("{footer}");
     }
     // A reader that stops early (`| head`) is not an error.
