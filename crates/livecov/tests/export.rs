@@ -53,6 +53,18 @@ const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// Copies a golden scenario into `<collection>/coverage/<name>` as one pod of `owner`.
 fn add_pod(collection: &Path, name: &str, scenario: &str, owner: &str) {
+    add_pod_from(collection, name, scenario, owner, REPO, COMMIT);
+}
+
+/// [`add_pod`] with the repo@commit its `info.json` names.
+fn add_pod_from(
+    collection: &Path,
+    name: &str,
+    scenario: &str,
+    owner: &str,
+    repo: &str,
+    commit: &str,
+) {
     let dir = collection.join("coverage").join(name);
     fs::create_dir_all(&dir).unwrap();
     for e in fs::read_dir(golden().join("data").join(scenario)).unwrap() {
@@ -74,7 +86,7 @@ fn add_pod(collection: &Path, name: &str, scenario: &str, owner: &str) {
     .unwrap();
     fs::write(
         dir.join("info.json"),
-        format!(r#"{{"binary": "{owner}", "source_url": "{REPO}", "source_commit": "{COMMIT}"}}"#),
+        format!(r#"{{"binary": "{owner}", "source_url": "{repo}", "source_commit": "{commit}"}}"#),
     )
     .unwrap();
 }
@@ -720,4 +732,57 @@ fn codecov_dry_run_needs_no_token_and_sends_nothing() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Codecov token"));
+}
+
+#[test]
+fn paths_are_repo_relative_through_the_fetched_sources() {
+    // A repository holding the module in a subdirectory: only the source index (go.mod at
+    // go/) can know that example.com/prog/dep/dep.go is go/dep/dep.go.
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    fs::create_dir_all(repo.join("go")).unwrap();
+    copy_tree(&programs(), &repo.join("go"));
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        ok(&out)
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "programs"]);
+    let commit = git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let url = format!("file://{}", repo.display());
+
+    let c = tmp.path().join("run1");
+    add_pod_from(&c, "web", "count", "web", &url, &commit);
+    let cs = c.to_str().unwrap();
+    ok(&livecov(&["cluster", "compile", "--collection", cs]));
+    ok(&livecov(&[
+        "cluster",
+        "clone-sources",
+        "--allow-local-remotes",
+        "--collection",
+        cs,
+    ]));
+    let s = summary(&c, &[]);
+    let paths: Vec<&str> = s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"go/dep/dep.go"), "{paths:?}");
+    assert!(paths.contains(&"go/main.go"), "{paths:?}");
+    assert!(paths.iter().all(|p| p.starts_with("go/")), "{paths:?}");
+    // The stderr summary says how many were mapped.
+    let out = livecov(&["export", "--collection", cs, "--format", "lcov"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} paths made repo-relative", paths.len())),
+        "{stderr}"
+    );
 }
