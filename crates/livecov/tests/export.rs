@@ -560,7 +560,10 @@ impl Seen {
 /// answers `POST /upload/v4` as Codecov's documented upload endpoint does (a result URL
 /// and a storage URL, one per line) and `PUT /storage/…` with 200, and records both
 /// requests for the test to check their shape.
-fn codecov_stand_in() -> (String, std::thread::JoinHandle<Vec<Seen>>) {
+///
+/// With `refuse`, it answers the POST with 401 as Codecov does for a bad token, and the
+/// upload ends there.
+fn codecov_stand_in(refuse: bool) -> (String, std::thread::JoinHandle<Vec<Seen>>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -568,7 +571,8 @@ fn codecov_stand_in() -> (String, std::thread::JoinHandle<Vec<Seen>>) {
     let url = base.clone();
     let handle = std::thread::spawn(move || {
         let mut seen = Vec::new();
-        while seen.len() < 2 {
+        let wanted = if refuse { 1 } else { 2 };
+        while seen.len() < wanted {
             let (stream, _) = listener.accept().unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             // Keep-alive: several requests may come on one connection.
@@ -597,15 +601,19 @@ fn codecov_stand_in() -> (String, std::thread::JoinHandle<Vec<Seen>>) {
                     .map_or(0, |(_, v)| v.parse().unwrap());
                 let mut body = vec![0; len];
                 reader.read_exact(&mut body).unwrap();
-                let reply = if method == "POST" {
-                    format!("{base}/result/example/prog\n{storage}\n")
-                } else {
-                    "ok".to_owned()
+                let (status, reply) = match (method.as_str(), refuse) {
+                    ("POST", true) => {
+                        ("401 Unauthorized", "Could not find a repository".to_owned())
+                    }
+                    ("POST", false) => {
+                        ("200 OK", format!("{base}/result/example/prog\n{storage}\n"))
+                    }
+                    _ => ("200 OK", "ok".to_owned()),
                 };
                 let mut out = &stream;
                 write!(
                     out,
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{reply}",
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{reply}",
                     reply.len()
                 )
                 .unwrap();
@@ -615,7 +623,7 @@ fn codecov_stand_in() -> (String, std::thread::JoinHandle<Vec<Seen>>) {
                     headers,
                     body,
                 });
-                if seen.len() == 2 {
+                if seen.len() == wanted {
                     break;
                 }
             }
@@ -630,7 +638,7 @@ fn codecov_upload_speaks_the_upload_api_with_the_token_in_a_header_only() {
     let (tmp, c) = collection();
     let token_file = tmp.path().join("token");
     fs::write(&token_file, "s3cr3t-t0ken\n").unwrap();
-    let (url, server) = codecov_stand_in();
+    let (url, server) = codecov_stand_in(false);
     let out = livecov(&[
         "export",
         "--collection",
@@ -785,4 +793,39 @@ fn paths_are_repo_relative_through_the_fetched_sources() {
         stderr.contains(&format!("{} paths made repo-relative", paths.len())),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_refused_codecov_upload_fails_the_run_and_never_prints_the_token() {
+    let (_tmp, c) = collection();
+    let (url, server) = codecov_stand_in(true);
+    let out = Command::new(env!("CARGO_BIN_EXE_livecov"))
+        .args([
+            "export",
+            "--collection",
+            c.to_str().unwrap(),
+            "--format",
+            "codecov",
+            "--upload",
+            "--codecov-url",
+            &url,
+            "--slug",
+            "example/prog",
+        ])
+        .env("CODECOV_TOKEN", "s3cr3t-t0ken")
+        .output()
+        .unwrap();
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("X-Upload-Token"), Some("s3cr3t-t0ken"));
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.starts_with("FAILED: slug example/prog"), "{stdout}");
+    assert!(
+        stderr.contains("codecov upload of example/prog@") && stderr.contains("401 Unauthorized"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0 uploaded, 1 failed"), "{stderr}");
+    assert!(!stdout.contains("s3cr3t") && !stderr.contains("s3cr3t"));
 }
