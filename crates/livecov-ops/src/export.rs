@@ -48,17 +48,6 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
-    /// Every format, in the order `--help` lists them.
-    pub const ALL: [ExportFormat; 7] = [
-        ExportFormat::Lcov,
-        ExportFormat::Cobertura,
-        ExportFormat::Go,
-        ExportFormat::Sonar,
-        ExportFormat::Codecov,
-        ExportFormat::Json,
-        ExportFormat::Markdown,
-    ];
-
     /// The name flags use.
     pub fn name(self) -> &'static str {
         match self {
@@ -149,7 +138,8 @@ pub struct ExportSettings {
 }
 
 impl ExportSettings {
-    /// The whole collection in `format`, repo-relative paths, Cobertura source `.`, time 0.
+    /// The whole collection in `format`, paths by [`PathStyle::Auto`], Cobertura source
+    /// `.`, timestamp 0 (set it: Codecov refuses stale Cobertura reports).
     pub fn new(collection: impl Into<PathBuf>, format: ExportFormat) -> ExportSettings {
         ExportSettings {
             collection: collection.into(),
@@ -172,7 +162,7 @@ pub struct ExportSummary {
     pub owners: usize,
     /// Files written.
     pub files: usize,
-    /// Statements and covered statements of the export.
+    /// Statements of the export.
     pub statements: u64,
     /// Covered statements.
     pub covered: u64,
