@@ -13,6 +13,7 @@ mod exit;
 mod export;
 mod gocmd;
 mod progress;
+mod pycmd;
 mod site;
 
 use std::process::ExitCode;
@@ -88,6 +89,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Python services: livecov's coverage.py agent (`livecov py inject`).
+    #[command(subcommand)]
+    Py(pycmd::PyCommand),
 }
 
 /// `livecov cluster …`: the older tool's verbs, natively.
@@ -156,6 +160,7 @@ where
         Command::Report(args) => or_error(cluster::report::run(&args)),
         Command::Export(args) => or_error(export::run(&args)),
         Command::Collect(args) => or_error(collect::run(&args)),
+        Command::Py(command) => or_error(pycmd::run(&command)),
         Command::Doctor(args) => doctor::run(&args),
         Command::Render(args) => or_error(site::render(&args)),
         Command::Cluster(ClusterCommand::CloneSources(args))

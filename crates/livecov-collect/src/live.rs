@@ -9,9 +9,18 @@
 //! the meta out. Every response carries `X-Art-Coverage-Pid`, `X-Art-Coverage-Binary` and
 //! optional `X-Art-Coverage-*` identity headers.
 //!
+//! A Python agent (`X-Art-Coverage-Language: python`, `"language": "python"` in the
+//! body) answers the same requests with a coverage.py save instead: `{language,
+//! data_filename, data (base64 of the SQLite data file), report_json (base64 of `coverage
+//! json` of the same save, or empty), coverage_version, timestamp, source_root?}`. The
+//! [`CollectionWriter`] keeps one directory per process for both languages; a Python
+//! series alternates `.coverage.livecov-1`/`-2`, each with the `coverage-livecov-N.json`
+//! of the same save (the report directory contract compile reads).
+//!
 //! Nothing from a server is trusted: bodies are bounded, the build identity is read from
 //! the meta-data header (never from the file names the server sends), and the counters
-//! must belong to that build.
+//! must belong to that build; a Python data file must be an SQLite file and its report a
+//! JSON object.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,6 +40,12 @@ pub const SCAN_PORTS: std::ops::Range<u16> = 53700..53800;
 
 const META_MAGIC: [u8; 4] = [0x00, 0x63, 0x76, 0x6d];
 const COUNTER_MAGIC: [u8; 4] = [0x00, 0x63, 0x77, 0x6d];
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// The data files of a Python series, written alternately (`.coverage.livecov-1`, `-2`).
+pub const PY_DATA_PREFIX: &str = ".coverage.livecov-";
+/// The `coverage json` reports written with them (`coverage-livecov-1.json`, `-2`).
+pub const PY_REPORT_PREFIX: &str = "coverage-livecov-";
 
 /// Why a target gave nothing this round.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +175,24 @@ pub struct ServerInfo {
 pub struct Snapshot {
     /// The server's identity headers.
     pub server: ServerInfo,
+    /// The server's timestamp (Unix nanoseconds).
+    pub timestamp: i64,
+    /// What the snapshot holds, by language.
+    pub data: SnapshotData,
+}
+
+/// A snapshot's payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotData {
+    /// A Go program's counters (and meta-data file).
+    Go(GoSnapshot),
+    /// A coverage.py save.
+    Python(PySnapshot),
+}
+
+/// Go's two files, as `runtime/coverage` writes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoSnapshot {
     /// The meta-data file, unless asked for without it.
     pub meta: Option<Vec<u8>>,
     /// The counter-data file.
@@ -167,14 +200,59 @@ pub struct Snapshot {
     /// The build identity: the MetaFileHash of the counter-data header (and of the meta's,
     /// which must agree).
     pub hash: [u8; 16],
-    /// The server's timestamp (Unix nanoseconds).
-    pub timestamp: i64,
+}
+
+/// A coverage.py save, as the Python agent serves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PySnapshot {
+    /// The SQLite data file (schema 7), a copy of the process's data file after a save.
+    pub data: Vec<u8>,
+    /// `coverage json` of the same save, when the agent could make it.
+    pub report_json: Option<Vec<u8>>,
+    /// The process's own data file name (informational).
+    pub data_filename: String,
+    /// The coverage.py version that measured.
+    pub coverage_version: String,
+    /// The path prefix the data's absolute file names live under (`LIVECOV_SOURCE_ROOT`).
+    pub source_root: Option<String>,
 }
 
 impl Snapshot {
-    /// The build identity as file names spell it.
+    /// The Go build, for a Go snapshot.
+    pub fn go(&self) -> Option<&GoSnapshot> {
+        match &self.data {
+            SnapshotData::Go(g) => Some(g),
+            SnapshotData::Python(_) => None,
+        }
+    }
+
+    /// The series key's build part: the Go build's hash; all zero for Python, whose
+    /// build identity (the layout hash) only compile knows.
+    pub fn build_key(&self) -> [u8; 16] {
+        self.go().map_or([0; 16], |g| g.hash)
+    }
+
+    /// The build identity as file names spell it (zeros for Python).
     pub fn hash_hex(&self) -> String {
-        hex(&self.hash)
+        hex(&self.build_key())
+    }
+
+    /// A Go snapshot without its meta-data file (asked for with `?nometa=1`).
+    pub fn lacks_meta(&self) -> bool {
+        self.go().is_some_and(|g| g.meta.is_none())
+    }
+
+    /// A key that is equal for identical snapshots of one process (a retried push).
+    pub fn content_key(&self) -> (u64, u64, [u8; 16]) {
+        let bytes = match &self.data {
+            SnapshotData::Go(g) => &g.counters,
+            SnapshotData::Python(p) => &p.data,
+        };
+        (
+            xxhash_rust::xxh3::xxh3_64(bytes),
+            self.server.pid,
+            self.build_key(),
+        )
     }
 }
 
@@ -221,14 +299,29 @@ impl ServerInfo {
 #[derive(Deserialize)]
 struct Body {
     #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
     meta_data: String,
-    counters_data: String,
+    #[serde(default)]
+    counters_data: Option<String>,
     #[serde(default)]
     timestamp: i64,
+    // Python
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    report_json: String,
+    #[serde(default)]
+    data_filename: String,
+    #[serde(default)]
+    coverage_version: String,
+    #[serde(default)]
+    source_root: Option<String>,
 }
 
-/// Checks a `GET /coverage` body: base64 fields, the magics, and that meta and counters
-/// name one build. `url` is for messages.
+/// Checks a `GET /coverage` body. Go: base64 fields, the magics, and that meta and
+/// counters name one build. Python (the body's `language`, else the server's language
+/// header): an SQLite data file and, when sent, a JSON report. `url` is for messages.
 pub fn parse_snapshot(url: &str, server: ServerInfo, body: &[u8]) -> Result<Snapshot, LiveError> {
     let bad = |why: String| LiveError::Protocol {
         url: url.to_owned(),
@@ -236,9 +329,26 @@ pub fn parse_snapshot(url: &str, server: ServerInfo, body: &[u8]) -> Result<Snap
     };
     let parsed: Body = serde_json::from_slice(body)
         .map_err(|e| bad(format!("the body is not the coverage JSON ({e})")))?;
+    let language = parsed
+        .language
+        .clone()
+        .or_else(|| server.extra.get("language").cloned())
+        .unwrap_or_else(|| "go".to_owned());
+    match language.as_str() {
+        "go" => {}
+        "python" => return parse_python(server, parsed).map_err(bad),
+        other => {
+            return Err(bad(format!(
+                "language {other:?}: livecov reads go and python snapshots"
+            )))
+        }
+    }
     let b64 = base64::engine::general_purpose::STANDARD;
+    let counters_data = parsed
+        .counters_data
+        .ok_or_else(|| bad("the body has no counters_data (a Go snapshot)".into()))?;
     let counters = b64
-        .decode(parsed.counters_data.as_bytes())
+        .decode(counters_data.as_bytes())
         .map_err(|e| bad(format!("counters_data is not base64: {e}")))?;
     if counters.len() < 24 || counters[..4] != COUNTER_MAGIC {
         return Err(bad(format!(
@@ -273,10 +383,57 @@ pub fn parse_snapshot(url: &str, server: ServerInfo, body: &[u8]) -> Result<Snap
     };
     Ok(Snapshot {
         server,
-        meta,
-        counters,
-        hash,
         timestamp: parsed.timestamp,
+        data: SnapshotData::Go(GoSnapshot {
+            meta,
+            counters,
+            hash,
+        }),
+    })
+}
+
+fn parse_python(server: ServerInfo, body: Body) -> Result<Snapshot, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let data = body
+        .data
+        .ok_or("the Python snapshot has no data field (the coverage.py data file)")?;
+    let data = b64
+        .decode(data.as_bytes())
+        .map_err(|e| format!("data is not base64: {e}"))?;
+    if !data.starts_with(SQLITE_MAGIC) {
+        return Err(format!(
+            "data is not a coverage.py data file (expected an SQLite file, \"SQLite format 3\\0\", \
+             got {} bytes starting {:02x?})",
+            data.len(),
+            &data[..data.len().min(16)]
+        ));
+    }
+    let report_json = if body.report_json.is_empty() {
+        None
+    } else {
+        let report = b64
+            .decode(body.report_json.as_bytes())
+            .map_err(|e| format!("report_json is not base64: {e}"))?;
+        let value: serde_json::Value = serde_json::from_slice(&report)
+            .map_err(|e| format!("report_json is not `coverage json` output: {e}"))?;
+        if !(value["meta"].is_object() && value["files"].is_object()) {
+            return Err(
+                "report_json is not `coverage json` output (no \"meta\" and \"files\" objects)"
+                    .into(),
+            );
+        }
+        Some(report)
+    };
+    Ok(Snapshot {
+        server,
+        timestamp: body.timestamp,
+        data: SnapshotData::Python(PySnapshot {
+            data,
+            report_json,
+            data_filename: body.data_filename,
+            coverage_version: body.coverage_version,
+            source_root: body.source_root.filter(|r| !r.is_empty()),
+        }),
     })
 }
 
@@ -469,21 +626,21 @@ fn http_error(url: &str, e: reqwest::Error) -> LiveError {
 }
 
 /// One process's series of snapshots in a collection: one producer-layout directory,
-/// counters alternating between the `.1` and `.2` files as the producer's do, so a
-/// crash mid-write leaves the previous snapshot intact.
+/// counters alternating between the `.1` and `.2` files as the producer's do (Python:
+/// `.coverage.livecov-1`/`-2`), so a crash mid-write leaves the previous snapshot intact.
 #[derive(Clone, Debug)]
 pub struct Series {
     /// The directory under `<collection>/coverage/`.
     pub dir: PathBuf,
-    /// The build.
+    /// The Go build; all zero for a Python series.
     pub hash: [u8; 16],
     /// The process.
     pub pid: u64,
     /// The binary, as its server names it.
     pub binary: String,
-    /// Whether the meta-data file is written.
+    /// Whether the meta-data file is written (always, for Python).
     pub has_meta: bool,
-    /// The toggle of the last counters written (0 before the first).
+    /// The toggle of the last counters (or Python data file) written (0 before the first).
     pub toggle: u8,
 }
 
@@ -495,7 +652,7 @@ pub struct CollectionWriter {
     current: BTreeMap<String, SeriesKey>,
 }
 
-/// (target URL, pid, binary, build).
+/// (target URL, pid, binary, build; all zero for Python).
 type SeriesKey = (String, u64, String, [u8; 16]);
 
 impl fmt::Debug for CollectionWriter {
@@ -582,10 +739,14 @@ impl CollectionWriter {
             let mut newest: Option<(std::time::SystemTime, u8)> = None;
             for f in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
                 let name = f.file_name().to_string_lossy().into_owned();
+                let python = name.strip_prefix(PY_DATA_PREFIX);
                 if let Some(h) = name.strip_prefix("covmeta.") {
                     hash = parse_hex16(h);
-                } else if name.starts_with("covcounters.") {
-                    let toggle = match name.rsplit('.').next() {
+                } else if name.starts_with("covcounters.") || python.is_some() {
+                    if python.is_some() {
+                        hash = Some([0; 16]);
+                    }
+                    let toggle = match python.or_else(|| name.rsplit('.').next()) {
                         Some("1") => 1,
                         Some("2") => 2,
                         _ => continue,
@@ -641,10 +802,10 @@ impl CollectionWriter {
             target.url.clone(),
             snap.server.pid,
             snap.server.binary.clone(),
-            snap.hash,
+            snap.build_key(),
         );
         if !self.series.contains_key(&key) {
-            if snap.meta.is_none() {
+            if snap.lacks_meta() {
                 return Err(std::io::Error::other(format!(
                     "{}: a first snapshot without its meta-data file",
                     target.url
@@ -691,6 +852,21 @@ impl CollectionWriter {
             let metadata =
                 producer::Metadata::new(&origin, &instance.discovery_time, &target.url, None);
             let mut meta_json = serde_json::to_value(&metadata).map_err(std::io::Error::other)?;
+            if let SnapshotData::Python(py) = &snap.data {
+                // The report directory contract's keys (compile detects by file; these
+                // say where the data's sources are).
+                meta_json["language"] = "python".into();
+                let extra = &snap.server.extra;
+                if let Some(c) = extra.get("source_commit") {
+                    meta_json["source_commit"] = c.clone().into();
+                }
+                if let Some(u) = extra.get("source_url") {
+                    meta_json["source_repo"] = u.clone().into();
+                }
+                if let Some(r) = &py.source_root {
+                    meta_json["source_root"] = r.clone().into();
+                }
+            }
             if let Some(p) = &target.pod {
                 // The owner, for compile's grouping (read_origin takes these keys).
                 meta_json["owner_kind"] = p.owner_kind.clone().into();
@@ -718,7 +894,7 @@ impl CollectionWriter {
                 key.clone(),
                 Series {
                     dir,
-                    hash: snap.hash,
+                    hash: snap.build_key(),
                     pid: snap.server.pid,
                     binary: snap.server.binary.clone(),
                     has_meta: false,
@@ -728,18 +904,40 @@ impl CollectionWriter {
         }
         self.current.insert(target.url.clone(), key.clone());
         let series = self.series.get_mut(&key).expect("inserted above");
-        let hex = hex(&snap.hash);
-        if let (false, Some(meta)) = (series.has_meta, &snap.meta) {
-            write_atomic(&series.dir.join(format!("covmeta.{hex}")), meta)?;
-            series.has_meta = true;
-        }
         let toggle = if series.toggle == 1 { 2 } else { 1 };
-        write_atomic(
-            &series
-                .dir
-                .join(format!("covcounters.{hex}.{}.{toggle}", snap.server.pid)),
-            &snap.counters,
-        )?;
+        match &snap.data {
+            SnapshotData::Go(go) => {
+                let hex = hex(&go.hash);
+                if let (false, Some(meta)) = (series.has_meta, &go.meta) {
+                    write_atomic(&series.dir.join(format!("covmeta.{hex}")), meta)?;
+                    series.has_meta = true;
+                }
+                write_atomic(
+                    &series
+                        .dir
+                        .join(format!("covcounters.{hex}.{}.{toggle}", snap.server.pid)),
+                    &go.counters,
+                )?;
+            }
+            SnapshotData::Python(py) => {
+                // The report first, the data file last: until the data file's rename the
+                // other toggle is the newer data file, still beside its own report, so a
+                // reader never pairs a data file with the report of another save.
+                let report = series.dir.join(format!("{PY_REPORT_PREFIX}{toggle}.json"));
+                match &py.report_json {
+                    Some(json) => write_atomic(&report, json)?,
+                    None => match std::fs::remove_file(&report) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                        _ => {}
+                    },
+                }
+                write_atomic(
+                    &series.dir.join(format!("{PY_DATA_PREFIX}{toggle}")),
+                    &py.data,
+                )?;
+                series.has_meta = true;
+            }
+        }
         series.toggle = toggle;
         Ok(series)
     }
@@ -808,7 +1006,7 @@ mod tests {
     fn the_build_comes_from_the_headers_never_the_names() {
         let h = [7u8; 16];
         let s = parse_snapshot("u", ServerInfo::default(), &body(&meta(h), &counters(h))).unwrap();
-        assert_eq!(s.hash, h);
+        assert_eq!(s.go().unwrap().hash, h);
         assert_eq!(s.timestamp, 5);
         let e = parse_snapshot(
             "u",
@@ -877,7 +1075,10 @@ mod tests {
             "127.0.0.1-53700-_host_-svc-19700101T000000Z"
         );
         assert!(w.has_meta(&t));
-        snap.meta = None;
+        let SnapshotData::Go(go) = &mut snap.data else {
+            unreachable!("a Go body")
+        };
+        go.meta = None;
         w.write(&t, &snap, 1).unwrap();
         w.write(&t, &snap, 2).unwrap();
         let mut names: Vec<_> = std::fs::read_dir(&dir)

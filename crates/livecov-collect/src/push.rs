@@ -1,6 +1,6 @@
 //! Receiving snapshots that agents push (`LIVECOV_PUSH_URL`), for processes nothing can
 //! reach (NAT, one-way firewalls): an HTTP/1.1 endpoint that takes `POST` bodies of the
-//! `GET /coverage` JSON with the agent's `X-Art-Coverage-*` headers.
+//! `GET /coverage` JSON (Go's or Python's) with the agent's `X-Art-Coverage-*` headers.
 //!
 //! Untrusted by default: with a token configured, a request without `Authorization:
 //! Bearer <token>` (compared in constant time) is refused with 401; bodies over the limit
@@ -131,7 +131,7 @@ async fn handle(
     };
     let url = format!("push from {remote}");
     match parse_snapshot(&url, server, &body) {
-        Ok(snapshot) if snapshot.meta.is_some() => {
+        Ok(snapshot) if !snapshot.lacks_meta() => {
             let _ = tx.send(Pushed { remote, snapshot });
             Ok(reply(StatusCode::OK, "stored"))
         }

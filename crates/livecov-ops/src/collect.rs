@@ -227,7 +227,7 @@ pub fn collect(
                             let mut r = client.snapshot(&t, nometa).await;
                             // A new process behind a known target: its meta is needed.
                             if let Ok(s) = &r {
-                                if s.meta.is_none() && !nometa {
+                                if s.lacks_meta() && !nometa {
                                     r = Err(LiveError::Protocol {
                                         url: t.url.clone(),
                                         why: "answered without meta_data".into(),
@@ -246,7 +246,7 @@ pub fn collect(
             let written = match result {
                 Ok(snap) => match writer.write(&target, &snap, now_secs()) {
                     Ok(_) => Ok(()),
-                    Err(_) if snap.meta.is_none() => {
+                    Err(_) if snap.lacks_meta() => {
                         // The process changed since the last round: ask again, with meta.
                         let client = match (&target.pod, &kube_client) {
                             (Some(_), Some(k)) => k,
@@ -290,9 +290,7 @@ pub fn collect(
         reporter.finish();
         if let Some(rx) = pushes.as_mut() {
             while let Ok(p) = rx.try_recv() {
-                let key = xxhash_rust::xxh3::xxh3_64(&p.snapshot.counters)
-                    ^ p.snapshot.server.pid.rotate_left(17);
-                if !pushed_seen.insert((key, p.snapshot.hash)) {
+                if !pushed_seen.insert(p.snapshot.content_key()) {
                     continue;
                 }
                 let target = Target {

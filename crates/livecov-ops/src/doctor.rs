@@ -24,7 +24,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use livecov_collect::live::{Client, Target};
+use livecov_collect::live::{Client, SnapshotData, Target};
 use livecov_formats::gocovdata::{classify_file_name, hex16, CovFileName};
 
 /// The largest ELF table (section headers, a string table, the symbol table, the build
@@ -1105,12 +1105,24 @@ pub fn check_url(target: &Target, timeout: Duration) -> Vec<Finding> {
             }
         }
         match client.snapshot(target, false).await {
-            Ok(s) => out.push(Finding::ok(format!(
-                "{url}: GET /coverage works: build {} ({} bytes of meta-data, {} of counters)",
-                s.hash_hex(),
-                s.meta.as_ref().map_or(0, Vec::len),
-                s.counters.len()
-            ))),
+            Ok(s) => out.push(Finding::ok(match &s.data {
+                SnapshotData::Go(g) => format!(
+                    "{url}: GET /coverage works: build {} ({} bytes of meta-data, {} of counters)",
+                    s.hash_hex(),
+                    g.meta.as_ref().map_or(0, Vec::len),
+                    g.counters.len()
+                ),
+                SnapshotData::Python(p) => format!(
+                    "{url}: GET /coverage works: a coverage.py {} save ({} bytes of data file{})",
+                    p.coverage_version,
+                    p.data.len(),
+                    if p.report_json.is_some() {
+                        ", with its JSON report"
+                    } else {
+                        ", no JSON report"
+                    }
+                ),
+            })),
             Err(e) => out.push(Finding::problem(
                 format!("GET /coverage failed: {e}"),
                 "a binary built without -cover answers 500 here: rebuild it with \

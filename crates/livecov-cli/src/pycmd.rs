@@ -1,0 +1,160 @@
+//! `livecov py …`: livecov's Python agent (coverage.py plus a coverage server) for
+//! running Python services.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use livecov_ops::pyagent::{inject_py, Harvest, PyInjectSettings, HARVESTER_PORT};
+
+use crate::exit::Exit;
+
+/// `livecov py …` commands.
+#[derive(clap::Subcommand, Debug)]
+pub enum PyCommand {
+    /// Turn the Python agent on for docker-compose services without changing their images.
+    ///
+    /// Writes the agent (DIR/agent/: sitecustomize.py and livecov_agent.py), its
+    /// environment (DIR/livecov.env) and a compose overlay (docker-compose.livecov.yml)
+    /// that mounts the agent into each SERVICE, puts it on PYTHONPATH and sets
+    /// LIVECOV_PYTHON=1, so coverage.py starts with the interpreter and the agent serves
+    /// or pushes its snapshots. Use the overlay over the project's own file:
+    /// `docker compose -f docker-compose.yml -f docker-compose.livecov.yml up -d`.
+    ///
+    /// By default the services push to `livecov collect --listen 0.0.0.0:8431` on the
+    /// host (through host.docker.internal) with a token from DIR/token, and push a last
+    /// snapshot when stopped. --scrape publishes each agent's port on 127.0.0.1 instead.
+    /// coverage.py must be importable in the services: installed in the images, or
+    /// `pip install --target DIR coverage` given with --coverage-dir.
+    Inject(InjectArgs),
+}
+
+/// Flags of `livecov py inject`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+livecov py inject web worker\n  \
+livecov py inject --coverage-dir ./covpy --source-root /app --pythonpath /app web\n  \
+livecov py inject --scrape web   # then: livecov collect --collection run1 --scan 127.0.0.1")]
+pub struct InjectArgs {
+    /// The compose services (as named in docker-compose.yml) to turn the agent on for.
+    #[arg(value_name = "SERVICE", required = true)]
+    pub services: Vec<String>,
+
+    /// Where the agent files, livecov.env and the push token go.
+    #[arg(long, value_name = "DIR", default_value = "livecov")]
+    pub dir: PathBuf,
+
+    /// The overlay file to write; relative paths in it are relative to its directory,
+    /// which must be the compose project's (where docker-compose.yml is).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "docker-compose.livecov.yml"
+    )]
+    pub overlay: PathBuf,
+
+    /// Publish each service's agent port on 127.0.0.1 (from --first-port on, in the
+    /// order given) for `livecov collect --scan 127.0.0.1`, instead of pushing.
+    #[arg(long)]
+    pub scrape: bool,
+
+    /// With --scrape: the first host port.
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 53700,
+        requires = "scrape"
+    )]
+    pub first_port: u16,
+
+    /// Push to this URL (a `livecov collect --listen` the services can reach) instead of
+    /// the host's port 8431.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["scrape", "harvester_image"])]
+    pub push_url: Option<String>,
+
+    /// Add a `livecov-harvester` service running `livecov collect --listen` from this
+    /// image (one that holds the livecov binary) and push to it.
+    #[arg(long, value_name = "IMAGE", conflicts_with = "scrape")]
+    pub harvester_image: Option<String>,
+
+    /// The harvester's collection directory (printed in the next steps; bind-mounted
+    /// with --harvester-image).
+    #[arg(long, value_name = "DIR", default_value = "livecov-collection")]
+    pub collection: PathBuf,
+
+    /// Seconds between pushes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub push_interval: u64,
+
+    /// A host directory holding coverage.py (`pip install --target DIR coverage`),
+    /// mounted into the services and put on PYTHONPATH, for images without coverage.py.
+    #[arg(long, value_name = "DIR")]
+    pub coverage_dir: Option<PathBuf>,
+
+    /// A PYTHONPATH entry the images need (repeatable): the overlay's PYTHONPATH
+    /// replaces the image's own.
+    #[arg(long, value_name = "PATH")]
+    pub pythonpath: Vec<String>,
+
+    /// Measure only this directory or package (coverage.py's `source`; repeatable).
+    #[arg(long, value_name = "DIR|PKG")]
+    pub source: Vec<String>,
+
+    /// The directory the services' sources live under (e.g. /app), recorded with the
+    /// snapshots so compile maps their paths to the repository.
+    #[arg(long, value_name = "PATH")]
+    pub source_root: Option<String>,
+
+    /// The commit the images were built from (SOURCE_GIT_COMMIT).
+    #[arg(long, value_name = "SHA")]
+    pub source_commit: Option<String>,
+
+    /// Overwrite an overlay file that exists with other content, and make a new token.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs a `livecov py` command.
+pub fn run(command: &PyCommand) -> Result<Exit> {
+    match command {
+        PyCommand::Inject(args) => inject(args),
+    }
+}
+
+fn inject(args: &InjectArgs) -> Result<Exit> {
+    let mut settings = PyInjectSettings::new(args.services.clone());
+    settings.dir = args.dir.clone();
+    settings.overlay = args.overlay.clone();
+    settings.harvest = if args.scrape {
+        Harvest::Scrape {
+            first_port: args.first_port,
+        }
+    } else {
+        Harvest::Push {
+            url: args.push_url.clone(),
+            image: args.harvester_image.clone(),
+            collection: args.collection.clone(),
+            interval_secs: args.push_interval,
+        }
+    };
+    settings.coverage_dir = args.coverage_dir.clone();
+    settings.pythonpath = args.pythonpath.clone();
+    settings.source = args.source.clone();
+    settings.source_root = args.source_root.clone();
+    settings.source_commit = args.source_commit.clone();
+    settings.force = args.force;
+    let summary = inject_py(&settings)?;
+    for f in &summary.files {
+        println!("wrote {}", f.display());
+    }
+    println!("\nnext:");
+    for step in &summary.next_steps {
+        println!("  {step}");
+    }
+    if !args.scrape && args.harvester_image.is_none() && args.push_url.is_none() {
+        println!(
+            "\nThe services push to port {HARVESTER_PORT} of the docker host: let it through \
+             a host firewall if one is on."
+        );
+    }
+    Ok(Exit::Ok)
+}
