@@ -346,18 +346,17 @@ fn service_entry(env: &BTreeMap<String, String>, volumes: &[String]) -> Value {
 /// `path` as the overlay names it: `./rel` when it lies under the overlay's directory
 /// (compose resolves relative paths against the project directory), else absolute.
 fn mount_path(base: &Path, path: &Path) -> Result<String> {
-    let relative_inside = |p: &Path| {
-        p.is_relative()
-            && p.components()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    let plain = |p: &Path| {
+        p.components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
     };
-    if relative_inside(base) && relative_inside(path) {
-        if let Ok(rest) = path.strip_prefix(base) {
+    if let Ok(rest) = path.strip_prefix(base) {
+        if plain(rest) {
             return Ok(format!("./{}", rest.display()));
         }
-        if base == Path::new(".") {
-            return Ok(format!("./{}", path.display()));
-        }
+    }
+    if base == Path::new(".") && path.is_relative() && plain(path) {
+        return Ok(format!("./{}", path.display()));
     }
     let abs = if path.is_absolute() {
         path.to_path_buf()
@@ -434,6 +433,10 @@ mod tests {
         assert_eq!(
             mount_path(Path::new("deploy"), Path::new("deploy/livecov/agent")).unwrap(),
             "./livecov/agent"
+        );
+        assert_eq!(
+            mount_path(Path::new("/srv/app"), Path::new("/srv/app/livecov/token")).unwrap(),
+            "./livecov/token"
         );
         assert_eq!(
             mount_path(Path::new("."), Path::new("/opt/site")).unwrap(),

@@ -1,8 +1,8 @@
 """A small HTTP service for the Python agent's tests (standard library only).
 
 GET /work?n=N runs a loop whose branches depend on N; GET /other runs code nothing else
-runs; GET /spawn runs a child Python process (covered through the inherited
-environment). It prints "fixture: listening on HOST:PORT" once it accepts requests.
+runs; GET /spawn runs child.py in a child Python process (covered through the
+inherited environment). It prints "fixture: listening on HOST:PORT" once it accepts requests.
 FIXTURE_SIGNALS=own installs a SIGTERM handler that shuts the server down and returns
 from main (the program's own graceful shutdown); otherwise SIGTERM has its default.
 """
@@ -35,7 +35,7 @@ def other():
 
 def spawn():
     out = subprocess.run(
-        [sys.executable, "-c", "import json; print(json.dumps({'child': 1}))"],
+        [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")],
         capture_output=True,
         check=True,
     )
