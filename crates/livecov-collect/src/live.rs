@@ -1024,6 +1024,122 @@ mod tests {
         assert!(parse_snapshot("u", ServerInfo::default(), b"\xff\x00").is_err());
     }
 
+    fn py_body(data: &[u8], report: &[u8]) -> Vec<u8> {
+        let b = base64::engine::general_purpose::STANDARD;
+        serde_json::to_vec(&serde_json::json!({
+            "language": "python",
+            "data_filename": ".coverage.h.pid7.XAbcdefx",
+            "data": b.encode(data),
+            "report_json": b.encode(report),
+            "coverage_version": "7.17.5",
+            "timestamp": 9,
+            "source_root": "/app",
+        }))
+        .unwrap()
+    }
+
+    fn sqlite(tag: &str) -> Vec<u8> {
+        let mut d = SQLITE_MAGIC.to_vec();
+        d.extend_from_slice(tag.as_bytes());
+        d
+    }
+
+    const REPORT: &[u8] = br#"{"meta":{"format":3},"files":{},"totals":{}}"#;
+
+    #[test]
+    fn python_snapshots_are_checked() {
+        let py = ServerInfo {
+            pid: 7,
+            binary: "app.py".into(),
+            extra: [("language".to_owned(), "python".to_owned())].into(),
+        };
+        let s = parse_snapshot("u", py.clone(), &py_body(&sqlite("x"), REPORT)).unwrap();
+        let SnapshotData::Python(p) = &s.data else {
+            panic!("{s:?}")
+        };
+        assert_eq!(p.data, sqlite("x"));
+        assert_eq!(p.report_json.as_deref(), Some(REPORT));
+        assert_eq!(p.source_root.as_deref(), Some("/app"));
+        assert_eq!(
+            (s.timestamp, s.build_key(), s.lacks_meta()),
+            (9, [0; 16], false)
+        );
+        let e = parse_snapshot("u", py.clone(), &py_body(b"PK\x03\x04 a zip", REPORT))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a coverage.py data file"), "{e}");
+        let e = parse_snapshot("u", py.clone(), &py_body(&sqlite("x"), b"[1]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("report_json is not `coverage json` output"),
+            "{e}"
+        );
+        // The header alone says Python when the body has no language field.
+        let e = parse_snapshot("u", py, br#"{"timestamp":1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no data field"), "{e}");
+        let e = parse_snapshot("u", ServerInfo::default(), br#"{"language":"ruby"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("livecov reads go and python"), "{e}");
+    }
+
+    #[test]
+    fn python_series_alternate_data_files_with_their_reports() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = CollectionWriter::new(tmp.path()).unwrap();
+        let t = Target::parse("127.0.0.1:53710").unwrap();
+        let server = ServerInfo {
+            pid: 7,
+            binary: "app.py".into(),
+            extra: [
+                ("language".to_owned(), "python".to_owned()),
+                ("source_commit".to_owned(), "abc".to_owned()),
+            ]
+            .into(),
+        };
+        let snap = |tag: &str, report: Option<&[u8]>| {
+            let mut s =
+                parse_snapshot("u", server.clone(), &py_body(&sqlite(tag), REPORT)).unwrap();
+            if let SnapshotData::Python(p) = &mut s.data {
+                p.report_json = report.map(<[u8]>::to_vec);
+            }
+            s
+        };
+        let dir = w
+            .write(&t, &snap("a", Some(REPORT)), 0)
+            .unwrap()
+            .dir
+            .clone();
+        w.write(&t, &snap("b", Some(REPORT)), 1).unwrap();
+        let read = |name: &str| std::fs::read(dir.join(name)).ok();
+        assert_eq!(read(".coverage.livecov-1"), Some(sqlite("a")));
+        assert_eq!(read(".coverage.livecov-2"), Some(sqlite("b")));
+        assert_eq!(read("coverage-livecov-2.json").as_deref(), Some(REPORT));
+        let meta: serde_json::Value =
+            serde_json::from_slice(&read("metadata.json").unwrap()).unwrap();
+        assert_eq!(meta["language"], "python");
+        assert_eq!(meta["source_commit"], "abc");
+        assert_eq!(meta["source_root"], "/app");
+        // A save without a report does not leave an older save's report beside it.
+        w.write(&t, &snap("c", None), 2).unwrap();
+        assert_eq!(read(".coverage.livecov-1"), Some(sqlite("c")));
+        assert_eq!(read("coverage-livecov-1.json"), None);
+        // A second run continues the series on the other toggle.
+        let mut again = CollectionWriter::new(tmp.path()).unwrap();
+        let next = again.write(&t, &snap("d", Some(REPORT)), 3).unwrap();
+        assert_eq!((next.dir.clone(), next.toggle), (dir.clone(), 2));
+        assert_eq!(read(".coverage.livecov-2"), Some(sqlite("d")));
+        assert_eq!(
+            std::fs::read_dir(tmp.path().join("coverage"))
+                .unwrap()
+                .count(),
+            1
+        );
+    }
+
     #[test]
     fn headers_become_info_keys() {
         let info = ServerInfo::from_headers([

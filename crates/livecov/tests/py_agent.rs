@@ -90,6 +90,7 @@ struct Service {
     agent: Option<String>,
     /// Where the process started: its copy of the fixture and its data files.
     dir: PathBuf,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
@@ -118,31 +119,31 @@ impl Service {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("starting the fixture");
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let pipe = child.stderr.take().unwrap();
-            let stderr = stderr.clone();
+        // Both pipes are read to the end, so the program never writes into a closed pipe.
+        let lines = |pipe: Box<dyn Read + Send>| {
+            let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let (tx, rx) = std::sync::mpsc::channel();
+            let kept = seen.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    stderr.lock().unwrap().push(line.clone());
+                    kept.lock().unwrap().push(line.clone());
                     let _ = tx.send(line);
                 }
             });
-        }
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+            (seen, rx)
+        };
+        let (stdout, out_rx) = lines(Box::new(child.stdout.take().unwrap()));
+        let (stderr, rx) = lines(Box::new(child.stderr.take().unwrap()));
+        let line = out_rx.recv_timeout(WAIT).unwrap_or_else(|e| {
+            panic!(
+                "no first line from the fixture ({e}); stderr: {:?}",
+                stderr.lock().unwrap()
+            )
+        });
         let addr = line
             .trim()
             .strip_prefix("fixture: listening on ")
-            .unwrap_or_else(|| {
-                panic!(
-                    "unexpected first line {line:?}; stderr: {:?}",
-                    stderr.lock().unwrap()
-                )
-            })
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
         let serves = !env.iter().any(|(k, v)| *k == "LIVECOV_SERVE" && *v == "0");
         // sitecustomize starts the agent before the program's first line runs.
@@ -159,6 +160,7 @@ impl Service {
             addr,
             agent,
             dir: dir.to_path_buf(),
+            stdout,
             stderr,
         }
     }
@@ -448,7 +450,7 @@ fn collected_live_equals_what_coverage_py_reads_from_the_data_saved_at_exit() {
     assert_eq!(live, raw_lines(own), "collected live vs saved at exit");
     assert!(
         live["service.py"].contains(&25),
-        "work()'s big branch ran: {live:?}"
+        "work()'s odd branch ran: {live:?}"
     );
     assert!(
         !live.contains_key("livecov_agent.py"),
@@ -472,6 +474,57 @@ fn collected_live_equals_what_coverage_py_reads_from_the_data_saved_at_exit() {
         coverage_report_total(&python, &svc.dir, &collected),
         coverage_report_total(&python, &svc.dir, own)
     );
+}
+
+#[test]
+fn a_program_with_its_own_sigterm_handler_shuts_down_as_before_and_the_exit_save_has_it() {
+    let Some(python) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let mut svc = Service::start(
+        &python,
+        &tmp.path().join("svc"),
+        &[("COVERAGE_PORT", &port), ("FIXTURE_SIGNALS", "own")],
+    );
+    svc.get("/work?n=2");
+    let collection = tmp.path().join("run");
+    let c = collection.to_str().unwrap();
+    assert_ok(&livecov(&[
+        "collect",
+        "--collection",
+        c,
+        &format!("http://{}", svc.agent()),
+    ]));
+    let (collected, _) = newest_python_pair(&series_dirs(&collection)[0]);
+    let live = raw_lines(&collected)["service.py"].clone();
+    // The program's handler replaced the agent's: it shuts the server down and main
+    // returns (status 0, not death by SIGTERM); the agent's atexit save follows.
+    let status = svc.stop(libc::SIGTERM);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}; {:?}",
+        svc.stderr.lock().unwrap()
+    );
+    let said = svc.stdout.lock().unwrap().join("\n");
+    assert!(
+        said.contains("fixture: shutting down") && said.contains("fixture: stopped"),
+        "{said}"
+    );
+    let saved = svc.saved_files();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let exit = raw_lines(&saved[0])["service.py"].clone();
+    for line in [73, 74, 80, 81] {
+        assert!(
+            !live.contains(&line),
+            "line {line} ran only at shutdown: {live:?}"
+        );
+        assert!(
+            exit.contains(&line),
+            "the shutdown's line {line} is saved: {exit:?}"
+        );
+    }
+    assert!(live.iter().all(|l| exit.contains(l)), "{live:?} ⊄ {exit:?}");
 }
 
 #[test]
