@@ -748,14 +748,16 @@ fn inner_probe_and_snapshot_through_the_pod_proxy_with_a_limited_token() {
                 .await
                 .unwrap_or_else(|e| panic!("snapshot {}: {e}", t.url));
             assert_eq!(snap.server.pid, u64::from(pid));
-            let meta = snap
+            let go = snap.go().expect("a Go snapshot");
+            let meta = go
                 .meta
                 .as_ref()
                 .expect("the meta-data comes with the first snapshot");
             assert_eq!(&meta[..4], b"\0cvm");
-            assert!(snap.counters.len() > 24);
+            assert!(go.counters.len() > 24);
             let again = client.snapshot(t, true).await.unwrap();
-            assert_eq!((again.meta, again.hash), (None, snap.hash));
+            let again = again.go().expect("a Go snapshot");
+            assert_eq!((again.meta.as_ref(), again.hash), (None, go.hash));
         }
     });
 }
