@@ -282,14 +282,19 @@ class Agent:
                 start_port = DEFAULT_PORT
                 _log("ignoring COVERAGE_PORT=%r (want a port number); starting at %d" % (value, start_port))
         host = os.environ.get("LIVECOV_LISTEN_HOST", "")
+        # Every interface, like the Go agent: IPv6 with IPv4 mapped, or IPv4 alone where
+        # IPv6 is off (many containers).
+        hosts = [host] if host else ["::", "0.0.0.0"]
         handler = _make_handler(self)
         for port in range(start_port, min(start_port + PORTS_TRIED, 65536)):
-            try:
-                server = _Server(host, port, handler)
-            except OSError:
-                continue
-            self.server = server
-            break
+            for candidate in hosts:
+                try:
+                    self.server = _Server(candidate, port, handler)
+                    break
+                except OSError:
+                    continue
+            if self.server is not None:
+                break
         if self.server is None:
             _log(
                 "no free port in %d-%d; not serving (push mode, if set, still works)"
@@ -477,13 +482,6 @@ class _Server(http.server.HTTPServer):
 
     def __init__(self, host, port, handler):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        if not host:
-            # Every interface, like the Go agent: IPv6 with IPv4 mapped when available.
-            if socket.has_ipv6:
-                self.address_family = socket.AF_INET6
-                host = "::"
-            else:
-                host = "0.0.0.0"
         http.server.HTTPServer.__init__(self, (host, port), handler, bind_and_activate=False)
         try:
             if self.address_family == socket.AF_INET6 and host == "::":

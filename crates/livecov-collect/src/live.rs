@@ -215,6 +215,8 @@ pub struct PySnapshot {
     pub coverage_version: String,
     /// The path prefix the data's absolute file names live under (`LIVECOV_SOURCE_ROOT`).
     pub source_root: Option<String>,
+    /// Why the agent sent no report (`report_error`), when it sent none.
+    pub report_error: Option<String>,
 }
 
 impl Snapshot {
@@ -240,6 +242,19 @@ impl Snapshot {
     /// A Go snapshot without its meta-data file (asked for with `?nometa=1`).
     pub fn lacks_meta(&self) -> bool {
         self.go().is_some_and(|g| g.meta.is_none())
+    }
+
+    /// What a user should know about a snapshot that was taken: a Python save without
+    /// its `coverage json` report (compile then has to find statements itself).
+    pub fn warning(&self) -> Option<String> {
+        match &self.data {
+            SnapshotData::Python(p) if p.report_json.is_none() => Some(format!(
+                "a coverage.py save without its JSON report ({}); statements are known only \
+                 where compile can analyse the sources",
+                p.report_error.as_deref().unwrap_or("the agent sent none")
+            )),
+            _ => None,
+        }
     }
 
     /// A key that is equal for identical snapshots of one process (a retried push).
@@ -317,6 +332,8 @@ struct Body {
     coverage_version: String,
     #[serde(default)]
     source_root: Option<String>,
+    #[serde(default)]
+    report_error: Option<String>,
 }
 
 /// Checks a `GET /coverage` body. Go: base64 fields, the magics, and that meta and
@@ -433,6 +450,7 @@ fn parse_python(server: ServerInfo, body: Body) -> Result<Snapshot, String> {
             data_filename: body.data_filename,
             coverage_version: body.coverage_version,
             source_root: body.source_root.filter(|r| !r.is_empty()),
+            report_error: body.report_error.filter(|r| !r.is_empty()),
         }),
     })
 }

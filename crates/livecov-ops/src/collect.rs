@@ -245,7 +245,12 @@ pub fn collect(
             reporter.advance(1, &target.url);
             let written = match result {
                 Ok(snap) => match writer.write(&target, &snap, now_secs()) {
-                    Ok(_) => Ok(()),
+                    Ok(_) => {
+                        if let Some(w) = snap.warning() {
+                            reporter.diagnostic(Severity::Warning, &format!("{}: {w}", target.url));
+                        }
+                        Ok(())
+                    }
                     Err(_) if snap.lacks_meta() => {
                         // The process changed since the last round: ask again, with meta.
                         let client = match (&target.pod, &kube_client) {
@@ -299,7 +304,12 @@ pub fn collect(
                 };
                 seen.insert(target.url.clone());
                 match writer.write(&target, &p.snapshot, now_secs()) {
-                    Ok(_) => summary.snapshots += 1,
+                    Ok(_) => {
+                        summary.snapshots += 1;
+                        if let Some(w) = p.snapshot.warning() {
+                            reporter.diagnostic(Severity::Warning, &format!("{}: {w}", target.url));
+                        }
+                    }
                     Err(e) => {
                         reporter.diagnostic(
                             Severity::Error,

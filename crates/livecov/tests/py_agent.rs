@@ -554,7 +554,11 @@ fn reset_empties_and_only_what_ran_after_it_is_collected() {
     let before = raw_lines(&first);
     assert!(before["service.py"].contains(&22), "work() ran: {before:?}");
 
-    assert_ok(&livecov(&["collect", "--collection", c, &agent_url]));
+    let err = assert_ok(&livecov(&["collect", "--collection", c, &agent_url]));
+    assert!(
+        err.contains("a coverage.py save without its JSON report (NoDataError"),
+        "{err}"
+    );
     let (empty, report) = newest_python_pair(&dirs[0]);
     assert_ne!(empty, first, "the other toggle");
     assert_eq!(
