@@ -16,12 +16,15 @@ handlers and shutdown run as they would without it.
 import _thread
 import atexit
 import base64
+import contextlib
 import http.server
+import io
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -114,21 +117,14 @@ def _start_coverage():
     omit = list(cov.get_option("run:omit") or [])
     cov.set_option("run:omit", omit + [os.path.join(_AGENT_DIR, "*")])
     cov.start()
-    atexit.register(_save_at_exit, cov)
     return cov
 
 
-def _save_at_exit(cov):
+def _at_exit():
     # Registered after coverage started, so it runs before coverage's own atexit work.
     agent = _agent
     if agent is not None and agent.pid == os.getpid():
         agent.final("exit")
-        return
-    try:
-        cov.stop()
-        cov.save()
-    except Exception as error:
-        _log("saving coverage at exit failed: %r" % (error,))
 
 
 class Agent:
@@ -151,6 +147,7 @@ class Agent:
     # --- start-up ---------------------------------------------------------------
 
     def run(self):
+        atexit.register(_at_exit)
         if not _off(os.environ.get("LIVECOV_SERVE")):
             self.serve()
         if self.push_url:
@@ -202,6 +199,7 @@ class Agent:
             else:
                 copy.add_lines({})
         copy.close()
+        _drop_agent_files(copy_path)
         with open(copy_path, "rb") as f:
             data_bytes = f.read()
         report = None
@@ -245,10 +243,9 @@ class Agent:
                 reporter.set_option(option, self.cov.get_option(option))
             except Exception:
                 pass  # an option this coverage.py version does not have
+        omit = list(reporter.get_option("report:omit") or [])
+        reporter.set_option("report:omit", omit + [os.path.join(_AGENT_DIR, "*")])
         reporter.load()
-        import io
-        import contextlib
-
         with contextlib.redirect_stdout(io.StringIO()):
             reporter.json_report(outfile=out_path)
         with open(out_path, "rb") as f:
@@ -418,13 +415,36 @@ class Agent:
 
     def _on_signal(self, signum, frame):
         previous = self.previous_handlers.get(signum, signal.SIG_DFL)
-        self.final("exit")
+        # In a forked child the handler is the parent's; the child's agent does the work.
+        agent = _agent if _agent is not None and _agent.pid == os.getpid() else self
+        agent.final("exit")
         _log("%s: saved coverage into %s" % (signal.Signals(signum).name, _data_file_name(self.cov)))
         signal.signal(signum, previous)
         if callable(previous):
             previous(signum, frame)
         else:
             os.kill(os.getpid(), signum)  # dies of the signal, as without the agent
+
+
+def _drop_agent_files(path):
+    """Removes the agent's own files from a copied data file.
+
+    When coverage.py started before the agent (``COVERAGE_PROCESS_START``), it measured
+    the agent's import; those lines are the agent's, not the program's.
+    """
+    prefix = os.path.join(_AGENT_DIR, "")
+    con = sqlite3.connect(path)
+    try:
+        ids = [
+            row[0]
+            for row in con.execute("select id, path from file")
+            if row[1].startswith(prefix)
+        ]
+        for table, column in (("line_bits", "file_id"), ("arc", "file_id"), ("tracer", "file_id"), ("file", "id")):
+            con.executemany("delete from %s where %s = ?" % (table, column), [(i,) for i in ids])
+        con.commit()
+    finally:
+        con.close()
 
 
 def _data_file_name(cov):

@@ -528,6 +528,55 @@ fn a_program_with_its_own_sigterm_handler_shuts_down_as_before_and_the_exit_save
 }
 
 #[test]
+fn coverage_process_start_measures_as_configured_and_the_agent_serves_it() {
+    let Some(python) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let rc = tmp.path().join("coveragerc");
+    fs::write(&rc, "[run]\nparallel = true\nbranch = true\n").unwrap();
+    let port = free_port().to_string();
+    // coverage.py's own .pth hook starts measuring before sitecustomize runs; the agent
+    // serves that measurement (branch mode, from the file) and leaves its own import out.
+    let mut svc = Service::start(
+        &python,
+        &tmp.path().join("svc"),
+        &[
+            ("COVERAGE_PORT", &port),
+            ("LIVECOV_PYTHON", ""),
+            ("COVERAGE_PROCESS_START", rc.to_str().unwrap()),
+        ],
+    );
+    svc.get("/work?n=3");
+    let collection = tmp.path().join("run");
+    let c = collection.to_str().unwrap();
+    assert_ok(&livecov(&[
+        "collect",
+        "--collection",
+        c,
+        &format!("http://{}", svc.agent()),
+    ]));
+    let (collected, report) = newest_python_pair(&series_dirs(&collection)[0]);
+    let read = read_data_file(&collected).unwrap();
+    assert_eq!(
+        read.data.measurement(),
+        livecov_formats::coveragepy::Measurement::Arcs,
+        "branch = true from the configuration"
+    );
+    let lines = raw_lines(&collected);
+    assert_eq!(
+        lines.keys().collect::<Vec<_>>(),
+        ["service.py"],
+        "{lines:?}"
+    );
+    let report: Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    assert!(
+        report["meta"]["branch_coverage"].as_bool().unwrap(),
+        "{report:#}"
+    );
+    assert_eq!(report["files"].as_object().unwrap().len(), 1, "{report:#}");
+    svc.stop(libc::SIGKILL);
+}
+
+#[test]
 fn reset_empties_and_only_what_ran_after_it_is_collected() {
     let Some(python) = python() else { return };
     let tmp = tempfile::tempdir().unwrap();
