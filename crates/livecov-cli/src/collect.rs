@@ -51,8 +51,9 @@ pub struct CollectArgs {
     #[arg(long, value_name = "N")]
     pub rounds: Option<u32>,
 
-    /// Reset every target's counters right after the first snapshot (atomic-mode
-    /// agents), so later rounds hold only what ran since: a scenario's own coverage.
+    /// Reset every target's counters right after the first snapshot (Go agents in
+    /// atomic mode; Python agents forget the lines run so far), so later rounds hold only
+    /// what ran since: a scenario's own coverage.
     #[arg(long)]
     pub reset: bool,
 
