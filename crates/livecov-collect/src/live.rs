@@ -344,6 +344,26 @@ impl Client {
         })
     }
 
+    /// `GET <target>/health`: its status line (`:status`, e.g. `200 OK`) and every
+    /// header, names in lower case, in the order sent; for reports that show more than
+    /// [`ServerInfo`] keeps (livecov's `X-Livecov-*` extensions).
+    pub async fn health_headers(
+        &self,
+        target: &Target,
+    ) -> Result<Vec<(String, String)>, LiveError> {
+        let url = format!("{}/health", target.url);
+        let resp = self
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| http_error(&url, e))?;
+        let mut out = vec![(":status".to_owned(), resp.status().to_string())];
+        out.extend(resp.headers().iter().filter_map(|(k, v)| {
+            Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned()))
+        }));
+        Ok(out)
+    }
+
     /// `GET <target>/coverage` (with `?nometa=1` when `nometa`).
     pub async fn snapshot(&self, target: &Target, nometa: bool) -> Result<Snapshot, LiveError> {
         let url = format!(
