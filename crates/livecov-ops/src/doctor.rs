@@ -1342,7 +1342,13 @@ pub fn check_pod(kube: &KubeSettings, namespace: &str, name: &str) -> Vec<Findin
                 if c.ready { ", ready" } else { ", not ready" },
                 c.restarts
             );
-            if !c.state.starts_with("running") {
+            if c.state == "no status" {
+                out.push(Finding::warn(
+                    what,
+                    "the kubelet has not reported this container yet; run the doctor again \
+                     in a moment",
+                ));
+            } else if !c.state.starts_with("running") {
                 out.push(Finding::problem(
                     what,
                     "its coverage server runs only while the container does; see \
