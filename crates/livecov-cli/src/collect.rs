@@ -101,7 +101,7 @@ pub struct CollectArgs {
     pub concurrency: usize,
 
     #[command(flatten)]
-    pub node: NodeArgs,
+    pub node: Box<NodeArgs>,
 }
 
 /// The flags of node mode and `--output` (a DaemonSet's collector).
