@@ -14,7 +14,9 @@
 //!
 //! When the API cannot be asked, host processes are still collected and processes in
 //! containers are left for a later round (recording them as host processes would file
-//! a pod's coverage under the node).
+//! a pod's coverage under the node); so is a process whose cgroup is under `kubepods`
+//! but whose container the node's pods do not list yet. A container outside `kubepods`
+//! (docker or podman on the node) is a host process.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -76,7 +78,8 @@ pub struct NodeRound {
     pub targets: Vec<Target>,
     /// Candidate ports that did not answer as coverage servers (`url (pid P, comm)`).
     pub unconfirmed: Vec<String>,
-    /// Processes in containers left out because the API could not be asked.
+    /// Processes in containers left out: the API could not be asked, or does not list
+    /// their (kubepods) container on this node yet.
     pub unmatched: usize,
     /// Problems: the API server's error, `/proc` lines that did not parse.
     pub problems: Vec<String>,
@@ -111,7 +114,17 @@ pub async fn discover(
     for p in &processes {
         let container = match (&p.container_id, &containers) {
             (None, _) => None,
-            (Some(id), Some(map)) => map.get(id),
+            (Some(id), Some(map)) => match map.get(id) {
+                Some(c) => Some(c),
+                // A pod's container the API does not list yet (or on another node's
+                // list): left for a later round, never filed under the node.
+                None if p.in_kubepods => {
+                    round.unmatched += 1;
+                    continue;
+                }
+                // A container of no pod (docker, podman on the node): a host process.
+                None => None,
+            },
             (Some(_), None) => {
                 round.unmatched += 1;
                 continue;
@@ -216,6 +229,7 @@ mod tests {
             pid: 7,
             comm: "svc".into(),
             container_id: None,
+            in_kubepods: false,
             coverage_port,
             listeners: listeners
                 .iter()

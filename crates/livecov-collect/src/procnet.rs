@@ -46,6 +46,9 @@ pub struct Process {
     pub comm: String,
     /// The container id from its cgroup; `None` for a host process.
     pub container_id: Option<String>,
+    /// Whether its cgroup is under the kubelet's `kubepods` tree: a pod's container,
+    /// even while the API does not list it yet.
+    pub in_kubepods: bool,
     /// `COVERAGE_PORT` of its environment, when set to a port.
     pub coverage_port: Option<u16>,
     /// Its listening sockets, sorted. A socket several pids hold (a forked child) is
@@ -129,9 +132,11 @@ pub fn scan(proc_root: &Path) -> (Vec<Process>, Vec<ProcWarning>) {
         let comm = read_small(&dir.join("comm"))
             .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
             .unwrap_or_default();
-        let container_id = read_small(&dir.join("cgroup"))
-            .ok()
-            .and_then(|b| container_id(&String::from_utf8_lossy(&b)));
+        let cgroup = read_small(&dir.join("cgroup"))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let container_id = container_id(&cgroup);
+        let in_kubepods = container_id.is_some() && cgroup.contains("kubepods");
         let coverage_port = read_small(&dir.join("environ"))
             .ok()
             .and_then(|b| coverage_port(&b));
@@ -139,6 +144,7 @@ pub fn scan(proc_root: &Path) -> (Vec<Process>, Vec<ProcWarning>) {
             pid,
             comm,
             container_id,
+            in_kubepods,
             coverage_port,
             listeners,
         });

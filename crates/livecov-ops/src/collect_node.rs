@@ -102,8 +102,8 @@ impl NodeMode {
             reporter.diagnostic(
                 Severity::Warning,
                 &format!(
-                    "node {}: {} processes in containers left out: their pods are unknown \
-                     without the API",
+                    "node {}: {} processes in containers left out this round: the API does \
+                     not list their pods (yet)",
                     self.node, found.unmatched
                 ),
             );
