@@ -208,11 +208,32 @@ func livecovAgentIdentityHeaders(pid int, hash string, mode byte) [][2]string {
 		}
 	}
 	// Extensions: the build identity without fetching the meta, and what the agent can do.
-	return append(h,
+	h = append(h,
 		[2]string{"X-Livecov-Agent", "go/1"},
 		[2]string{"X-Livecov-Meta-Hash", hash},
 		[2]string{"X-Livecov-Cover-Mode", livecovAgentModeName(mode)},
 	)
+	// Where the flush at exit goes, for `livecov doctor`: checked once, at start.
+	dir := livecovOS.Getenv("GOCOVERDIR")
+	if dir == "" {
+		return append(h, [2]string{"X-Livecov-Gocoverdir", "unset"})
+	}
+	return append(h,
+		[2]string{"X-Livecov-Gocoverdir", dir},
+		[2]string{"X-Livecov-Gocoverdir-Writable", livecovAgentWritable(dir)},
+	)
+}
+
+// livecovAgentWritable is "yes" when a file can be created in dir, else "no: " and why.
+func livecovAgentWritable(dir string) string {
+	f, err := livecovOS.CreateTemp(dir, ".livecov-probe-*")
+	if err != nil {
+		return "no: " + livecovStrings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	name := f.Name()
+	f.Close()
+	livecovOS.Remove(name)
+	return "yes"
 }
 
 // --- snapshots -------------------------------------------------------------------

@@ -27,12 +27,15 @@ in the last round.",
 livecov collect --collection run1 127.0.0.1:53700 127.0.0.1:53701\n  \
 livecov collect --collection run1 --scan 10.0.0.7 --watch 10s\n  \
 livecov collect --collection run1 --scan 127.0.0.1 --reset --watch 5s   # a scenario\n  \
-livecov collect --collection run1 --kubernetes -n e2e -l app=web --watch 30s"
+livecov collect --collection run1 --kubernetes -n e2e -l app=web --watch 30s\n  \
+livecov collect --node --output s3://bucket/coverage/my-cluster --watch 10s   # a DaemonSet"
 )]
+#[command(group(clap::ArgGroup::new("api").args(["kubernetes", "node"]).multiple(true)))]
 pub struct CollectArgs {
-    /// The collection directory (created when missing).
-    #[arg(long, value_name = "DIR")]
-    pub collection: PathBuf,
+    /// The collection directory (created when missing). Optional with --output, which
+    /// then stages the snapshots in a temporary directory and compiles nothing.
+    #[arg(long, value_name = "DIR", required_unless_present = "output")]
+    pub collection: Option<PathBuf>,
 
     /// Coverage servers: URLs or host:port.
     #[arg(value_name = "TARGET")]
@@ -77,13 +80,13 @@ pub struct CollectArgs {
     #[arg(long)]
     pub kubernetes: bool,
 
-    /// With --kubernetes: the kubeconfig (default KUBECONFIG, ~/.kube/config, else
-    /// in-cluster).
-    #[arg(long, value_name = "FILE", requires = "kubernetes")]
+    /// With --kubernetes or --node: the kubeconfig (default KUBECONFIG, ~/.kube/config,
+    /// else in-cluster).
+    #[arg(long, value_name = "FILE", requires = "api")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// With --kubernetes: the kubeconfig context (default its current-context).
-    #[arg(long, value_name = "NAME", requires = "kubernetes")]
+    /// With --kubernetes or --node: the kubeconfig context (default its current-context).
+    #[arg(long, value_name = "NAME", requires = "api")]
     pub context: Option<String>,
 
     /// With --kubernetes: only pods of this namespace (default all namespaces).
@@ -97,6 +100,91 @@ pub struct CollectArgs {
     /// Requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub concurrency: usize,
+
+    #[command(flatten)]
+    pub node: Box<NodeArgs>,
+}
+
+/// The flags of node mode and `--output` (a DaemonSet's collector).
+#[derive(clap::Args, Debug)]
+pub struct NodeArgs {
+    /// Node mode, for a DaemonSet (hostPID, hostNetwork): find the coverage servers of
+    /// this node's processes from /proc (listening sockets on 53700-53799, the process's
+    /// COVERAGE_PORT or its pod's declared coverage ports, confirmed with GET /health),
+    /// name each after its pod (cgroup container id matched to the containerStatuses of
+    /// the node's pods, listed through the API with spec.nodeName) and reach it directly
+    /// at its pod IP (127.0.0.1 for host processes and hostNetwork pods). Processes in
+    /// no pod are collected as host processes of the node. The token needs list pods
+    /// cluster-wide; reading other processes' /proc/PID/fd needs root or CAP_SYS_PTRACE.
+    #[arg(long, conflicts_with = "kubernetes")]
+    pub node: bool,
+
+    /// With --node: the node's name as the API knows it (default NODE_NAME, which the
+    /// manifests in deploy/ set from spec.nodeName, else the host name).
+    #[arg(long, value_name = "NAME", requires = "node")]
+    pub node_name: Option<String>,
+
+    /// With --node: where the node's /proc is mounted (default /proc).
+    #[arg(long, value_name = "DIR", requires = "node", default_value = "/proc")]
+    pub proc: PathBuf,
+
+    /// Also write the producer's layout (what `cluster download URL` reads) to an object
+    /// store after each round: s3://bucket/prefix, gs://bucket/prefix,
+    /// az://container/prefix, file:///abs/dir or a local directory. Credentials as for
+    /// `cluster download` (AWS_*, ~/.aws profiles, GOOGLE_*, AZURE_*).
+    #[arg(long, value_name = "URL")]
+    pub output: Option<String>,
+
+    /// With --output: endpoint of an S3-compatible server, GCS emulator or Azure account
+    /// URL (as `cluster download --endpoint`).
+    #[arg(long, value_name = "URL", requires = "output")]
+    pub endpoint: Option<String>,
+
+    /// With --output: AWS region (s3:// only).
+    #[arg(long, value_name = "REGION", requires = "output")]
+    pub region: Option<String>,
+
+    /// With --output: AWS profile from ~/.aws/credentials and ~/.aws/config (s3:// only).
+    #[arg(long, value_name = "NAME", requires = "output")]
+    pub profile: Option<String>,
+
+    /// With --output: an object_store option for the provider, e.g.
+    /// aws_access_key_id=… (repeatable).
+    #[arg(long = "store-option", value_name = "KEY=VALUE", requires = "output")]
+    pub store_options: Vec<String>,
+}
+
+impl NodeArgs {
+    /// Node mode's and --output's settings.
+    fn apply(&self, args: &CollectArgs, settings: &mut CollectSettings) -> Result<()> {
+        if self.node {
+            settings.node = Some(livecov_collect::node::NodeSettings {
+                node_name: self.node_name.clone(),
+                proc_root: self.proc.clone(),
+                kube: livecov_collect::kube::KubeSettings {
+                    kubeconfig: args.kubeconfig.clone(),
+                    context: args.context.clone(),
+                    timeout: args.timeout,
+                    ..Default::default()
+                },
+                concurrency: args.concurrency,
+            });
+        }
+        if let Some(url) = &self.output {
+            let mut opts = livecov_collect::download::DownloadOptions::new(url, "")
+                .endpoint(self.endpoint.clone())
+                .region(self.region.clone())
+                .profile(self.profile.clone());
+            for o in &self.store_options {
+                match o.split_once('=') {
+                    Some((k, v)) if !k.trim().is_empty() => opts = opts.store_option(k.trim(), v),
+                    _ => anyhow::bail!("--store-option {o:?} is not KEY=VALUE"),
+                }
+            }
+            settings.output = Some(opts);
+        }
+        Ok(())
+    }
 }
 
 /// `500ms`, `10s`, `2m`, `1h`, or whole seconds.
@@ -126,9 +214,30 @@ extern "C" fn on_signal(_: libc::c_int) {
     SIGNALLED.store(true, Ordering::SeqCst);
 }
 
+/// A staging directory, removed when the run ends.
+struct Staging(PathBuf);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Runs `livecov collect`.
 pub fn run(args: &CollectArgs) -> Result<Exit> {
-    let mut settings = CollectSettings::new(&args.collection, args.targets.clone());
+    // With --output alone, the snapshots are staged in a directory of their own.
+    let (collection, _staging) = match &args.collection {
+        Some(c) => (c.clone(), None),
+        None => {
+            let dir = std::env::temp_dir().join(format!("livecov-collect-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating the staging directory {}", dir.display()))?;
+            (dir.clone(), Some(Staging(dir)))
+        }
+    };
+    let mut settings = CollectSettings::new(&collection, args.targets.clone());
+    settings.compile_store = args.collection.is_some();
+    args.node.apply(args, &mut settings)?;
     settings.scan = args.scan.clone();
     settings.watch = args.watch;
     settings.rounds = args.rounds;
@@ -172,7 +281,7 @@ pub fn run(args: &CollectArgs) -> Result<Exit> {
     }
     let reporter = TermReporter::new();
     let summary = collect(&settings, &reporter, &stop)
-        .with_context(|| format!("collecting into {}", args.collection.display()))?;
+        .with_context(|| format!("collecting into {}", collection.display()))?;
     eprintln!(
         "collected {} snapshots from {} targets in {} rounds ({} process series); {} failed requests",
         summary.snapshots, summary.targets, summary.rounds, summary.series, summary.failures
@@ -183,7 +292,7 @@ pub fn run(args: &CollectArgs) -> Result<Exit> {
             c.compiled,
             c.builds,
             c.owners,
-            args.collection.join("livecov.db").display()
+            collection.join("livecov.db").display()
         );
     }
     Ok(if summary.failing.is_empty() && summary.snapshots > 0 {

@@ -55,6 +55,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 mod local;
+pub mod upload;
 
 /// The largest coverage file (`covmeta.*`, `covcounters.*`) downloaded: compile reads
 /// no more (`livecov_formats::gocovdata::read::MAX_FILE_BYTES`; livecov-ops checks the

@@ -552,7 +552,11 @@ pub async fn discover_with(
 ) -> Result<(Client, Vec<Target>), KubeError> {
     let api = Api::new(conn, settings.timeout)?;
     let pods = api
-        .list_pods(settings.namespace.as_deref(), settings.selector.as_deref())
+        .list_pods(
+            settings.namespace.as_deref(),
+            settings.selector.as_deref(),
+            None,
+        )
         .await?;
     let mut targets: Vec<Target> = pods
         .iter()
@@ -618,6 +622,7 @@ struct OwnerReference {
 struct PodSpec {
     node_name: String,
     containers: Vec<Container>,
+    host_network: bool,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -648,6 +653,18 @@ struct PodStatus {
     phase: String,
     #[serde(rename = "podIP")]
     pod_ip: String,
+    container_statuses: Vec<ContainerStatus>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ContainerStatus {
+    name: String,
+    #[serde(rename = "containerID")]
+    container_id: String,
+    ready: bool,
+    restart_count: u64,
+    state: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -724,11 +741,6 @@ fn targets_of(server: &str, pod: &Pod) -> Vec<Target> {
     if pod.status.phase != "Running" || pod.status.pod_ip.is_empty() {
         return Vec::new();
     }
-    let owner = pod
-        .metadata
-        .owner_references
-        .iter()
-        .find(|o| o.controller == Some(true));
     let mut pod_ports = Some(annotation_ports(pod));
     let mut claimed = BTreeSet::new();
     let mut out = Vec::new();
@@ -747,19 +759,183 @@ fn targets_of(server: &str, pod: &Pod) -> Vec<Target> {
                     "{server}/api/v1/namespaces/{}/pods/{}:{port}/proxy",
                     pod.metadata.namespace, pod.metadata.name
                 ),
-                pod: Some(PodInfo {
-                    namespace: pod.metadata.namespace.clone(),
-                    pod: pod.metadata.name.clone(),
-                    container: c.name.clone(),
-                    image: c.image.clone(),
-                    node: pod.spec.node_name.clone(),
-                    owner_kind: owner.map(|o| o.kind.clone()).unwrap_or_default(),
-                    owner_name: owner.map(|o| o.name.clone()).unwrap_or_default(),
-                }),
+                pod: Some(pod_info(pod, c)),
             });
         }
     }
     out
+}
+
+/// What is recorded of a pod's container: names, image, node and controlling owner.
+fn pod_info(pod: &Pod, c: &Container) -> PodInfo {
+    let owner = pod
+        .metadata
+        .owner_references
+        .iter()
+        .find(|o| o.controller == Some(true));
+    PodInfo {
+        namespace: pod.metadata.namespace.clone(),
+        pod: pod.metadata.name.clone(),
+        container: c.name.clone(),
+        image: c.image.clone(),
+        node: pod.spec.node_name.clone(),
+        owner_kind: owner.map(|o| o.kind.clone()).unwrap_or_default(),
+        owner_name: owner.map(|o| o.name.clone()).unwrap_or_default(),
+    }
+}
+
+// --- node mode ----------------------------------------------------------------------
+
+/// A running container of a node's pod, as node mode matches it to processes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeContainer {
+    /// The runtime's container id (`containerStatuses[].containerID` without its
+    /// `containerd://` scheme, lower case), as `/proc/<pid>/cgroup` names it.
+    pub id: String,
+    /// What is recorded with its snapshots.
+    pub info: PodInfo,
+    /// The pod's IP (empty when it has none yet).
+    pub pod_ip: String,
+    /// Whether the pod shares the node's network (`spec.hostNetwork`).
+    pub host_network: bool,
+    /// Its coverage ports as `--kubernetes` reads them from the spec (declared ports in
+    /// 53700–53799, `COVERAGE_PORT`), besides the ports found listening.
+    pub ports: Vec<u16>,
+}
+
+/// The containers of the pods on `node` (field selector `spec.nodeName`, all
+/// namespaces, so the token needs a cluster-wide `list pods`), one per container status
+/// with an id.
+pub async fn node_containers(
+    conn: &Connection,
+    timeout: Duration,
+    node: &str,
+) -> Result<Vec<NodeContainer>, KubeError> {
+    let api = Api::new(conn, timeout)?;
+    let pods = api
+        .list_pods(None, None, Some(&format!("spec.nodeName={node}")))
+        .await?;
+    let mut out = Vec::new();
+    for pod in &pods {
+        for status in &pod.status.container_statuses {
+            let Some(id) = crate::procnet::status_container_id(&status.container_id) else {
+                continue;
+            };
+            let Some(c) = pod.spec.containers.iter().find(|c| c.name == status.name) else {
+                continue;
+            };
+            out.push(NodeContainer {
+                id,
+                info: pod_info(pod, c),
+                pod_ip: pod.status.pod_ip.clone(),
+                host_network: pod.spec.host_network,
+                ports: coverage_ports(c),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+// --- one pod, for the doctor ----------------------------------------------------------
+
+/// One pod as `livecov doctor --pod` reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodView {
+    /// `status.phase` (`Pending`, `Running`, …).
+    pub phase: String,
+    /// `status.podIP`.
+    pub pod_ip: String,
+    /// `spec.nodeName`.
+    pub node: String,
+    /// The containers of the spec, in order, with their status.
+    pub containers: Vec<ContainerView>,
+    /// Its coverage ports, reached through the pod proxy (as `--kubernetes` finds them;
+    /// empty unless Running with an IP).
+    pub targets: Vec<Target>,
+}
+
+/// A container of a [`PodView`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerView {
+    /// Its name.
+    pub name: String,
+    /// Its image.
+    pub image: String,
+    /// `ready` of its status.
+    pub ready: bool,
+    /// `running`, `waiting (REASON)`, `terminated (REASON)`, or `no status`.
+    pub state: String,
+    /// `restartCount`.
+    pub restarts: u64,
+}
+
+/// Reads the pod `namespace/name` (the token needs `get pods`) and returns it with a
+/// [`Client`] for its pod proxy.
+pub async fn pod_view(
+    conn: &Connection,
+    timeout: Duration,
+    namespace: &str,
+    name: &str,
+) -> Result<(Client, PodView), KubeError> {
+    let api = Api::new(conn, timeout)?;
+    let url = format!("{}/api/v1/namespaces/{namespace}/pods/{name}", conn.server);
+    let req = api.http.get(&url).bearer_auth(&conn.token);
+    let body = api
+        .send(&url, req, || {
+            format!(
+                "the token may not get pods in namespace {namespace}; the doctor needs get \
+                 on pods and on pods/proxy"
+            )
+        })
+        .await?;
+    let pod: Pod = serde_json::from_slice(&body).map_err(|e| KubeError::Response {
+        url: url.clone(),
+        why: format!("not a Pod: {e}"),
+    })?;
+    let containers = pod
+        .spec
+        .containers
+        .iter()
+        .map(|c| {
+            let status = pod
+                .status
+                .container_statuses
+                .iter()
+                .find(|s| s.name == c.name);
+            let state = match status {
+                None => "no status".to_owned(),
+                Some(s) => match s.state.iter().next() {
+                    None => "no state".to_owned(),
+                    Some((k, v)) => match v.get("reason").and_then(|r| r.as_str()) {
+                        Some(reason) => format!("{k} ({reason})"),
+                        None => k.clone(),
+                    },
+                },
+            };
+            ContainerView {
+                name: c.name.clone(),
+                image: c.image.clone(),
+                ready: status.is_some_and(|s| s.ready),
+                state,
+                restarts: status.map_or(0, |s| s.restart_count),
+            }
+        })
+        .collect();
+    let view = PodView {
+        phase: pod.status.phase.clone(),
+        pod_ip: pod.status.pod_ip.clone(),
+        node: pod.spec.node_name.clone(),
+        containers,
+        targets: targets_of(&conn.server, &pod),
+    };
+    let client = Client::new(
+        timeout,
+        Some(conn.token.clone()),
+        &conn.ca_pem,
+        conn.insecure,
+    )?;
+    Ok((client, view))
 }
 
 /// The API server, as discovery talks to it.
@@ -794,6 +970,7 @@ impl<'a> Api<'a> {
         &self,
         namespace: Option<&str>,
         selector: Option<&str>,
+        fields: Option<&str>,
     ) -> Result<Vec<Pod>, KubeError> {
         let base = match namespace {
             Some(ns) => format!("{}/api/v1/namespaces/{ns}/pods", self.conn.server),
@@ -811,6 +988,9 @@ impl<'a> Api<'a> {
                 q.append_pair("limit", "500");
                 if let Some(sel) = selector.filter(|s| !s.is_empty()) {
                     q.append_pair("labelSelector", sel);
+                }
+                if let Some(f) = fields {
+                    q.append_pair("fieldSelector", f);
                 }
                 if !cont.is_empty() {
                     q.append_pair("continue", &cont);

@@ -519,6 +519,26 @@ impl Client {
         })
     }
 
+    /// `GET <target>/health`: its status line (`:status`, e.g. `200 OK`) and every
+    /// header, names in lower case, in the order sent; for reports that show more than
+    /// [`ServerInfo`] keeps (livecov's `X-Livecov-*` extensions).
+    pub async fn health_headers(
+        &self,
+        target: &Target,
+    ) -> Result<Vec<(String, String)>, LiveError> {
+        let url = format!("{}/health", target.url);
+        let resp = self
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| http_error(&url, e))?;
+        let mut out = vec![(":status".to_owned(), resp.status().to_string())];
+        out.extend(resp.headers().iter().filter_map(|(k, v)| {
+            Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned()))
+        }));
+        Ok(out)
+    }
+
     /// `GET <target>/coverage` (with `?nometa=1` when `nometa`).
     pub async fn snapshot(&self, target: &Target, nometa: bool) -> Result<Snapshot, LiveError> {
         let url = format!(
@@ -660,11 +680,15 @@ pub struct Series {
     pub has_meta: bool,
     /// The toggle of the last counters (or Python data file) written (0 before the first).
     pub toggle: u8,
+    /// The process instance, whose [`Instance::key_dir`] is the series' directory in the
+    /// producer's bucket layout (`--output`).
+    pub instance: Instance,
 }
 
 /// Writes snapshots of live processes into `<collection>/coverage/`.
 pub struct CollectionWriter {
     coverage: PathBuf,
+    host_name: Option<String>,
     series: BTreeMap<SeriesKey, Series>,
     /// Each target's latest series, by URL.
     current: BTreeMap<String, SeriesKey>,
@@ -720,11 +744,20 @@ impl CollectionWriter {
         std::fs::create_dir_all(&coverage)?;
         let mut w = CollectionWriter {
             coverage,
+            host_name: None,
             series: BTreeMap::new(),
             current: BTreeMap::new(),
         };
         w.reload();
         Ok(w)
+    }
+
+    /// The hostname that host processes are recorded under (node mode: the node's
+    /// name, as the producer records the kubelet's hostname). Default: `None`, the
+    /// target URL's host and port.
+    pub fn host_name(mut self, name: Option<String>) -> CollectionWriter {
+        self.host_name = name;
+        self
     }
 
     /// Finds the series earlier runs wrote (their info.json names the URL, pid and
@@ -778,6 +811,14 @@ impl CollectionWriter {
                 }
             }
             let Some(hash) = hash else { continue };
+            let Some(instance) = std::fs::read(dir.join(METADATA_FILE))
+                .ok()
+                .filter(|b| b.len() < 1 << 20)
+                .and_then(|b| serde_json::from_slice::<producer::Metadata>(&b).ok())
+                .map(|m| instance_of(&m))
+            else {
+                continue;
+            };
             let key = (url.to_owned(), pid, binary.to_owned(), hash);
             self.series.insert(
                 key,
@@ -788,6 +829,7 @@ impl CollectionWriter {
                     binary: binary.to_owned(),
                     has_meta: true,
                     toggle: newest.map_or(0, |(_, t)| t),
+                    instance,
                 },
             );
         }
@@ -837,8 +879,9 @@ impl CollectionWriter {
                     .unwrap_or("unknown"),
             );
             let instance = Instance {
-                hostname: sanitize(&match &target.pod {
-                    Some(p) if !p.node.is_empty() => p.node.clone(),
+                hostname: sanitize(&match (&target.pod, &self.host_name) {
+                    (Some(p), _) if !p.node.is_empty() => p.node.clone(),
+                    (None, Some(h)) => h.clone(),
                     _ => target.host(),
                 }),
                 kind: match &target.pod {
@@ -904,6 +947,20 @@ impl CollectionWriter {
             for (k, v) in &snap.server.extra {
                 info.insert(k.clone(), v.clone().into());
             }
+            if let Some(p) = &target.pod {
+                // info.json is the one file of the bucket layout that can carry what the
+                // object keys do not (--output).
+                for (k, v) in [
+                    ("owner_kind", &p.owner_kind),
+                    ("owner_name", &p.owner_name),
+                    ("node", &p.node),
+                    ("image", &p.image),
+                ] {
+                    if !v.is_empty() {
+                        info.entry(k).or_insert_with(|| v.clone().into());
+                    }
+                }
+            }
             write_atomic(
                 &dir.join(INFO_FILE),
                 &serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?,
@@ -917,6 +974,7 @@ impl CollectionWriter {
                     binary: snap.server.binary.clone(),
                     has_meta: false,
                     toggle: 0,
+                    instance,
                 },
             );
         }
@@ -958,6 +1016,25 @@ impl CollectionWriter {
         }
         series.toggle = toggle;
         Ok(series)
+    }
+}
+
+/// The instance a `metadata.json` describes (the inverse of [`Instance::metadata`]).
+fn instance_of(m: &producer::Metadata) -> Instance {
+    Instance {
+        hostname: m.hostname.clone(),
+        kind: if m.host_process {
+            ProcessKind::Host
+        } else {
+            ProcessKind::Pod {
+                namespace: m.namespace.clone(),
+                pod: m.pod_name.clone(),
+                container: m.container.name.clone(),
+                image: m.container.image.clone(),
+            }
+        },
+        binary: m.binary_name.clone(),
+        discovery_time: m.discovery_time.clone(),
     }
 }
 

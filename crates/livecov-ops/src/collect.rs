@@ -56,6 +56,15 @@ pub struct CollectSettings {
     /// Pods to collect from, listed through this Kubernetes API server and reached
     /// through its pod proxy (listed again every round).
     pub kubernetes: Option<livecov_collect::kube::KubeSettings>,
+    /// Node mode: the coverage servers of this node's processes, found in `/proc` and
+    /// named after the node's pods (see [`crate::collect_node`]).
+    pub node: Option<livecov_collect::node::NodeSettings>,
+    /// Also write the producer's layout to this object store (`--output`); see
+    /// [`crate::collect_node::Output`].
+    pub output: Option<livecov_collect::download::DownloadOptions>,
+    /// Compile the collection's store after each round. Default: true; false when the
+    /// collection is only a staging directory for `--output`.
+    pub compile_store: bool,
 }
 
 impl CollectSettings {
@@ -79,6 +88,9 @@ impl CollectSettings {
             listen: None,
             push_token: None,
             kubernetes: None,
+            node: None,
+            output: None,
+            compile_store: true,
         }
     }
 }
@@ -138,9 +150,11 @@ pub fn collect(
         && settings.scan.is_empty()
         && settings.listen.is_none()
         && settings.kubernetes.is_none()
+        && settings.node.is_none()
     {
         anyhow::bail!(
-            "nothing to collect from: give targets (URL or host:port), --scan HOST or --listen ADDR"
+            "nothing to collect from: give targets (URL or host:port), --scan HOST, \
+             --kubernetes, --node or --listen ADDR"
         );
     }
     let client = Client::new(
@@ -149,12 +163,16 @@ pub fn collect(
         &settings.ca,
         false,
     )?;
-    let mut writer = CollectionWriter::new(&settings.collection).with_context(|| {
-        format!(
-            "creating {}",
-            settings.collection.join("coverage").display()
-        )
-    })?;
+    let node = crate::collect_node::NodeMode::new(settings.node.as_ref(), reporter)?;
+    let mut writer = CollectionWriter::new(&settings.collection)
+        .with_context(|| {
+            format!(
+                "creating {}",
+                settings.collection.join("coverage").display()
+            )
+        })?
+        .host_name(node.as_ref().map(|n| n.node_name().to_owned()));
+    let mut output = crate::collect_node::Output::new(settings.output.as_ref(), reporter)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -209,6 +227,11 @@ pub fn collect(
                     summary.failures += 1;
                 }
             }
+        }
+        if let Some(node) = &node {
+            let found = runtime.block_on(node.round(&client, summary.rounds == 1, reporter));
+            summary.failures += found.failures;
+            targets.extend(found.targets);
         }
         targets.sort();
         targets.dedup();
@@ -320,7 +343,10 @@ pub fn collect(
                 }
             }
         }
-        if summary.snapshots > 0 {
+        if let Some(out) = output.as_mut() {
+            summary.failures += runtime.block_on(out.sync(&writer, reporter));
+        }
+        if summary.snapshots > 0 && settings.compile_store {
             summary.compiled = Some(compile(&settings.compile, reporter)?);
         }
         let done = (settings.watch.is_none() && settings.listen.is_none())

@@ -24,6 +24,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use livecov_collect::kube::{Connection, KubeSettings};
 use livecov_collect::live::{Client, SnapshotData, Target};
 use livecov_formats::gocovdata::{classify_file_name, hex16, CovFileName};
 
@@ -1105,24 +1106,7 @@ pub fn check_url(target: &Target, timeout: Duration) -> Vec<Finding> {
             }
         }
         match client.snapshot(target, false).await {
-            Ok(s) => out.push(Finding::ok(match &s.data {
-                SnapshotData::Go(g) => format!(
-                    "{url}: GET /coverage works: build {} ({} bytes of meta-data, {} of counters)",
-                    s.hash_hex(),
-                    g.meta.as_ref().map_or(0, Vec::len),
-                    g.counters.len()
-                ),
-                SnapshotData::Python(p) => format!(
-                    "{url}: GET /coverage works: a coverage.py {} save ({} bytes of data file{})",
-                    p.coverage_version,
-                    p.data.len(),
-                    if p.report_json.is_some() {
-                        ", with its JSON report"
-                    } else {
-                        ", no JSON report"
-                    }
-                ),
-            })),
+            Ok(s) => out.push(Finding::ok(snapshot_works(url, &s))),
             Err(e) => out.push(Finding::problem(
                 format!("GET /coverage failed: {e}"),
                 "a binary built without -cover answers 500 here: rebuild it with \
@@ -1237,6 +1221,7 @@ fn health_findings(url: &str, headers: &[(String, String)], out: &mut Vec<Findin
              `livecov go build` for a flush on SIGTERM, reset and push",
         )),
     }
+    gocoverdir_findings(url, &get, out);
     if let Some(mode @ ("set" | "count")) = get("x-livecov-cover-mode") {
         out.push(Finding::warn(
             format!("{url}: cover mode {mode}: the agent refuses `collect --reset`, so scenarios cannot be told apart"),
@@ -1247,9 +1232,230 @@ fn health_findings(url: &str, headers: &[(String, String)], out: &mut Vec<Findin
     true
 }
 
+/// What the agent says of its GOCOVERDIR (`X-Livecov-Gocoverdir`: the path or `unset`;
+/// `X-Livecov-Gocoverdir-Writable`: `yes` or `no: why`); nothing when it does not say.
+fn gocoverdir_findings<'a>(
+    url: &str,
+    get: &impl Fn(&str) -> Option<&'a str>,
+    out: &mut Vec<Finding>,
+) {
+    let Some(dir) = get("x-livecov-gocoverdir") else {
+        return;
+    };
+    if dir.is_empty() || dir == "unset" {
+        out.push(Finding::warn(
+            format!("{url}: GOCOVERDIR is not set in the process: what ran since the last collection is lost when it stops"),
+            "set GOCOVERDIR to a writable directory (in Kubernetes an emptyDir volume, or a \
+             hostPath the node collector reads) so the agent's flush on SIGTERM has \
+             somewhere to go",
+        ));
+        return;
+    }
+    match get("x-livecov-gocoverdir-writable") {
+        Some("yes") => out.push(Finding::ok(format!(
+            "{url}: GOCOVERDIR={dir}, writable by the process"
+        ))),
+        Some(no) => out.push(Finding::problem(
+            format!(
+                "{url}: GOCOVERDIR={dir} is not writable by the process ({})",
+                no.trim_start_matches("no").trim_start_matches(':').trim()
+            ),
+            "mount a writable volume there (emptyDir), or make it writable by the \
+             container's user (runAsUser, fsGroup); `livecov doctor DIR --writer-uid UID` \
+             tells which",
+        )),
+        None => out.push(Finding::ok(format!("{url}: GOCOVERDIR={dir}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Pods
+
+/// Checks a pod through the API server: its phase and containers, then each coverage
+/// port (as `collect --kubernetes` finds them) through the pod proxy: a coverage server
+/// or not, livecov's agent, its GOCOVERDIR, and a snapshot's build.
+pub fn check_pod(kube: &KubeSettings, namespace: &str, name: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let pod = format!("pod {namespace}/{name}");
+    let conn = match Connection::from_settings(kube) {
+        Ok(c) => c,
+        Err(e) => {
+            out.push(Finding::problem(
+                format!("{pod}: no Kubernetes credentials: {e}"),
+                "pass --kubeconfig FILE (and --context NAME), or run inside the cluster",
+            ));
+            return out;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            out.push(Finding::problem(
+                format!("cannot start the HTTP client: {e}"),
+                "retry",
+            ));
+            return out;
+        }
+    };
+    runtime.block_on(async {
+        let (client, view) =
+            match livecov_collect::kube::pod_view(&conn, kube.timeout, namespace, name).await {
+                Ok(v) => v,
+                Err(e) => {
+                    out.push(Finding::problem(
+                        format!("{pod}: {e}"),
+                        "check the namespace and name (`kubectl get pod -n NS NAME`) and that \
+                         the token may get pods and pods/proxy there (deploy/rbac.yaml)",
+                    ));
+                    return;
+                }
+            };
+        if view.phase == "Running" {
+            out.push(Finding::ok(format!(
+                "{pod}: Running on node {} with IP {}",
+                if view.node.is_empty() {
+                    "?"
+                } else {
+                    &view.node
+                },
+                if view.pod_ip.is_empty() {
+                    "none"
+                } else {
+                    &view.pod_ip
+                }
+            )));
+        } else {
+            out.push(Finding::problem(
+                format!(
+                    "{pod}: phase {}: no coverage server runs until it is Running",
+                    if view.phase.is_empty() {
+                        "unknown"
+                    } else {
+                        &view.phase
+                    }
+                ),
+                "see `kubectl describe pod` for why it is not running",
+            ));
+        }
+        for c in &view.containers {
+            let what = format!(
+                "{pod}: container {} ({}): {}{}, {} restarts",
+                c.name,
+                c.image,
+                c.state,
+                if c.ready { ", ready" } else { ", not ready" },
+                c.restarts
+            );
+            if c.state == "no status" {
+                out.push(Finding::warn(
+                    what,
+                    "the kubelet has not reported this container yet; run the doctor again \
+                     in a moment",
+                ));
+            } else if !c.state.starts_with("running") {
+                out.push(Finding::problem(
+                    what,
+                    "its coverage server runs only while the container does; see \
+                     `kubectl logs` and `kubectl describe pod`",
+                ));
+            } else if c.restarts > 0 {
+                out.push(Finding::warn(
+                    what,
+                    "each restart is a new process: what the old one counted is lost unless \
+                     it was collected (`collect --watch`) or flushed into GOCOVERDIR by \
+                     livecov's agent",
+                ));
+            } else {
+                out.push(Finding::ok(what));
+            }
+        }
+        if view.phase != "Running" || view.pod_ip.is_empty() {
+            return;
+        }
+        for t in &view.targets {
+            let who = t
+                .pod
+                .as_ref()
+                .map_or(String::new(), |p| format!(" (container {})", p.container));
+            let port = t
+                .url
+                .rsplit(':')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches("/proxy");
+            let shown = format!("{pod} port {port}{who}");
+            let headers = match client.health_headers(t).await {
+                Ok(h) => h,
+                Err(e) => {
+                    out.push(Finding::problem(
+                        format!("{shown}: no answer through the pod proxy: {e}"),
+                        "build the program with `livecov go build` (or add the agent), and \
+                         declare its port: a containerPort in 53700-53799, COVERAGE_PORT in \
+                         the container's env, or the annotation livecov.dev/ports",
+                    ));
+                    continue;
+                }
+            };
+            if !headers
+                .iter()
+                .any(|(k, v)| k == ":status" && v.starts_with("200"))
+            {
+                let status = headers.first().map_or("", |(_, v)| v.as_str());
+                out.push(Finding::problem(
+                    format!("{shown}: GET /health through the pod proxy answered {status}"),
+                    "a 403 is RBAC (grant get on pods/proxy, deploy/rbac.yaml); a 502/503 \
+                     means nothing listens on that port in the pod",
+                ));
+                continue;
+            }
+            if !health_findings(&shown, &headers, &mut out) {
+                continue;
+            }
+            match client.snapshot(t, false).await {
+                Ok(s) => out.push(Finding::ok(snapshot_works(&shown, &s))),
+                Err(e) => out.push(Finding::problem(
+                    format!("{shown}: GET /coverage failed: {e}"),
+                    "a binary built without -cover answers 500 here: rebuild it with \
+                     `livecov go build` or `go build -cover`",
+                )),
+            }
+        }
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gocoverdir_as_the_agent_reports_it() {
+        let run = |h: &[(&str, &str)]| {
+            let get = |k: &str| h.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+            let mut out = Vec::new();
+            gocoverdir_findings("u", &get, &mut out);
+            out
+        };
+        assert!(run(&[]).is_empty());
+        assert_eq!(
+            run(&[("x-livecov-gocoverdir", "unset")])[0].severity,
+            Severity::Warn
+        );
+        let ok = run(&[
+            ("x-livecov-gocoverdir", "/cov"),
+            ("x-livecov-gocoverdir-writable", "yes"),
+        ]);
+        assert_eq!(ok[0].severity, Severity::Ok);
+        let bad = run(&[
+            ("x-livecov-gocoverdir", "/cov"),
+            ("x-livecov-gocoverdir-writable", "no: permission denied"),
+        ]);
+        assert_eq!(bad[0].severity, Severity::Problem);
+        assert!(bad[0].what.contains("(permission denied)"), "{:?}", bad[0]);
+    }
 
     #[test]
     fn varint_strings_never_read_past_the_end() {
@@ -1299,5 +1505,27 @@ mod tests {
         assert_eq!(find(b"aab", b"ab"), Some(1));
         assert_eq!(find(b"abc", b"abd"), None);
         assert_eq!(find(b"", b"a"), None);
+    }
+}
+
+/// The finding of a snapshot that came back: what it holds, per language.
+fn snapshot_works(url: &str, s: &livecov_collect::live::Snapshot) -> String {
+    match &s.data {
+        SnapshotData::Go(g) => format!(
+            "{url}: GET /coverage works: build {} ({} bytes of meta-data, {} of counters)",
+            s.hash_hex(),
+            g.meta.as_ref().map_or(0, Vec::len),
+            g.counters.len()
+        ),
+        SnapshotData::Python(p) => format!(
+            "{url}: GET /coverage works: a coverage.py {} save ({} bytes of data file{})",
+            p.coverage_version,
+            p.data.len(),
+            if p.report_json.is_some() {
+                ", with its JSON report"
+            } else {
+                ", no JSON report"
+            }
+        ),
     }
 }

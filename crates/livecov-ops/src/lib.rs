@@ -10,6 +10,7 @@
 pub mod agent;
 pub mod codecov_upload;
 pub mod collect;
+pub mod collect_node;
 pub mod compile;
 pub mod demo;
 pub mod doctor;

@@ -9,7 +9,11 @@
 //! kubernetes_discovery_through_the_pod_proxy`), where it runs the `inner_*` checks: pods created through the API with labels and a
 //! controlling ownerReference, their status PATCHed to 10.244.0.x addresses (local in the
 //! namespace), fixture processes serving coverage on those addresses, and tokens with
-//! limited RBAC. The checks are plain functions, not tests of their own: they run only
+//! limited RBAC; then deploy/node/rbac.yaml applied as it is and a token of its
+//! ServiceAccount, with which `collect --node` finds fixture processes in /proc (moved
+//! into real cgroups named like the kubelet's, `cri-containerd-<id>.scope`, whose ids the
+//! pods' containerStatuses carry) and `doctor --pod` checks pods with and without an
+//! agent. The checks are plain functions, not tests of their own: they run only
 //! inside the namespace, and the outer test asserts that all of them passed. Without the binaries, root
 //! or Go, the outer test is skipped, or fails when `CI` is set (`support/external.rs`).
 
@@ -30,7 +34,7 @@ mod external;
 const RUN_VAR: &str = "LIVECOV_KUBE_TEST_RUN";
 /// The fixture binary, for the re-run.
 const FIXTURE_VAR: &str = "LIVECOV_KUBE_TEST_FIXTURE";
-const INNER_TESTS: usize = 5;
+const INNER_TESTS: usize = 8;
 
 const ADMIN_TOKEN: &str = "livecov-test-admin";
 /// list pods and get pods/proxy, cluster-wide.
@@ -199,6 +203,18 @@ fn kubernetes_discovery_through_the_pod_proxy() {
                 "inner_collect_kubernetes_writes_each_pods_series_with_its_owner",
                 inner_collect_kubernetes_writes_each_pods_series_with_its_owner,
             ),
+            (
+                "inner_deploy_manifests_apply_and_their_rbac_is_limited",
+                inner_deploy_manifests_apply_and_their_rbac_is_limited,
+            ),
+            (
+                "inner_collect_node_names_processes_after_their_pods",
+                inner_collect_node_names_processes_after_their_pods,
+            ),
+            (
+                "inner_doctor_pod_with_and_without_an_agent",
+                inner_doctor_pod_with_and_without_an_agent,
+            ),
         ];
         for (name, check) in checks {
             eprintln!("kube check {name}");
@@ -316,6 +332,24 @@ impl Admin {
 
     async fn create(&self, path: &str, body: serde_json::Value) {
         self.call("POST", path, "application/json", body).await;
+    }
+
+    /// POSTs `body` and returns the answer's JSON.
+    async fn post_json(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let url = format!("{API}{path}");
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(ADMIN_TOKEN)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "POST {url}: {status}: {text}");
+        serde_json::from_str(&text).unwrap()
     }
 }
 
@@ -557,12 +591,18 @@ fn start_agent(fixture: &Path, ip: &str, port: u16, run: &Path) -> u32 {
 /// A kubeconfig for `token` in the run directory (token in a file, CA by path, as users
 /// write them).
 fn kubeconfig(run: &Path, token: &str) -> PathBuf {
+    kubeconfig_named(run, token, token)
+}
+
+/// [`kubeconfig`] with files named after `name` (a ServiceAccount's JWT is too long for a
+/// file name).
+fn kubeconfig_named(run: &Path, name: &str, token: &str) -> PathBuf {
     // One pair of files per call: the inner tests run in parallel.
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let token_file = run.join(format!("{token}-{n}.token"));
+    let token_file = run.join(format!("{name}-{n}.token"));
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
-    let path = run.join(format!("{token}-{n}.kubeconfig"));
+    let path = run.join(format!("{name}-{n}.kubeconfig"));
     std::fs::write(
         &path,
         format!(
@@ -883,4 +923,479 @@ fn inner_collect_kubernetes_writes_each_pods_series_with_its_owner() {
         owners.iter().any(|o| o["owner"] == "web-7d9f"),
         "the ReplicaSet owns the pods: {json:#}"
     );
+}
+
+// --- deploy/, node mode and doctor --pod -------------------------------------------------
+
+const NODE: &str = "node-lc";
+const NODE_NS: &str = "lc-node";
+
+/// The API path that creates an object of this kind (the kinds deploy/ holds).
+fn collection_path(doc: &serde_json::Value) -> String {
+    let kind = doc["kind"].as_str().unwrap();
+    let ns = doc["metadata"]["namespace"].as_str().unwrap_or("");
+    let rbac = "/apis/rbac.authorization.k8s.io/v1";
+    match kind {
+        "Namespace" => "/api/v1/namespaces".into(),
+        "ServiceAccount" => format!("/api/v1/namespaces/{ns}/serviceaccounts"),
+        "ClusterRole" => format!("{rbac}/clusterroles"),
+        "ClusterRoleBinding" => format!("{rbac}/clusterrolebindings"),
+        "DaemonSet" => format!("/apis/apps/v1/namespaces/{ns}/daemonsets"),
+        other => panic!("deploy/ holds a {other}, which this test does not know"),
+    }
+}
+
+fn yaml_docs(path: &Path) -> Vec<serde_json::Value> {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| {
+            let v = serde_yaml::Value::deserialize(d)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            serde_json::to_value(v).unwrap()
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// deploy/node/rbac.yaml applied (strict field validation), the DaemonSet validated by
+/// the API server (dry run), and a token of the ServiceAccount; once per process.
+fn node_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let w = world();
+        let admin = Admin::new(&w.run);
+        runtime().block_on(async {
+            for doc in yaml_docs(&workspace_root().join("deploy/node/rbac.yaml")) {
+                let path = format!("{}?fieldValidation=Strict", collection_path(&doc));
+                admin.create(&path, doc).await;
+            }
+            let ds = yaml_docs(&workspace_root().join("deploy/node/daemonset.yaml"));
+            assert_eq!(ds.len(), 1);
+            let path = format!(
+                "{}?fieldValidation=Strict&dryRun=All",
+                collection_path(&ds[0])
+            );
+            admin.create(&path, ds[0].clone()).await;
+            let answer = admin
+                .post_json(
+                    "/api/v1/namespaces/livecov/serviceaccounts/livecov-node/token",
+                    serde_json::json!({"apiVersion": "authentication.k8s.io/v1",
+                        "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}),
+                )
+                .await;
+            answer["status"]["token"].as_str().unwrap().to_owned()
+        })
+    })
+}
+
+/// Whether `token` may `verb` `resource[/sub]` in `ns` ("" for all), by its own review.
+async fn may(token: &str, verb: &str, resource: &str, sub: &str, ns: &str) -> bool {
+    let http = Admin::new(&world().run).http;
+    let resp = http
+        .post(format!(
+            "{API}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        ))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"namespace": ns, "verb": verb,
+                "resource": resource, "subresource": sub}}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{resp:?}");
+    let v: serde_json::Value = resp.json().await.unwrap();
+    v["status"]["allowed"].as_bool().unwrap_or(false)
+}
+
+fn inner_deploy_manifests_apply_and_their_rbac_is_limited() {
+    let token = node_token();
+    let rt = runtime();
+    rt.block_on(async {
+        // Enough: what node mode and doctor --pod do.
+        for (verb, res, sub, ns) in [
+            ("list", "pods", "", ""),
+            ("get", "pods", "", APPS),
+            ("get", "pods", "proxy", APPS),
+        ] {
+            assert!(
+                may(token, verb, res, sub, ns).await,
+                "{verb} {res}/{sub} in {ns:?}"
+            );
+        }
+        // And no more.
+        for (verb, res, sub, ns) in [
+            ("list", "secrets", "", ""),
+            ("get", "secrets", "", APPS),
+            ("create", "pods", "", APPS),
+            ("delete", "pods", "", APPS),
+            ("create", "pods", "exec", APPS),
+            ("create", "pods", "proxy", APPS),
+            ("list", "nodes", "", ""),
+            ("patch", "pods", "status", APPS),
+        ] {
+            assert!(
+                !may(token, verb, res, sub, ns).await,
+                "{verb} {res}/{sub} in {ns:?} is granted"
+            );
+        }
+    });
+}
+
+/// A kubeconfig for the deployed ServiceAccount.
+fn node_kubeconfig() -> PathBuf {
+    kubeconfig_named(&world().run, "livecov-node", node_token())
+}
+
+/// A container id of 64 hex digits, different for each `n`.
+fn container_id(n: u8) -> String {
+    format!("{:02x}", n).repeat(32)
+}
+
+/// Node-mode fixtures and the cgroups they were moved into; killed and removed on drop.
+struct NodeFixtures {
+    children: Vec<std::process::Child>,
+    cgroups: Vec<PathBuf>,
+}
+
+impl Drop for NodeFixtures {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Deepest first; a cgroup is removable once its processes are gone.
+        for dir in self.cgroups.iter().rev() {
+            for _ in 0..50 {
+                if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Mounts the cgroup hierarchies inside this mount namespace (`ip netns exec` gave it a
+/// fresh /sys without them): the unified one, and v1's name=systemd where the host has
+/// it. Returns the mount points that worked.
+fn mount_cgroups(run: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (name, args) in [
+        ("cg2", vec!["-t", "cgroup2", "none"]),
+        (
+            "cg1",
+            vec!["-t", "cgroup", "-o", "none,name=systemd", "cgroup"],
+        ),
+    ] {
+        let dir = run.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ok = Command::new("mount")
+            .args(&args)
+            .arg(&dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            out.push(dir);
+        }
+    }
+    out
+}
+
+/// Moves `pid` into a kubelet-like cgroup ending in `cri-containerd-<id>.scope` in each
+/// hierarchy; true when `/proc/<pid>/cgroup` then names `id`.
+fn plant_cgroup(roots: &[PathBuf], pid: u32, id: &str, fixtures: &mut NodeFixtures) -> bool {
+    for root in roots {
+        let mut dir = root.join(format!("livecov-test-{}", std::process::id()));
+        let parts = [
+            "kubepods.slice".to_owned(),
+            "kubepods-besteffort.slice".to_owned(),
+            format!("kubepods-besteffort-pod{}.slice", &id[..8]),
+            format!("cri-containerd-{id}.scope"),
+        ];
+        let mut ok = true;
+        for part in std::iter::once(String::new()).chain(parts) {
+            if !part.is_empty() {
+                dir.push(part);
+            }
+            if !dir.exists() {
+                if std::fs::create_dir(&dir).is_err() {
+                    ok = false;
+                    break;
+                }
+                fixtures.cgroups.push(dir.clone());
+            }
+        }
+        if ok {
+            let _ = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
+        }
+    }
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    livecov_collect::procnet::container_id(&cgroup).as_deref() == Some(id)
+}
+
+/// Starts the fixture with `env`; returns it once `want` is on its stderr.
+fn start_fixture(env: &[(&str, &str)], want: &str, fixtures: &mut NodeFixtures) -> u32 {
+    let fixture = PathBuf::from(std::env::var_os(FIXTURE_VAR).unwrap());
+    let mut cmd = Command::new(fixture);
+    cmd.env_remove("GOCOVERDIR")
+        .env_remove("LIVECOV_PUSH_URL")
+        .env_remove("LIVECOV_LISTEN_HOST")
+        .env("FIXTURE_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("starting the fixture");
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    fixtures.children.push(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "no {want:?} from the fixture");
+        match lines.next() {
+            Some(Ok(line)) if line.contains(want) => break,
+            Some(Ok(_)) => {}
+            other => panic!("the fixture ({env:?}) stopped before {want:?}: {other:?}"),
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    pid
+}
+
+/// A listener that is not a coverage server, on a port in the range.
+fn plain_listener(addr: &str, fixtures: &mut NodeFixtures) -> u32 {
+    // python3's http.server answers /health with 404 and no X-Art-Coverage-Server.
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let child = Command::new("python3")
+        .args(["-m", "http.server", "--bind", host, port])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 for a plain listener");
+    let pid = child.id();
+    fixtures.children.push(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "python3 -m http.server on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pid
+}
+
+fn inner_collect_node_names_processes_after_their_pods() {
+    let w = world();
+    let admin = Admin::new(&w.run);
+    let mut fx = NodeFixtures {
+        children: Vec::new(),
+        cgroups: Vec::new(),
+    };
+    let roots = mount_cgroups(&w.run);
+    // api-0: the agent on every address (so reached at the pod IP), GOCOVERDIR writable.
+    let cover = w.run.join("api-cover");
+    std::fs::create_dir_all(&cover).unwrap();
+    let api = start_fixture(
+        &[
+            ("COVERAGE_PORT", "53730"),
+            ("GOCOVERDIR", cover.to_str().unwrap()),
+        ],
+        ":53730",
+        &mut fx,
+    );
+    // plain-0: a process in a pod with a port in the range and no coverage server.
+    let plain = plain_listener("10.244.0.32:53740", &mut fx);
+    // A host process (in no pod): the agent on 127.0.0.1.
+    start_fixture(
+        &[
+            ("COVERAGE_PORT", "53750"),
+            ("LIVECOV_LISTEN_HOST", "127.0.0.1"),
+        ],
+        "127.0.0.1:53750",
+        &mut fx,
+    );
+    let planted = plant_cgroup(&roots, api, &container_id(1), &mut fx)
+        && plant_cgroup(&roots, plain, &container_id(2), &mut fx);
+    assert!(
+        planted,
+        "could not move the fixtures into cgroups named after container ids (mounted: {roots:?})"
+    );
+    runtime().block_on(async {
+        admin
+            .create(
+                "/api/v1/namespaces",
+                serde_json::json!({"metadata": {"name": NODE_NS}}),
+            )
+            .await;
+        for (name, owner, container, image, ip, id, ports) in [
+            (
+                "api-0",
+                ("ReplicaSet", "api-6c5"),
+                "api",
+                "example.com/api:1",
+                "10.244.0.31",
+                container_id(1),
+                serde_json::json!([{"containerPort": 53730}]),
+            ),
+            (
+                "plain-0",
+                ("StatefulSet", "plain"),
+                "plain",
+                "example.com/plain:1",
+                "10.244.0.32",
+                container_id(2),
+                serde_json::json!([]),
+            ),
+            // On another node: never matched.
+            (
+                "far-0",
+                ("ReplicaSet", "far-1"),
+                "far",
+                "example.com/far:1",
+                "10.244.0.33",
+                container_id(3),
+                serde_json::json!([]),
+            ),
+        ] {
+            let node = if name == "far-0" { "node-far" } else { NODE };
+            let pod = pod_json(
+                name,
+                serde_json::json!({"app": name}),
+                owner,
+                node,
+                serde_json::json!([{"name": container, "image": image, "ports": ports}]),
+                serde_json::json!({}),
+            );
+            admin
+                .create(&format!("/api/v1/namespaces/{NODE_NS}/pods"), pod)
+                .await;
+            admin
+                .call(
+                    "PATCH",
+                    &format!("/api/v1/namespaces/{NODE_NS}/pods/{name}/status"),
+                    "application/merge-patch+json",
+                    serde_json::json!({"status": {"phase": "Running", "podIP": ip,
+                        "podIPs": [{"ip": ip}],
+                        "containerStatuses": [{"name": container, "ready": true,
+                            "restartCount": 0, "image": image, "imageID": image,
+                            "containerID": format!("containerd://{id}"),
+                            "state": {"running": {"startedAt": "2026-12-03T10:00:00Z"}}}]}}),
+                )
+                .await;
+        }
+    });
+    let collection = w.run.join("collect-node");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_livecov"))
+        .args(["collect", "--node", "--node-name", NODE, "--collection"])
+        .arg(&collection)
+        .arg("--kubeconfig")
+        .arg(node_kubeconfig())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("not a coverage server: http://10.244.0.32:53740"),
+        "the plain listener is probed and left out: {stderr}"
+    );
+    let dirs: Vec<String> = std::fs::read_dir(collection.join("coverage"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let api_dirs: Vec<&String> = dirs
+        .iter()
+        .filter(|d| d.starts_with(&format!("{NODE}-{NODE_NS}-api-0-api-svc-")))
+        .collect();
+    assert_eq!(api_dirs.len(), 1, "{dirs:?}");
+    assert!(
+        !dirs
+            .iter()
+            .any(|d| d.contains("plain-0") || d.contains("far-0")),
+        "{dirs:?}"
+    );
+    let api_dir = collection.join("coverage").join(api_dirs[0]);
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(api_dir.join("info.json")).unwrap()).unwrap();
+    assert_eq!(
+        info["url"], "http://10.244.0.31:53730",
+        "reached at the pod IP"
+    );
+    assert_eq!(info["owner_name"], "api-6c5");
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(api_dir.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(metadata["namespace"], NODE_NS);
+    assert_eq!(metadata["owner_kind"], "ReplicaSet");
+    assert_eq!(metadata["container"]["name"], "api");
+    assert_eq!(metadata["node"], NODE);
+    // The host process, under the node's name, at the address it is bound to.
+    let host: Vec<serde_json::Value> = dirs
+        .iter()
+        .filter(|d| d.starts_with(&format!("{NODE}-_host_-svc-")))
+        .map(|d| {
+            serde_json::from_slice(
+                &std::fs::read(collection.join("coverage").join(d).join("info.json")).unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert!(
+        host.iter().any(|i| i["url"] == "http://127.0.0.1:53750"),
+        "{host:?}"
+    );
+    // The kube fixtures of the other checks run in no pod either: host processes too.
+    assert!(
+        host.iter().any(|i| i["url"] == "http://10.244.0.11:53700"),
+        "{host:?}"
+    );
+    drop(fx);
+}
+
+fn inner_doctor_pod_with_and_without_an_agent() {
+    let doctor = |pod: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_livecov"))
+            .args(["doctor", "--pod", pod, "--kubeconfig"])
+            .arg(node_kubeconfig())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let w = world();
+    // With the agent: Running, the server, its build, and GOCOVERDIR unset (a warning).
+    let (code, text) = doctor(&format!("{APPS}/web-1"));
+    assert_eq!(code, Some(0), "{text}");
+    let pid = w.pids[&("web-1".to_owned(), 53700)];
+    for want in [
+        format!("ok: pod {APPS}/web-1: Running on node node-a with IP 10.244.0.11"),
+        "warning: pod lc-apps/web-1: container app (example.com/web:1): no status, not ready, 0 restarts".into(),
+        format!("port 53700 (container app): a coverage server: pid {pid}, binary svc"),
+        "livecov's agent go/1, cover mode atomic".into(),
+        "GET /coverage works: build ".into(),
+        "warning: pod lc-apps/web-1 port 53700 (container app): GOCOVERDIR is not set".into(),
+    ] {
+        assert!(text.contains(&want), "{want:?} in:\n{text}");
+    }
+    // No coverage server behind the port: a problem, with what to change.
+    let (code, text) = doctor(&format!("{APPS}/db-1"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("problem: pod lc-apps/db-1 port 53700 (container db)"),
+        "{text}"
+    );
+    assert!(text.contains("  fix: "), "{text}");
+    // Not running.
+    let (code, text) = doctor(&format!("{APPS}/web-pending"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("phase Pending"), "{text}");
+    // A missing pod.
+    let (code, text) = doctor(&format!("{APPS}/nope"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("404 Not Found"), "{text}");
 }
