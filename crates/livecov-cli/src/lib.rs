@@ -13,6 +13,7 @@ mod exit;
 mod export;
 mod gocmd;
 mod progress;
+mod pycmd;
 mod site;
 
 use std::process::ExitCode;
@@ -65,6 +66,9 @@ enum Command {
     Sources(SourcesCommand),
     /// Explain why coverage is missing: for a binary, a coverage directory or a server.
     Doctor(doctor::DoctorArgs),
+    /// Commands for coverage.py data (explain-paths).
+    #[command(subcommand)]
+    Py(pycmd::PyCommand),
     /// Run livecov on real example coverage data shipped in the binary.
     ///
     /// Writes a few pods of coverage data (written by real programs built with
@@ -157,6 +161,7 @@ where
         Command::Export(args) => or_error(export::run(&args)),
         Command::Collect(args) => or_error(collect::run(&args)),
         Command::Doctor(args) => doctor::run(&args),
+        Command::Py(command) => or_error(pycmd::run(&command)),
         Command::Render(args) => or_error(site::render(&args)),
         Command::Cluster(ClusterCommand::CloneSources(args))
         | Command::Sources(SourcesCommand::Fetch(args)) => or_error(site::fetch(&args)),

@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod download;
 pub mod export;
 pub mod images;
+pub mod pypaths;
 pub mod report;
 pub mod site;
 
