@@ -221,8 +221,12 @@ struct Compiled {
     info: Option<Info>,
 }
 
-fn fingerprint(dir: &Path) -> std::io::Result<String> {
+/// The cheap fingerprint of a directory's inputs: names, sizes and times, plus `python`
+/// (the analysis settings) when it holds coverage.py data, since its statements depend
+/// on them.
+fn fingerprint(dir: &Path, python: &str) -> std::io::Result<String> {
     let mut names: Vec<(String, u64, i128)> = Vec::new();
+    let mut has_python = false;
     for e in fs::read_dir(dir)? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
@@ -238,6 +242,7 @@ fn fingerprint(dir: &Path) -> std::io::Result<String> {
         if !relevant {
             continue;
         }
+        has_python |= python::is_data_file(&name);
         let md = e.metadata()?;
         let mtime = md
             .modified()
@@ -251,6 +256,9 @@ fn fingerprint(dir: &Path) -> std::io::Result<String> {
     let mut h = Md5::new();
     for (n, len, t) in names {
         h.update(format!("{n}\0{len}\0{t}\n").as_bytes());
+    }
+    if has_python {
+        h.update(python.as_bytes());
     }
     Ok(hex(&h.finalize()))
 }
@@ -1052,9 +1060,10 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
     // Which inputs need compiling: new, changed, failed last time, another livecov
     // version, or forced by --update.
     let version = tool_version();
+    let python_key = args.python.key();
     let fingerprints: Vec<(String, std::io::Result<String>)> = dirs
         .par_iter()
-        .map(|d| (d.clone(), fingerprint(&coverage.join(d))))
+        .map(|d| (d.clone(), fingerprint(&coverage.join(d), &python_key)))
         .collect();
     let mut summary = Summary::default();
     let mut todo = Vec::new();

@@ -54,6 +54,16 @@ impl PythonSettings {
             .or_else(|| std::env::var_os("LIVECOV_PYTHON").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("python3"))
     }
+
+    /// What the statements of a data file depend on besides the file: the interpreter
+    /// and the source directories (a change recompiles the inputs holding data files).
+    pub fn key(&self) -> String {
+        let mut key = format!("python:{}", self.interpreter().display());
+        for s in &self.sources {
+            key.push_str(&format!("\0source:{}", s.display()));
+        }
+        key
+    }
 }
 
 /// Runs the helper; remembers, for the rest of the run, that coverage.py is not there.
@@ -230,7 +240,7 @@ pub(crate) fn read(
         _ => None,
     };
     let report = json_name
-        .filter(|n| json_names.iter().any(|j| *j == n))
+        .filter(|n| json_names.contains(&n))
         .and_then(|n| {
             let path = dir.join(&n);
             match std::fs::read(&path)
