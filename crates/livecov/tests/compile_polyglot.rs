@@ -748,3 +748,42 @@ fn live_statements_from_coverage_py_equal_coverage_json() {
         assert_eq!(golden["totals"], live["totals"], "{case}");
     }
 }
+
+#[test]
+fn of_the_live_writers_series_the_newer_save_counts_with_its_own_json_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path().join("run");
+    let py = formats_data().join("coveragepy");
+    // `-1` saved last (by the object times the download recorded), with its report;
+    // `-2` is the older save of the same process, with its own report.
+    let dir = add_dir(
+        &c,
+        "live",
+        &[
+            (py.join("branch/.coverage"), ".coverage.livecov-1"),
+            (py.join("branch/coverage.json"), "coverage-livecov-1.json"),
+            (py.join("lines/.coverage"), ".coverage.livecov-2"),
+            (py.join("lines/coverage.json"), "coverage-livecov-2.json"),
+        ],
+        "",
+    );
+    fs::write(
+        dir.join(".livecov-objects.json"),
+        r#"{"p/.coverage.livecov-1": {"last_modified": "2026-12-03T10:00:00Z"},
+            "p/.coverage.livecov-2": {"last_modified": "2026-12-03T09:00:00Z"}}"#,
+    )
+    .unwrap();
+    let out = compile(&c, &["--python", "/nonexistent/python3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let r = report(&c);
+    assert_eq!(r["diagnostics"], serde_json::json!([]), "{r:#}");
+    let b = build_of(&r, "live");
+    let json: Value =
+        serde_json::from_slice(&fs::read(py.join("branch/coverage.json")).unwrap()).unwrap();
+    assert_equals_coverage_json(&c, b["build"].as_str().unwrap(), &json, "");
+    let store = Store::open_read_only(&c.join("livecov.db")).unwrap();
+    let procs = store.processes("live").unwrap();
+    assert_eq!(procs.len(), 1);
+    assert_eq!(procs[0].superseded, 1);
+    assert_eq!(procs[0].snapshot_time, "2026-12-03T10:00:00Z");
+}

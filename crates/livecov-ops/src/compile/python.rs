@@ -183,8 +183,9 @@ pub(crate) fn read(
     let mut time = String::new();
 
     // The series pair: the newer readable file, by the object time the download
-    // recorded, else the save time coverage.py wrote (`meta.when`).
-    let mut series: Vec<(String, PathBuf)> = Vec::new();
+    // recorded, else the save time coverage.py wrote (`meta.when`), then the file's
+    // modification time.
+    let mut series: Vec<(String, std::time::SystemTime, PathBuf)> = Vec::new();
     let mut chosen_series: Option<usize> = None;
     for name in SERIES {
         if !data_names.iter().any(|n| n.as_str() == name) {
@@ -199,7 +200,10 @@ pub(crate) fn read(
                     .cloned()
                     .or_else(|| d.meta.get("when").cloned())
                     .unwrap_or_default();
-                series.push((when, path));
+                let mtime = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                series.push((when, mtime, path));
             }
             Err(e) => {
                 warnings.push(format!(
@@ -211,13 +215,13 @@ pub(crate) fn read(
     }
     if !series.is_empty() {
         let newest = (0..series.len())
-            .max_by(|&a, &b| series[a].0.cmp(&series[b].0).then(a.cmp(&b)))
+            .max_by(|&a, &b| (&series[a].0, series[a].1).cmp(&(&series[b].0, series[b].1)))
             .unwrap_or(0);
         superseded = series.len() as i64 - 1;
         time = series[newest].0.clone();
         chosen_series = SERIES
             .iter()
-            .position(|s| series[newest].1.file_name().is_some_and(|f| f == *s));
+            .position(|s| series[newest].2.file_name().is_some_and(|f| f == *s));
     }
     let mut files: Vec<PathBuf> = data_names
         .iter()
