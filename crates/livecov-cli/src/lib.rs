@@ -100,7 +100,8 @@ enum ClusterCommand {
     Download(cluster::download::DownloadArgs),
     /// Compile every report directory of a collection into its store (livecov.db).
     ///
-    /// Decodes Go coverage natively and in parallel, keeps the latest snapshot of each
+    /// Decodes Go coverage, coverage.py data files and reports, and LCOV files natively
+    /// and in parallel (side by side in one collection), keeps the latest snapshot of each
     /// process, groups processes into owners and merges them. Unchanged inputs are
     /// skipped; inputs that failed are retried on the next run.
     Compile(cluster::compile::CompileArgs),
