@@ -787,3 +787,69 @@ fn of_the_live_writers_series_the_newer_save_counts_with_its_own_json_report() {
     assert_eq!(procs[0].superseded, 1);
     assert_eq!(procs[0].snapshot_time, "2026-12-03T10:00:00Z");
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_python_builds_sources_are_shown_at_its_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let py = formats_data().join("coveragepy/lines");
+    fs::create_dir_all(repo.join("pkg")).unwrap();
+    fs::copy(py.join("lines_prog.py"), repo.join("pkg/lines_prog.py")).unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "prog"]);
+    let commit = git(&repo, &["rev-parse", "HEAD"]);
+    // The data recorded `lines_prog.py` relative to /app/pkg: a JSON report of absolute
+    // paths under source_root /app.
+    let c = tmp.path().join("run");
+    let dir = add_dir(
+        &c,
+        "py",
+        &[],
+        &format!(
+            r#", "source_root": "/app", "source_repo": "file://{}", "source_commit": "{commit}""#,
+            repo.display()
+        ),
+    );
+    let report: String = fs::read_to_string(py.join("coverage.json"))
+        .unwrap()
+        .replace("\"lines_prog.py\"", "\"/app/pkg/lines_prog.py\"");
+    fs::write(dir.join("coverage.json"), report).unwrap();
+    let out = compile(&c, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let cs = c.to_str().unwrap();
+    let out = livecov(&[
+        "cluster",
+        "clone-sources",
+        "--collection",
+        cs,
+        "--allow-local-remotes",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = livecov(&["cluster", "render", "--collection", cs]);
+    assert!(out.status.success(), "{}", text(&out));
+    let r = self::report(&c);
+    let b = build_of(&r, "py");
+    assert_eq!(
+        (b["statements"].as_u64(), b["covered_statements"].as_u64()),
+        (Some(15), Some(12))
+    );
+    let hex = b["build"].as_str().unwrap();
+    let page = page_data(&c.join(format!("html/b/{hex}/index.html")));
+    assert_eq!(page["source"]["status"], "ok", "{page:#}");
+    assert_eq!(page["files"][0]["path"], "pkg/lines_prog.py");
+    assert_eq!(page["files"][0]["source"], "ok", "{page:#}");
+    let chunk = fs::read_to_string(c.join(format!("html/b/{hex}/f/0.js"))).unwrap();
+    assert!(chunk.contains("def never_called():"), "{chunk}");
+}
