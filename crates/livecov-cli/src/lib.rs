@@ -66,6 +66,10 @@ enum Command {
     Sources(SourcesCommand),
     /// Explain why coverage is missing: for a binary, a coverage directory or a server.
     Doctor(doctor::DoctorArgs),
+    /// Python: livecov's coverage.py agent for services (inject) and coverage.py data
+    /// (explain-paths).
+    #[command(subcommand)]
+    Py(pycmd::PyCommand),
     /// Run livecov on real example coverage data shipped in the binary.
     ///
     /// Writes a few pods of coverage data (written by real programs built with
@@ -89,9 +93,6 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Python services: livecov's coverage.py agent (`livecov py inject`).
-    #[command(subcommand)]
-    Py(pycmd::PyCommand),
 }
 
 /// `livecov cluster …`: the older tool's verbs, natively.
@@ -100,7 +101,8 @@ enum ClusterCommand {
     Download(cluster::download::DownloadArgs),
     /// Compile every report directory of a collection into its store (livecov.db).
     ///
-    /// Decodes Go coverage natively and in parallel, keeps the latest snapshot of each
+    /// Decodes Go coverage, coverage.py data files and reports, and LCOV files natively
+    /// and in parallel (side by side in one collection), keeps the latest snapshot of each
     /// process, groups processes into owners and merges them. Unchanged inputs are
     /// skipped; inputs that failed are retried on the next run.
     Compile(cluster::compile::CompileArgs),

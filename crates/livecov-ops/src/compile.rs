@@ -32,8 +32,14 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::Reporter;
+
+mod lcov;
+mod lines;
+mod python;
+
 use livecov_formats::gocovdata::dir::{read_header, Layout, MetaCache};
 use livecov_model::{lifetimes, MergeRule, Severity, Snapshot};
+pub use python::PythonSettings;
 
 /// What `compile` needs: the collection and how to combine and count.
 #[derive(Clone, Debug)]
@@ -50,6 +56,9 @@ pub struct CompileSettings {
     pub exclude_files: Vec<String>,
     /// Image source lookups in registries.
     pub registry: crate::images::RegistrySettings,
+    /// The Python with coverage.py and the sources, for the statements of coverage.py
+    /// inputs.
+    pub python: PythonSettings,
 }
 
 impl CompileSettings {
@@ -62,6 +71,7 @@ impl CompileSettings {
             merge: MergeRule::Sum,
             exclude_files: DEFAULT_EXCLUDES.iter().map(|s| s.to_string()).collect(),
             registry: Default::default(),
+            python: PythonSettings::default(),
         }
     }
 }
@@ -142,6 +152,8 @@ impl UpdateFilter {
 struct BuildInfo {
     /// The build's identity.
     hash: [u8; 16],
+    /// `go`, `python` or `lcov` (empty for builds read back from the store).
+    language: &'static str,
     /// Its layout in livecov's terms (what the store keeps).
     model: Arc<livecov_model::Layout>,
     /// The Go meta file and its index, for decoding counter files (builds seen this run).
@@ -178,6 +190,7 @@ impl BuildInfo {
         };
         Ok(BuildInfo {
             hash,
+            language: "go",
             model: Arc::new(model),
             go,
             rejected: Vec::new(),
@@ -208,13 +221,20 @@ struct Compiled {
     info: Option<Info>,
 }
 
-fn fingerprint(dir: &Path) -> std::io::Result<String> {
+/// The cheap fingerprint of a directory's inputs: names, sizes and times, plus `python`
+/// (the analysis settings) when it holds coverage.py data, since its statements depend
+/// on them.
+fn fingerprint(dir: &Path, python: &str) -> std::io::Result<String> {
     let mut names: Vec<(String, u64, i128)> = Vec::new();
+    let mut has_python = false;
     for e in fs::read_dir(dir)? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
         let relevant = name.starts_with("covmeta.")
             || name.starts_with("covcounters.")
+            || python::is_data_file(&name)
+            || python::is_json_report(&name)
+            || lcov::is_lcov(&name)
             || matches!(
                 name.as_str(),
                 "metadata.json" | "info.json" | ".livecov-objects.json"
@@ -222,6 +242,7 @@ fn fingerprint(dir: &Path) -> std::io::Result<String> {
         if !relevant {
             continue;
         }
+        has_python |= python::is_data_file(&name);
         let md = e.metadata()?;
         let mtime = md
             .modified()
@@ -235,6 +256,9 @@ fn fingerprint(dir: &Path) -> std::io::Result<String> {
     let mut h = Md5::new();
     for (n, len, t) in names {
         h.update(format!("{n}\0{len}\0{t}\n").as_bytes());
+    }
+    if has_python {
+        h.update(python.as_bytes());
     }
     Ok(hex(&h.finalize()))
 }
@@ -423,6 +447,8 @@ struct Run<'a> {
     copies: HashMap<[u8; 16], Vec<PathBuf>>,
     builds: Mutex<HashMap<[u8; 16], BuildSlot>>,
     exclude: &'a [String],
+    /// coverage.py's analysis, for the statements of Python inputs.
+    analyzer: python::Analyzer,
 }
 
 impl Run<'_> {
@@ -476,7 +502,7 @@ impl Run<'_> {
         &self,
         dir: &Path,
         mut input: InputRow,
-        info: Option<Info>,
+        mut info: Option<Info>,
         mut warnings: Vec<String>,
     ) -> Compiled {
         let times = object_times(dir);
@@ -571,6 +597,9 @@ impl Run<'_> {
         if let Ok(b) = read_small(&dir.join("metadata.json")) {
             content.update(&b);
         }
+        let line_inputs = self.line_inputs(dir, &names, &times, &mut input, &mut info, &mut |b| {
+            content.update(b)
+        });
         input.content_hash = format!("{:032x}", content.digest128());
         let mut processes = Vec::new();
         for ((hash, pid), list) in snaps {
@@ -600,11 +629,26 @@ impl Run<'_> {
                 give_back(snap.counters);
             }
         }
+        for found in line_inputs {
+            match found.and_then(|f| self.line_process(f)) {
+                Ok((build, row, partial, more)) => {
+                    warnings.extend(more);
+                    skipped += usize::from(partial);
+                    processes.push((build, row));
+                }
+                Err(e) => {
+                    warnings.push(e);
+                    skipped += 1;
+                }
+            }
+        }
         if processes.is_empty() {
             // Nothing of the directory counts: it failed (and is retried next run).
             input.error = if warnings.is_empty() {
                 format!(
-                    "{}: no counter data (covcounters.*) for any meta-data file",
+                    "{}: no coverage data: no Go counter data (covcounters.*) for any \
+                     meta-data file, no coverage.py data file (.coverage, .coverage.*) or \
+                     report (coverage.json), no LCOV file (*.info, *.lcov)",
                     dir.display()
                 )
             } else {
@@ -619,6 +663,71 @@ impl Run<'_> {
             warnings,
             info,
         }
+    }
+
+    /// The coverage.py and LCOV inputs of a directory (none, one or both), with the
+    /// source repository and commit of `metadata.json` filled into the input and its
+    /// image source where `info.json` gave none.
+    fn line_inputs(
+        &self,
+        dir: &Path,
+        names: &[String],
+        times: &HashMap<String, String>,
+        input: &mut InputRow,
+        info: &mut Option<Info>,
+        content: &mut dyn FnMut(&[u8]),
+    ) -> Vec<Result<lines::LineInput, String>> {
+        let fields = lines::SourceFields::read(dir);
+        let found: Vec<_> = [
+            python::read(dir, names, &fields, times, &self.analyzer, content),
+            lcov::read(dir, names, &fields, content),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !found.is_empty() {
+            if input.source_url.is_empty() {
+                input.source_url.clone_from(&fields.source_repo);
+            }
+            if input.source_commit.is_empty() {
+                input.source_commit.clone_from(&fields.source_commit);
+            }
+            if info.is_none() && !(fields.source_repo.is_empty() && fields.source_commit.is_empty())
+            {
+                *info = Some(Info {
+                    source_url: fields.source_repo.clone(),
+                    source_commit: fields.source_commit.clone(),
+                    ..Info::default()
+                });
+            }
+        }
+        found
+    }
+
+    /// The build and process row of a coverage.py or LCOV input, whether it is partial,
+    /// and its warnings.
+    fn line_process(
+        &self,
+        found: lines::LineInput,
+    ) -> Result<(Arc<BuildInfo>, ProcessRow, bool, Vec<String>), String> {
+        let mut build = BuildInfo::new(found.hash, found.layout, None, self.exclude, true)?;
+        build.language = found.language;
+        let build = Arc::new(build);
+        let covered = covered_statements(&build, &found.counters);
+        let counters = compress_counters(&found.counters).map_err(|e| e.to_string())?;
+        Ok((
+            build,
+            ProcessRow {
+                build_id: 0,
+                pid: 0,
+                snapshot_time: found.time,
+                superseded: found.superseded,
+                covered,
+                counters,
+            },
+            found.partial,
+            found.warnings,
+        ))
     }
 
     /// Decodes one counter file into a dense vector aligned to its build, with the rules
@@ -951,9 +1060,10 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
     // Which inputs need compiling: new, changed, failed last time, another livecov
     // version, or forced by --update.
     let version = tool_version();
+    let python_key = args.python.key();
     let fingerprints: Vec<(String, std::io::Result<String>)> = dirs
         .par_iter()
-        .map(|d| (d.clone(), fingerprint(&coverage.join(d))))
+        .map(|d| (d.clone(), fingerprint(&coverage.join(d), &python_key)))
         .collect();
     let mut summary = Summary::default();
     let mut todo = Vec::new();
@@ -993,6 +1103,7 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
         copies,
         builds: Mutex::new(HashMap::new()),
         exclude: &args.exclude_files,
+        analyzer: python::Analyzer::new(&args.python),
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Compiled>(32);
     let writer_result: Result<(usize, usize, usize, usize)> = std::thread::scope(|scope| {
@@ -1016,6 +1127,9 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
                                     &build_files(&build, None),
                                 )?,
                             };
+                            if build.language != "go" {
+                                tx.set_build_language(id, build.language)?;
+                            }
                             p.build_id = id;
                             rows.push(p);
                         }
@@ -1163,9 +1277,9 @@ fn stored_build(store: &Store, build_id: i64, exclude: &[String]) -> Result<Arc<
         .map(|b| b.hash)
         .unwrap_or_default();
     let model = stored_layout(store, build_id)?;
-    Ok(Arc::new(
-        BuildInfo::new(hash, model, None, exclude, false).map_err(anyhow::Error::msg)?,
-    ))
+    let mut info = BuildInfo::new(hash, model, None, exclude, false).map_err(anyhow::Error::msg)?;
+    info.language = "";
+    Ok(Arc::new(info))
 }
 
 /// A stored build's layout in livecov's terms, whichever form the store holds it in

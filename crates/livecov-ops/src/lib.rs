@@ -18,6 +18,7 @@ pub mod download;
 pub mod export;
 pub mod images;
 pub mod pyagent;
+pub mod pypaths;
 pub mod report;
 pub mod site;
 

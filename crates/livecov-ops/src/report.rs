@@ -10,9 +10,13 @@ use serde::Serialize;
 /// One build in the JSON report.
 #[derive(Serialize, Debug, PartialEq, Eq)]
 pub struct BuildReport {
-    /// Hex of the Go meta-file hash.
+    /// Hex of the build's identity: the Go meta-file hash, or for Python and LCOV the
+    /// layout hash plus source commit.
     pub build: String,
-    /// Counter mode.
+    /// What recorded it: `go`, `python` (coverage.py) or `lcov`.
+    pub language: String,
+    /// Counter mode (`set` for coverage.py: it records whether a line ran, not how
+    /// often).
     pub mode: String,
     /// Statements (infrastructure files excluded).
     pub statements: u64,
@@ -22,6 +26,11 @@ pub struct BuildReport {
     pub owners: usize,
     /// Distinct pods running the build.
     pub pods: usize,
+    /// What the figures mean when they are not plain statement coverage (coverage.py
+    /// counts nothing; statements unknown without coverage.py's analysis); empty
+    /// otherwise.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 /// One owner group in the JSON report.
@@ -37,6 +46,8 @@ pub struct OwnerReport {
     pub binary: String,
     /// Hex of the build's hash.
     pub build: String,
+    /// What recorded the build: `go`, `python` or `lcov`.
+    pub language: String,
     /// Statements of the build.
     pub statements: u64,
     /// Statements covered by the owner's processes.
@@ -87,6 +98,10 @@ pub struct DiagnosticReport {
     pub message: String,
 }
 
+/// The words compile's diagnostics use for a coverage.py file compiled without
+/// coverage.py's analysis.
+pub const STATEMENTS_UNKNOWN: &str = "statements unknown";
+
 /// Reads the report out of a compiled store.
 pub fn build_report(store: &dyn CoverageStore) -> Result<Report> {
     let builds = store.builds()?;
@@ -95,6 +110,21 @@ pub fn build_report(store: &dyn CoverageStore) -> Result<Report> {
         .iter()
         .map(|b| (b.id, livecov_formats::gocovdata::hex16(&b.hash)))
         .collect();
+    let language_of: BTreeMap<i64, String> =
+        builds.iter().map(|b| (b.id, b.language.clone())).collect();
+    let inputs = store.inputs()?;
+    let diagnostics = store.diagnostics()?;
+    // Builds some of whose statements are unknown: an input of theirs was compiled
+    // without coverage.py's analysis for some file.
+    let mut unknown: BTreeSet<i64> = BTreeSet::new();
+    let dirs: BTreeSet<&str> = diagnostics
+        .iter()
+        .filter(|(_, _, m)| m.contains(STATEMENTS_UNKNOWN))
+        .map(|(d, _, _)| d.as_str())
+        .collect();
+    for d in dirs {
+        unknown.extend(store.processes(d)?.into_iter().map(|p| p.build_id));
+    }
     let mut build_rows = Vec::new();
     for b in &builds {
         let files = store.build_files(b.id)?;
@@ -104,19 +134,32 @@ pub fn build_report(store: &dyn CoverageStore) -> Result<Report> {
             .fold((0, 0), |(s, c), f| (s + f.statements, c + f.covered));
         let mine: Vec<_> = owners.iter().filter(|o| o.build_id == b.id).collect();
         let pods: BTreeSet<&String> = mine.iter().flat_map(|o| &o.pods).collect();
+        let mut note = Vec::new();
+        if b.language == "python" {
+            note.push("coverage.py records no counts: hits are 0/1");
+        }
+        if unknown.contains(&b.id) {
+            note.push(
+                "statements unknown for some files (coverage.py or the sources were not \
+                 available to compile): those count executed lines only, each covered",
+            );
+        }
         build_rows.push(BuildReport {
             build: hex_of[&b.id].clone(),
+            language: b.language.clone(),
             mode: b.mode.clone(),
             statements,
             covered_statements: covered,
             owners: mine.len(),
             pods: pods.len(),
+            note: note.join("; "),
         });
     }
     let owner_rows = owners
         .into_iter()
         .map(|o| OwnerReport {
             build: hex_of.get(&o.build_id).cloned().unwrap_or_default(),
+            language: language_of.get(&o.build_id).cloned().unwrap_or_default(),
             namespace: o.namespace,
             owner_type: o.owner_type,
             owner: o.owner,
@@ -131,7 +174,6 @@ pub fn build_report(store: &dyn CoverageStore) -> Result<Report> {
             last_seen: o.last_seen,
         })
         .collect();
-    let inputs = store.inputs()?;
     let partial = inputs
         .iter()
         .filter(|i| i.partial)
@@ -142,8 +184,7 @@ pub fn build_report(store: &dyn CoverageStore) -> Result<Report> {
         .filter(|i| !i.error.is_empty())
         .map(|i| (i.dir, i.error))
         .collect();
-    let diagnostics = store
-        .diagnostics()?
+    let diagnostics = diagnostics
         .into_iter()
         .map(|(dir, severity, message)| DiagnosticReport {
             dir,

@@ -70,7 +70,8 @@
     var bits = [];
     if (s.repo) bits.push('Source: ' + s.repo + (s.commit ? ' @ ' + s.commit : ''));
     else bits.push('Source: unknown repository');
-    if (data.mode) bits.push('counter mode: ' + data.mode);
+    if (data.language) bits.push('language: ' + data.language);
+    if (data.mode) bits.push('counter mode: ' + data.mode + (data.language === 'python' ? ' (coverage.py records no counts: hits are 0/1)' : ''));
     if (data.build) bits.push('build ' + data.build);
     $('source-info').textContent = bits.join(' · ');
     if (s.status && s.status !== 'ok') {
@@ -342,37 +343,79 @@
     setDir(item.getAttribute('data-dir'));
   });
 
-  // ---------- Go syntax highlighter ----------
-  var KW = new Set(('break case chan const continue default defer else fallthrough for func go goto if import interface map ' +
-    'package range return select struct switch type var').split(' '));
-  var PREDECL = new Set(('any bool byte comparable complex64 complex128 error float32 float64 int int8 int16 int32 int64 rune string ' +
-    'uint uint8 uint16 uint32 uint64 uintptr true false nil iota append cap clear close complex copy delete imag len make max min ' +
-    'new panic print println real recover').split(' '));
-  var NUM_RE = /0[xX][0-9a-fA-F_]*(?:\.[0-9a-fA-F_]*)?(?:[pP][+-]?[0-9_]+)?i?|0[bB][01_]+|0[oO][0-7_]+|(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9_]+)?i?/y;
+  // ---------- syntax highlighters: Go, Python, C/C++, Rust (by file extension) ----------
+  function words(w) { return new Set(w.split(' ')); }
+  var LANGS = {
+    go: { line: '//', block: true, raw: '`',
+      kw: words('break case chan const continue default defer else fallthrough for func go goto if import interface map ' +
+        'package range return select struct switch type var'),
+      types: words('any bool byte comparable complex64 complex128 error float32 float64 int int8 int16 int32 int64 rune string ' +
+        'uint uint8 uint16 uint32 uint64 uintptr true false nil iota append cap clear close complex copy delete imag len make max min ' +
+        'new panic print println real recover') },
+    python: { line: '#', block: false, triple: true,
+      kw: words('and as assert async await break class continue def del elif else except finally for from global if import ' +
+        'in is lambda nonlocal not or pass raise return try while with yield match case'),
+      types: words('True False None self cls bool bytes dict float frozenset int list object set str tuple type len print range ' +
+        'isinstance super Exception ValueError TypeError KeyError') },
+    c: { line: '//', block: true, hash: true,
+      kw: words('auto break case catch class const constexpr continue default delete do else enum explicit extern for friend goto if ' +
+        'inline namespace new noexcept operator private protected public register return sizeof static static_assert struct switch ' +
+        'template this throw try typedef typename union using virtual volatile while #include #define #if #ifdef #ifndef #else #endif ' +
+        '#elif #pragma #undef'),
+      types: words('bool char double float int long short signed unsigned void size_t int8_t int16_t int32_t int64_t uint8_t ' +
+        'uint16_t uint32_t uint64_t true false nullptr NULL std string vector') },
+    rust: { line: '//', block: true, rustChar: true,
+      kw: words('as async await break const continue crate dyn else enum extern fn for if impl in let loop match mod move mut pub ' +
+        'ref return self Self static struct super trait type unsafe use where while'),
+      types: words('bool char f32 f64 i8 i16 i32 i64 i128 isize u8 u16 u32 u64 u128 usize str String Vec Option Result Box Some None ' +
+        'Ok Err true false') }
+  };
+  function langOf(path) {
+    var m = /\.([A-Za-z0-9+]+)$/.exec(path || ''), e = m ? m[1].toLowerCase() : '';
+    if (e === 'go') return LANGS.go;
+    if (e === 'py' || e === 'pyi' || e === 'pyw') return LANGS.python;
+    if (e === 'rs') return LANGS.rust;
+    if (/^(c|h|cc|cpp|cxx|c\+\+|hh|hpp|hxx|ipp|inl|m|mm|cu)$/.test(e)) return LANGS.c;
+    return null;
+  }
+  var NUM_RE = /0[xX][0-9a-fA-F_]*(?:\.[0-9a-fA-F_]*)?(?:[pP][+-]?[0-9_]+)?i?|0[bB][01_]+|0[oO][0-7_]+|(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9_]+)?[a-zA-Z0-9_]*/y;
   function isDigit(c) { return c >= 48 && c <= 57; }
   function isIdStart(c) { return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 0x80; }
   function isIdPart(c) { return isIdStart(c) || isDigit(c); }
+  var CLOSERS = [null, '*/', '`', '"""', "'''"];
 
-  // Tokens of one line as [start, end, class] (UTF-16 indices). st.m carries what is
-  // still open at the end of the line: 1 block comment, 2 raw string.
+  // Tokens of one line as [start, end, class] (UTF-16 indices), for st.lang (unknown
+  // language: no tokens). st.m carries what is still open at the end of the line:
+  // 1 block comment, 2 Go raw string, 3 and 4 Python triple-quoted strings.
   function tokenize(s, st) {
-    var out = [], i = 0, n = s.length, j, c;
-    if (st.m === 1) {
-      j = s.indexOf('*/');
-      if (j < 0) { if (n) out.push([0, n, 'tok-com']); return out; }
-      out.push([0, j + 2, 'tok-com']); i = j + 2; st.m = 0;
-    } else if (st.m === 2) {
-      j = s.indexOf('`');
-      if (j < 0) { if (n) out.push([0, n, 'tok-str']); return out; }
-      out.push([0, j + 1, 'tok-str']); i = j + 1; st.m = 0;
+    var out = [], i = 0, n = s.length, j, c, L = st.lang;
+    if (!L) return out;
+    var close = CLOSERS[st.m || 0];
+    if (close) {
+      j = s.indexOf(close);
+      var cls = st.m === 1 ? 'tok-com' : 'tok-str';
+      if (j < 0) { if (n) out.push([0, n, cls]); return out; }
+      out.push([0, j + close.length, cls]); i = j + close.length; st.m = 0;
     }
+    var lc0 = L.line.charCodeAt(0), lc1 = L.line.length > 1 ? L.line.charCodeAt(1) : -1;
     while (i < n) {
       c = s.charCodeAt(i);
-      if (c === 47 && s.charCodeAt(i + 1) === 47) { out.push([i, n, 'tok-com']); break; }
-      if (c === 47 && s.charCodeAt(i + 1) === 42) {
+      if (c === lc0 && (lc1 < 0 || s.charCodeAt(i + 1) === lc1)) { out.push([i, n, 'tok-com']); break; }
+      if (L.block && c === 47 && s.charCodeAt(i + 1) === 42) {
         j = s.indexOf('*/', i + 2);
         if (j < 0) { out.push([i, n, 'tok-com']); st.m = 1; break; }
         out.push([i, j + 2, 'tok-com']); i = j + 2; continue;
+      }
+      if (L.triple && (c === 34 || c === 39) && s.charCodeAt(i + 1) === c && s.charCodeAt(i + 2) === c) {
+        j = s.indexOf(s.slice(i, i + 3), i + 3);
+        if (j < 0) { out.push([i, n, 'tok-str']); st.m = c === 34 ? 3 : 4; break; }
+        out.push([i, j + 3, 'tok-str']); i = j + 3; continue;
+      }
+      if (c === 39 && L.rustChar && !(s.charCodeAt(i + 1) === 92 || s.charCodeAt(i + 2) === 39)) {
+        // A lifetime or a label ('a), not a char literal.
+        j = i + 1;
+        while (j < n && isIdPart(s.charCodeAt(j))) j++;
+        i = j; continue;
       }
       if (c === 34 || c === 39) {
         j = i + 1;
@@ -384,7 +427,7 @@
         if (j > n) j = n;
         out.push([i, j, 'tok-str']); i = j; continue;
       }
-      if (c === 96) {
+      if (L.raw && c === 96) {
         j = s.indexOf('`', i + 1);
         if (j < 0) { out.push([i, n, 'tok-str']); st.m = 2; break; }
         out.push([i, j + 1, 'tok-str']); i = j + 1; continue;
@@ -395,12 +438,12 @@
         j = m && m[0].length ? i + m[0].length : i + 1;
         out.push([i, j, 'tok-num']); i = j; continue;
       }
-      if (isIdStart(c)) {
+      if (isIdStart(c) || (c === 35 && L.hash)) {
         j = i + 1;
         while (j < n && isIdPart(s.charCodeAt(j))) j++;
         var w = s.slice(i, j);
-        if (KW.has(w)) out.push([i, j, 'tok-kw']);
-        else if (PREDECL.has(w)) out.push([i, j, 'tok-type']);
+        if (L.kw.has(w)) out.push([i, j, 'tok-kw']);
+        else if (L.types.has(w)) out.push([i, j, 'tok-type']);
         i = j; continue;
       }
       i++;
@@ -540,6 +583,7 @@
       return m;
     }
 
+    var lang = langOf(path);
     var lines = d.text.split('\n');
     if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
     var nl = lines.length;
@@ -550,7 +594,7 @@
       var sl = Math.max(1, b[0]), el = Math.min(b[2], nl);
       for (L = sl; L <= el; L++) {
         if (b[5] > exec[L]) exec[L] = b[5];
-        var s0 = L === b[0] ? b[1] - 1 : 0, e0 = L === b[2] ? b[3] - 1 : Infinity;
+        var s0 = L === b[0] ? b[1] - 1 : 0, e0 = L === b[2] && b[3] > 0 ? b[3] - 1 : Infinity;
         if (e0 > s0) (segs[L] || (segs[L] = [])).push([s0, e0, b[5]]);
       }
     }
@@ -561,11 +605,11 @@
       var j = k;
       while (states[j] === undefined) j--;
       for (; j < k; j++) {
-        var st = { m: states[j] };
+        var st = { m: states[j], lang: lang };
         for (var i = j * CHUNK; i < Math.min(nl, (j + 1) * CHUNK); i++) tokenize(line(i), st);
         states[j + 1] = st.m;
       }
-      return { m: states[k] };
+      return { m: states[k], lang: lang };
     }
     m.count = nl;
     m.chunkOf = function (ln) { return ln >= 1 && ln <= nl ? ((ln - 1) / CHUNK) | 0 : -1; };

@@ -108,6 +108,7 @@
     h += '<dt>Build</dt><dd class="mono">' + (b && b.page ? '<a href="' + esc(b.page) + '">' + esc(o.build) + '</a>' : esc(o.build)) + '</dd>';
     h += '<dt>Source</dt><dd>' + (b && b.repo ? esc(b.repo) + (b.commit ? '@<span class="mono">' + esc(b.commit) + '</span>' : '') : '<span class="muted">unknown</span>') + '</dd>';
     h += '<dt>Source status</dt><dd>' + esc(sourceStatus(b)) + (b && b.source_note ? ' — ' + esc(b.source_note) : '') + '</dd>';
+    if (b && b.language) h += '<dt>Language</dt><dd>' + esc(b.language) + (b.language === 'python' ? ' (coverage.py: hits are 0/1)' : '') + '</dd>';
     h += '<dt>Build statements</dt><dd>' + (b ? fmtInt(b.covered) + ' / ' + fmtInt(b.statements) + ' covered by any owner (' + fmtPct(pctOf(b.covered, b.statements)) + ')' : '—') + '</dd>';
     h += '<dt>First seen</dt><dd>' + esc(o.first_seen || '—') + '</dd><dt>Last seen</dt><dd>' + esc(o.last_seen || '—') + '</dd>';
     return '<tr class="details-row" data-i="' + r.i + '"><td colspan="' + NCOLS + '">' + h + '</dl></td></tr>';

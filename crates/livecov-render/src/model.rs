@@ -82,6 +82,8 @@ pub struct IndexBuild {
     pub page: Option<String>,
     /// Binary name.
     pub binary: String,
+    /// What recorded the build: `go`, `python` (coverage.py) or `lcov`.
+    pub language: String,
     /// Source repository URL (empty when unknown).
     pub repo: String,
     /// Commit (empty when unknown).
@@ -235,6 +237,10 @@ pub struct BuildData {
     pub subtitle: String,
     /// Counter mode.
     pub mode: String,
+    /// What recorded the build: `go`, `python` (coverage.py) or `lcov`; empty when
+    /// unknown (a single Go profile).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub language: String,
     /// Coverage levels, highest first (filled by [`BuildPage::new`] when empty).
     pub levels: Vec<Level>,
     /// Link back to the index, `None` for single-build sites. Set by the renderer.

@@ -718,22 +718,33 @@ impl SourceIndex {
         } else {
             format!("/{file}")
         };
-        let Some((root, rest)) = BUILD_ROOTS
+        // A relative path that no root starts is taken as repo-relative (what compile
+        // records for coverage.py and LCOV inputs once `source_root` is stripped), in the
+        // build's own trees only: a Go import path must not land on a stray file.
+        let (root, rest, own_trees_only) = match BUILD_ROOTS
             .iter()
             .find_map(|root| padded.strip_prefix(root).map(|rest| (*root, rest)))
-        else {
-            return (
-                None,
-                format!("the path starts with none of {}", BUILD_ROOTS.join(" ")),
-            );
+        {
+            Some((root, rest)) => (root, rest, false),
+            None if !file.starts_with('/') && !prefer.is_empty() => ("", file, true),
+            None => {
+                return (
+                    None,
+                    format!("the path starts with none of {}", BUILD_ROOTS.join(" ")),
+                )
+            }
         };
         let mut hits: Vec<usize> = (0..self.trees.len())
-            .filter(|&t| self.has(t, rest))
+            .filter(|&t| self.has(t, rest) && (!own_trees_only || prefer.contains(&t)))
             .collect();
         hits.sort_by_key(|&t| Self::rank(prefer, t));
         match hits.split_first() {
             Some((&t, others)) => {
-                let mut detail = format!("stripped {root}; {} has {rest}", self.label(t));
+                let mut detail = if own_trees_only {
+                    format!("repo-relative; {} has {rest}", self.label(t))
+                } else {
+                    format!("stripped {root}; {} has {rest}", self.label(t))
+                };
                 if !others.is_empty() {
                     detail.push_str(&format!(" (as do {} other trees)", others.len()));
                 }
@@ -745,6 +756,14 @@ impl SourceIndex {
                 };
                 (Some(found), String::new())
             }
+            None if own_trees_only => (
+                None,
+                format!(
+                    "the path starts with none of {}, and the build's own trees have no \
+                     repo-relative {rest}",
+                    BUILD_ROOTS.join(" ")
+                ),
+            ),
             None => (None, format!("stripped {root}; no tree has {rest}")),
         }
     }

@@ -86,6 +86,8 @@ pub struct BuildRow {
     pub units: u64,
     /// Statements counted (infrastructure files excluded).
     pub statements: u64,
+    /// What the build was recorded by: `go`, `python` (coverage.py) or `lcov`.
+    pub language: String,
 }
 
 /// The `format` of a build stored as a [`livecov_model::Layout`] (any language).
@@ -506,7 +508,7 @@ impl Store {
     pub fn builds(&self) -> Result<Vec<BuildRow>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, hash, mode, units, statements FROM builds ORDER BY hash")
+            .prepare("SELECT id, hash, mode, units, statements, language FROM builds ORDER BY hash")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
@@ -521,6 +523,7 @@ impl Store {
                     mode: r.get(2)?,
                     units: r.get::<_, i64>(3)? as u64,
                     statements: r.get::<_, i64>(4)? as u64,
+                    language: r.get(5)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -785,6 +788,17 @@ impl Tx<'_> {
             .map_err(|e| self.err(e))?;
         }
         Ok(id)
+    }
+
+    /// Records what a build was recorded by (`go` unless set: `python`, `lcov`).
+    pub fn set_build_language(&self, build_id: i64, language: &str) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE builds SET language = ?2 WHERE id = ?1",
+                params![build_id, language],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Replaces an input and its processes (and clears its diagnostics).

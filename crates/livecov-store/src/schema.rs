@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// The schema version this livecov writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -114,6 +114,9 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
+    // 3 -> 4: the language of a build (`go`, `python`, `lcov`): one collection holds
+    // builds of several, and report and the site say which each is.
+    "ALTER TABLE builds ADD COLUMN language TEXT NOT NULL DEFAULT 'go';",
 ];
 
 /// Creates or migrates the schema. Returns the version found before migrating (or the

@@ -57,6 +57,19 @@ pub struct CompileArgs {
     /// Image source lookups in registries.
     #[command(flatten)]
     pub registry: super::images::RegistryArgs,
+    /// The Python interpreter that has coverage.py, used to derive the statements,
+    /// missing and excluded lines of coverage.py data files with coverage.py's own
+    /// analysis (default: $LIVECOV_PYTHON, else python3). Without coverage.py (or the
+    /// sources) only executed lines are known: compile and report then say that the
+    /// statements are unknown.
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// A local checkout holding the sources of coverage.py data (repeatable; tried in
+    /// order): a recorded path, with metadata.json's source_root stripped, is looked up
+    /// under it. Not needed when a coverage.json report comes with the data, or when the
+    /// recorded absolute paths exist here.
+    #[arg(long = "python-source", value_name = "DIR")]
+    pub python_sources: Vec<PathBuf>,
 }
 
 impl CompileArgs {
@@ -68,6 +81,10 @@ impl CompileArgs {
             merge: self.merge.into(),
             exclude_files: self.exclude_files.clone(),
             registry: self.registry.settings(),
+            python: livecov_ops::compile::PythonSettings {
+                python: self.python.clone(),
+                sources: self.python_sources.clone(),
+            },
         }
     }
 }

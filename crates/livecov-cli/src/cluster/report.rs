@@ -136,6 +136,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
                 "TYPE".into(),
                 "OWNER".into(),
                 "BINARY".into(),
+                "LANG".into(),
                 "PODS".into(),
                 "COVERAGE".into(),
                 "STATEMENTS".into(),
@@ -147,6 +148,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
                     o.owner_type.clone(),
                     o.owner.clone(),
                     o.binary.clone(),
+                    o.language.clone(),
                     o.pods.len().to_string(),
                     format!("{}%", percent_1dp(o.covered_statements, o.statements)),
                     format!("{}/{}", o.covered_statements, o.statements),
@@ -160,6 +162,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
             ));
             let mut rows = vec![vec![
                 "BUILD".into(),
+                "LANG".into(),
                 "MODE".into(),
                 "OWNERS".into(),
                 "PODS".into(),
@@ -169,6 +172,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
             for b in &report.builds {
                 rows.push(vec![
                     b.build.clone(),
+                    b.language.clone(),
                     b.mode.clone(),
                     b.owners.to_string(),
                     b.pods.to_string(),
@@ -181,6 +185,9 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
                 report.builds.len(),
                 table(&rows)
             ));
+            for b in report.builds.iter().filter(|b| !b.note.is_empty()) {
+                out.push_str(&format!("note: build {}: {}\n", b.build, b.note));
+            }
         }
     }
     // Problems go to stderr, after the tables: stdout stays the report.

@@ -184,6 +184,7 @@ pub fn render_collection(
                     .map(|o| o.binary.clone())
                     .find(|s| !s.is_empty())
                     .unwrap_or_default(),
+                language: b.language.clone(),
                 repo: repo.clone(),
                 commit: commit.clone(),
                 source: status,
@@ -377,6 +378,7 @@ impl BuildSource<'_> {
                 files.len()
             ),
             mode: mode.to_string(),
+            language: self.build.language.clone(),
             index: None,
             source: SourceInfo {
                 repo: self.repo.clone(),
