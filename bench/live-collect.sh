@@ -8,8 +8,13 @@
 #   --snapshots S    snapshots per block for the agent's CPU cost (default 50)
 #   --requests Q     requests per arm of the latency loop (default 20000)
 #   --blocks K       alternations of the latency arms (default 4, ABBA order)
-#   --coverage-base P  agent ports P..P+N-1 (default 54000: outside 53700-53799)
-#   --service-base P   service ports P..P+N-1 (default 55000)
+#   --coverage-base P  agent ports P..P+N-1 (default 30000: outside 53700-53799, which
+#                    other tests scan, and below the ephemeral range 32768-60999, where
+#                    a client connection's local port would take a listener's port)
+#   --service-base P   service ports P..P+N-1 (default 31000)
+#   --agent FILE     build with this livecov_agent.go instead of the one inside livecov
+#                    (placed in the source dir; `livecov go build` then builds it as it is):
+#                    to measure an agent change without rebuilding livecov
 #   --skip-collect   only the agent cost (starts one process)
 #   --keep           keep the scratch outputs
 #
@@ -26,7 +31,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-procs=100 runs=3 snaps=50 requests=20000 blocks=4 cbase=54000 sbase=55000 keep=0 skip_collect=0
+agent="" procs=100 runs=3 snaps=50 requests=20000 blocks=4 cbase=30000 sbase=31000 keep=0 skip_collect=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--procs) procs="$2"; shift 2 ;;
@@ -36,9 +41,10 @@ while [ $# -gt 0 ]; do
 	--blocks) blocks="$2"; shift 2 ;;
 	--coverage-base) cbase="$2"; shift 2 ;;
 	--service-base) sbase="$2"; shift 2 ;;
+	--agent) agent="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
 	--skip-collect) skip_collect=1; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -80,6 +86,12 @@ load start
 SRC="$PA/cache/live-ops-src"
 BIN="$PA/cache/live-op"
 python3 "$here/lib/live_build.py" "$here/go-ops" "$SRC" proxy tls sign url
+if [ -n "$agent" ]; then
+	cp "$agent" "$SRC/livecov_agent.go"
+	echo "agent: $agent (sha256 $(sha256sum "$agent" | cut -c1-16)), not livecov's own" >>"$RES/machine.txt"
+else
+	echo "agent: the one inside livecov (livecov go build)" >>"$RES/machine.txt"
+fi
 spec="$(go env GOVERSION)|$(sha256sum "$LIVECOV" | cut -c1-16)|$(cat "$SRC"/*.go "$SRC"/go.mod | sha256sum | cut -c1-16)"
 if [ ! -x "$BIN" ] || [ "$(cat "$BIN.spec" 2>/dev/null)" != "$spec" ]; then
 	echo "building the operator with the agent (livecov go build)" >&2
