@@ -186,6 +186,11 @@ if [ "$skip_collect" = 0 ]; then
 		--vs "$LIVECOV collect --collection $RUN/t-C ${targets[*]}" \
 		-- python3 "$here/lib/older_collect.py" "$RUN/t-older" "${urls[@]}" | tee "$RES/collect.txt"
 	load "after timing"
+	# Floor: the agents' side alone, the same 100 full snapshots fetched 16 at a time (as
+	# livecov's default --concurrency) by curl and thrown away: no decoding, no store.
+	printf '%s/coverage\n' "${urls[@]}" >"$RUN/urls.txt"
+	python3 "$here/lib/timeit.py" -n "$runs" --warmup 0 --strict --label "floor-fetch-$procs" \
+		--json "$RES/floor.json" -- sh -c "xargs -P 16 -n 1 curl -fsS -o /dev/null <'$RUN/urls.txt'" | tee "$RES/floor.txt"
 	# The last timed livecov round, checked like the first (against the checked older outputs).
 	"$LIVECOV" report --collection "$RUN/t-C" --format json >"$RUN/t-report.json"
 	python3 "$here/lib/live_check.py" --report "$RUN/t-report.json" --collection "$RUN/t-C" \

@@ -129,7 +129,7 @@ def latency(port, q, k, collector_cmd, log):
     time.sleep(2.5)  # its first rounds (the meta, the store) are done before any block
     os.killpg(coll.pid, signal.SIGSTOP)
     arms = {"without": [], "with": []}
-    order = []
+    order, per_block = [], []
     per = max(1, q // k)
     wall = {"without": 0.0, "with": 0.0}
     try:
@@ -138,8 +138,10 @@ def latency(port, q, k, collector_cmd, log):
                 if arm == "with":
                     os.killpg(coll.pid, signal.SIGCONT)
                 t0 = time.monotonic()
-                arms[arm] += loop(conn, per)
+                got = loop(conn, per)
                 wall[arm] += time.monotonic() - t0
+                arms[arm] += got
+                per_block.append(dict(arm=arm, **arm_stats(got)))
                 if arm == "with":
                     os.killpg(coll.pid, signal.SIGSTOP)
                 order.append(arm)
@@ -157,6 +159,7 @@ def latency(port, q, k, collector_cmd, log):
     for arm in arms:
         out[arm]["wall_s"] = wall[arm]
     out["order"] = order
+    out["blocks"] = per_block
     out["collector"] = collector_cmd
     out["collector_exit"] = coll.returncode
     # rounds of the whole collector run: its start-up (before the first block) included
@@ -188,6 +191,8 @@ def main():
         s = doc["latency"][arm]
         print("requests %-7s collection: p50 %.0f us  p99 %.0f us  p99.9 %.0f us  max %.0f us  mean %.0f us  (%d requests, %.1f s)" % (
             arm, s["p50_us"], s["p99_us"], s["p999_us"], s["max_us"], s["mean_us"], s["requests"], s["wall_s"]))
+    for b in doc["latency"]["blocks"]:
+        print("  block %-7s p50 %.0f us  p99 %.0f us  (%d requests)" % (b["arm"], b["p50_us"], b["p99_us"], b["requests"]))
     with open(a.json, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")

@@ -41,7 +41,14 @@ def main():
                     a["wall"]["median"], a["wall"]["min"], a["wall"]["max"], a["cpu"]["median"], a["peak_mib"]["median"]),
                 "| `livecov collect --collection C <targets>` (into the store) | %.3f s (%.3f-%.3f) | %.3f s | %.0f MiB |" % (
                     b["wall"]["median"], b["wall"]["min"], b["wall"]["max"], b["cpu"]["median"], b["peak_mib"]["median"]),
-                "",
+                ]
+        fj = os.path.join(res, "floor.json")
+        if os.path.exists(fj):
+            with open(fj) as f:
+                fl = json.load(f)["commands"]["A"]
+            out.append("| floor: the same full snapshots fetched by curl, 16 at a time, thrown away | %.3f s (%.3f-%.3f) | %.3f s | |" % (
+                fl["wall"]["median"], fl["wall"]["min"], fl["wall"]["max"], fl["cpu"]["median"]))
+        out += ["",
                 "| comparison | value | target | verdict |", "|---|---:|---:|---|",
                 "| ratio of wall medians | %.1f× | >= %.0f× | %s |" % (ratio, TARGET_RATIO, "met" if ratio >= TARGET_RATIO else "MISSED"),
                 "| median of pairwise wall ratios (%d interleaved pairs) | %.1f× | >= %.0f× | %s |" % (
@@ -78,6 +85,12 @@ def main():
                     x["p50_us"] / w["p50_us"], x["p99_us"] / w["p99_us"], x["mean_us"] / w["mean_us"],
                     ",".join("on" if a == "with" else "off" for a in lat["order"]), lat["collector"].replace("exec ", ""), lat["collector_rounds"],
                     lat["collector_exit"], x["wall_s"]), ""]
+        if lat.get("blocks"):
+            out += ["Per block (the spread of the arm without collection is the noise of the machine):", "",
+                    "| block | arm | p50 | p99 |", "|---:|---|---:|---:|"]
+            for i, b in enumerate(lat["blocks"], 1):
+                out.append("| %d | %s | %.0f µs | %.0f µs |" % (i, b["arm"], b["p50_us"], b["p99_us"]))
+            out.append("")
     print("\n".join(out))
 
 
