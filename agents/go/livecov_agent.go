@@ -277,7 +277,9 @@ func livecovAgentEncodeSnapshot(s livecovAgentSnapshot, meta, counters []byte) (
 	if err != nil {
 		return nil, livecovFmt.Errorf("encoding the snapshot: %v", err)
 	}
-	b := make([]byte, 0, 96+len(metaName)+len(countersName)+enc.EncodedLen(len(meta))+enc.EncodedLen(len(counters)))
+	// 128: the fixed text (107 bytes with a 20-character timestamp), so the body is
+	// never copied to grow.
+	b := make([]byte, 0, 128+len(metaName)+len(countersName)+enc.EncodedLen(len(meta))+enc.EncodedLen(len(counters)))
 	data := func(b, raw []byte) []byte {
 		n := len(b)
 		b = b[:n+enc.EncodedLen(len(raw))]
