@@ -134,23 +134,21 @@ func TestEncodeSnapshotIsWhatJSONMarshalGives(t *testing.T) {
 	}
 	counters := []byte{0x00, 0x63, 0x77, 0x6d, 0xff, 0xfe, 0x01}
 	for _, tc := range []struct {
-		name       string
-		meta       []byte
-		metaName   string
-		countsName string
+		name, metaName, countsName string
+		meta, counters             []byte
 	}{
-		{"with meta", meta, "covmeta.00112233445566778899aabbccddeeff", "covcounters.00112233445566778899aabbccddeeff.42.1700000000000000000"},
-		{"nometa", nil, "", "covcounters.00112233445566778899aabbccddeeff.42.1"},
-		{"names needing escapes", []byte{1, 2}, "covmeta.<a&b>\"", "covcounters.\u2028.\n"},
-		{"empty counters", meta[:3], "covmeta.x", "covcounters.x.1.2"},
+		{"with meta", "covmeta.00112233445566778899aabbccddeeff", "covcounters.00112233445566778899aabbccddeeff.42.1700000000000000000", meta, counters},
+		{"nometa", "", "covcounters.00112233445566778899aabbccddeeff.42.1", nil, counters},
+		{"names needing escapes", "covmeta.<a&b>\"", "covcounters.\u2028.\n", []byte{1, 2}, counters[:1]},
+		{"empty counters", "covmeta.x", "covcounters.x.1.2", meta[:3], nil},
 	} {
 		s := livecovAgentSnapshot{MetaFilename: tc.metaName, CountersFilename: tc.countsName, Timestamp: -5}
-		got, err := livecovAgentEncodeSnapshot(s, tc.meta, counters[:len(tc.meta)%8])
+		got, err := livecovAgentEncodeSnapshot(s, tc.meta, tc.counters)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		s.MetaData = base64.StdEncoding.EncodeToString(tc.meta)
-		s.CountersData = base64.StdEncoding.EncodeToString(counters[:len(tc.meta)%8])
+		s.CountersData = base64.StdEncoding.EncodeToString(tc.counters)
 		want, err := json.Marshal(s)
 		if err != nil {
 			t.Fatal(err)
