@@ -166,8 +166,8 @@ if [ "$skip_collect" = 0 ]; then
 	lc() { "$LIVECOV" collect --collection "$1" "${targets[@]}" 2>"$1.log" ||
 		{ echo "livecov collect failed:" >&2; cat "$1.log" >&2; return 1; }; }
 	# Warm-up of both ways (untimed): the first requests cover code paths of the agent's
-	# own serving (encoding/json, net/http), so the checked snapshots differ only in the
-	# Go runtime's background blocks.
+	# own serving (encoding/json, net/http), so the checked snapshots differ only in what
+	# the Go runtime does between them (GC, scheduler, GC-timed paths: lib/live_check.py).
 	echo "correctness round (warm-up, then older way, then livecov)" >&2
 	older "$RUN/warm-older"
 	lc "$RUN/warm-C"
