@@ -4,6 +4,8 @@ package main
 // (real builds, signals, push) are crates/livecov/tests/go_agent.rs.
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -119,5 +121,40 @@ func TestRoutes(t *testing.T) {
 	}
 	if w := do("GET", "/elsewhere"); w.Code != 404 {
 		t.Errorf("404: %d", w.Code)
+	}
+}
+
+// The snapshot body is written by hand (not json.Marshal over the base64 strings), and
+// must stay what json.Marshal gives: the protocol's field names and order, "" for an
+// absent meta.
+func TestEncodeSnapshotIsWhatJSONMarshalGives(t *testing.T) {
+	meta := make([]byte, 1000)
+	for i := range meta {
+		meta[i] = byte(i * 7)
+	}
+	counters := []byte{0x00, 0x63, 0x77, 0x6d, 0xff, 0xfe, 0x01}
+	for _, tc := range []struct {
+		name, metaName, countsName string
+		meta, counters             []byte
+	}{
+		{"with meta", "covmeta.00112233445566778899aabbccddeeff", "covcounters.00112233445566778899aabbccddeeff.42.1700000000000000000", meta, counters},
+		{"nometa", "", "covcounters.00112233445566778899aabbccddeeff.42.1", nil, counters},
+		{"names needing escapes", "covmeta.<a&b>\"", "covcounters.\u2028.\n", []byte{1, 2}, counters[:1]},
+		{"empty counters", "covmeta.x", "covcounters.x.1.2", meta[:3], nil},
+	} {
+		s := livecovAgentSnapshot{MetaFilename: tc.metaName, CountersFilename: tc.countsName, Timestamp: -5}
+		got, err := livecovAgentEncodeSnapshot(s, tc.meta, tc.counters)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		s.MetaData = base64.StdEncoding.EncodeToString(tc.meta)
+		s.CountersData = base64.StdEncoding.EncodeToString(tc.counters)
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want)+"\n" {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, want)
+		}
 	}
 }
