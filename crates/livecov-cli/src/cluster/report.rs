@@ -26,6 +26,10 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Only what one scenario ran (snapshots taken with `livecov collect --scenario
+    /// NAME`): its owners, and per build the statements its snapshots covered.
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
 }
 
 /// Lays out rows as aligned columns for a terminal. Cells are escaped first (see
@@ -85,7 +89,7 @@ fn escape_for_terminal(s: &str) -> String {
 
 /// Runs `livecov report`.
 pub fn run(args: &ReportArgs) -> Result<Exit> {
-    let report = livecov_ops::report::report(&args.collection)?;
+    let report = livecov_ops::report::report(&args.collection, args.scenario.as_deref())?;
     let mut out = String::new();
     match args.format {
         Format::Json => {
@@ -143,6 +147,21 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
                 report.builds.len(),
                 table(&rows)
             ));
+            if let Some(name) = &report.scenario {
+                out.insert_str(
+                    0,
+                    &format!(
+                        "Scenario {}: what its snapshots covered\n\n",
+                        escape_for_terminal(name)
+                    ),
+                );
+            } else if !report.scenarios.is_empty() {
+                out.push_str(&format!(
+                    "\nScenarios ({}): {} (see one with --scenario NAME)\n",
+                    report.scenarios.len(),
+                    escape_for_terminal(&report.scenarios.join(", "))
+                ));
+            }
         }
     }
     // Problems go to stderr, after the tables: stdout stays the report.
