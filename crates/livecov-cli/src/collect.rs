@@ -26,7 +26,8 @@ in the last round.",
     after_help = "Examples:\n  \
 livecov collect --collection run1 127.0.0.1:53700 127.0.0.1:53701\n  \
 livecov collect --collection run1 --scan 10.0.0.7 --watch 10s\n  \
-livecov collect --collection run1 --scan 127.0.0.1 --reset --watch 5s   # a scenario\n  \
+livecov collect --collection run1 --scan 127.0.0.1 --reset --watch 5s\n  \
+livecov collect --collection run1 --scenario login --reset 127.0.0.1:53700 -- ./e2e.sh login\n  \
 livecov collect --collection run1 --kubernetes -n e2e -l app=web --watch 30s\n  \
 livecov collect --node --output s3://bucket/coverage/my-cluster --watch 10s   # a DaemonSet"
 )]
@@ -54,11 +55,29 @@ pub struct CollectArgs {
     #[arg(long, value_name = "N")]
     pub rounds: Option<u32>,
 
-    /// Reset every target's counters right after the first snapshot (Go agents in
-    /// atomic mode; Python agents forget the lines run so far), so later rounds hold only
-    /// what ran since: a scenario's own coverage.
+    /// Reset every target's counters (Go agents in atomic mode; Python agents forget
+    /// the lines run so far): right after the first snapshot, so later rounds hold only
+    /// what ran since; or, with a COMMAND, before it runs, so the snapshot holds only what
+    /// the command exercised.
     #[arg(long)]
     pub reset: bool,
+
+    /// Label every snapshot of this run KEY=VALUE (repeatable): kept with the input in
+    /// the store, e.g. run=nightly-42.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub label: Vec<(String, String)>,
+
+    /// The E2E scenario these snapshots belong to (the label scenario=NAME). `report
+    /// --scenario NAME` and the site show what each scenario ran, and build pages say
+    /// which scenarios executed each line.
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
+
+    /// A scenario to run, after `--`: with --reset the targets are reset first, then
+    /// the command runs, then one snapshot is taken, so the scenario's coverage is a
+    /// delta. Its exit status is reported; the snapshot is kept even when it fails.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 
     /// Time allowed for one request.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -187,6 +206,14 @@ impl NodeArgs {
     }
 }
 
+/// `KEY=VALUE`, the key not empty.
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?}: expected KEY=VALUE, e.g. run=nightly-42")),
+    }
+}
+
 /// `500ms`, `10s`, `2m`, `1h`, or whole seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s
@@ -241,7 +268,32 @@ pub fn run(args: &CollectArgs) -> Result<Exit> {
     settings.scan = args.scan.clone();
     settings.watch = args.watch;
     settings.rounds = args.rounds;
-    settings.reset_after_first = args.reset;
+    settings.labels = args.label.iter().cloned().collect();
+    if let Some(name) = &args.scenario {
+        if name.trim().is_empty() {
+            anyhow::bail!("--scenario needs a name");
+        }
+        if let Some(other) = settings.labels.get("scenario").filter(|v| *v != name) {
+            anyhow::bail!("--scenario {name:?} and --label scenario={other:?} disagree");
+        }
+        settings.labels.insert("scenario".into(), name.clone());
+    }
+    if args.command.is_empty() {
+        settings.reset_after_first = args.reset;
+    } else {
+        if args.watch.is_some() || args.listen.is_some() {
+            anyhow::bail!(
+                "a scenario COMMAND takes one snapshot after it: leave out --watch and --listen"
+            );
+        }
+        if !args.reset {
+            eprintln!(
+                "note: without --reset the snapshot also holds what ran before the scenario command"
+            );
+        }
+        settings.command = Some(args.command.clone());
+        settings.reset_before_command = args.reset;
+    }
     settings.timeout = args.timeout;
     settings.concurrency = args.concurrency;
     settings.listen = args.listen;
@@ -295,9 +347,12 @@ pub fn run(args: &CollectArgs) -> Result<Exit> {
             collection.join("livecov.db").display()
         );
     }
-    Ok(if summary.failing.is_empty() && summary.snapshots > 0 {
-        Exit::Ok
-    } else {
-        Exit::Error
-    })
+    let command_ok = summary.command_status.is_none_or(|s| s.success());
+    Ok(
+        if summary.failing.is_empty() && summary.snapshots > 0 && command_ok {
+            Exit::Ok
+        } else {
+            Exit::Error
+        },
+    )
 }

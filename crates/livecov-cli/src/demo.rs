@@ -40,6 +40,7 @@ pub fn run(dir: &Path) -> Result<Exit> {
     let status = crate::cluster::report::run(&crate::cluster::report::ReportArgs {
         collection: dir.to_path_buf(),
         format: crate::cluster::report::Format::Table,
+        scenario: None,
     })?;
     if status != Exit::Ok {
         return Ok(status);

@@ -692,10 +692,17 @@ pub struct CollectionWriter {
     series: BTreeMap<SeriesKey, Series>,
     /// Each target's latest series, by URL.
     current: BTreeMap<String, SeriesKey>,
+    /// Labels of the snapshots this writer writes (`scenario=login`).
+    labels: BTreeMap<String, String>,
 }
 
-/// (target URL, pid, binary, build; all zero for Python).
-type SeriesKey = (String, u64, String, [u8; 16]);
+/// (target URL, pid, binary, build (all zero for Python), labels as `k=v` lines): a
+/// process's snapshots under other labels (another scenario) are another series.
+type SeriesKey = (String, u64, String, [u8; 16], String);
+
+fn label_key(labels: &BTreeMap<String, String>) -> String {
+    labels.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+}
 
 impl fmt::Debug for CollectionWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -747,6 +754,7 @@ impl CollectionWriter {
             host_name: None,
             series: BTreeMap::new(),
             current: BTreeMap::new(),
+            labels: BTreeMap::new(),
         };
         w.reload();
         Ok(w)
@@ -758,6 +766,38 @@ impl CollectionWriter {
     pub fn host_name(mut self, name: Option<String>) -> CollectionWriter {
         self.host_name = name;
         self
+    }
+
+    /// Labels every snapshot written from now on (default: none). Snapshots of one
+    /// process under other labels go to another series, so each scenario's snapshot is
+    /// an input of its own.
+    pub fn with_labels(mut self, labels: BTreeMap<String, String>) -> CollectionWriter {
+        self.labels = labels;
+        self
+    }
+
+    /// Ends the series of `url`'s processes: its counters were reset, so what it serves
+    /// next is a new reading, not a later one of the same (continuing the series would
+    /// replace what ran before the reset). Marked in each series' info.json, so later
+    /// runs start a new series too.
+    pub fn close_target(&mut self, url: &str) -> std::io::Result<()> {
+        let keys: Vec<SeriesKey> = self.series.keys().filter(|k| k.0 == url).cloned().collect();
+        for key in keys {
+            if let Some(series) = self.series.remove(&key) {
+                let path = series.dir.join(INFO_FILE);
+                let mut info: serde_json::Map<String, serde_json::Value> = std::fs::read(&path)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default();
+                info.insert("closed".into(), true.into());
+                write_atomic(
+                    &path,
+                    &serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?,
+                )?;
+            }
+        }
+        self.current.remove(url);
+        Ok(())
     }
 
     /// Finds the series earlier runs wrote (their info.json names the URL, pid and
@@ -786,6 +826,10 @@ impl CollectionWriter {
             ) else {
                 continue;
             };
+            // A series ended by a reset is never continued.
+            if info["closed"].as_bool() == Some(true) {
+                continue;
+            }
             let mut hash = None;
             let mut newest: Option<(std::time::SystemTime, u8)> = None;
             for f in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -811,15 +855,21 @@ impl CollectionWriter {
                 }
             }
             let Some(hash) = hash else { continue };
-            let Some(instance) = std::fs::read(dir.join(METADATA_FILE))
+            let Some(metadata) = std::fs::read(dir.join(METADATA_FILE))
                 .ok()
                 .filter(|b| b.len() < 1 << 20)
                 .and_then(|b| serde_json::from_slice::<producer::Metadata>(&b).ok())
-                .map(|m| instance_of(&m))
             else {
                 continue;
             };
-            let key = (url.to_owned(), pid, binary.to_owned(), hash);
+            let instance = instance_of(&metadata);
+            let key = (
+                url.to_owned(),
+                pid,
+                binary.to_owned(),
+                hash,
+                label_key(&metadata.labels),
+            );
             self.series.insert(
                 key,
                 Series {
@@ -863,6 +913,7 @@ impl CollectionWriter {
             snap.server.pid,
             snap.server.binary.clone(),
             snap.build_key(),
+            label_key(&self.labels),
         );
         if !self.series.contains_key(&key) {
             if snap.lacks_meta() {
@@ -906,6 +957,7 @@ impl CollectionWriter {
             let dir = self.coverage.join(&name);
             std::fs::create_dir_all(&dir)?;
             let mut origin = instance.origin();
+            origin.labels = self.labels.clone();
             if let Some(p) = &target.pod {
                 origin.owner_kind = p.owner_kind.clone();
                 origin.owner_name = p.owner_name.clone();

@@ -179,6 +179,7 @@ impl Instance {
                 .unwrap_or_else(|| self.discovery_time.clone()),
             owner_kind: String::new(),
             owner_name: String::new(),
+            labels: BTreeMap::new(),
         }
     }
 
@@ -488,6 +489,9 @@ pub struct Metadata {
     /// The URL of the directory the files came from.
     #[serde(default)]
     pub source: String,
+    /// The collector's labels (`scenario`, …); absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Metadata {
@@ -517,6 +521,7 @@ impl Metadata {
             namespace: origin.namespace.clone(),
             pod_name: origin.pod.clone(),
             source: source.to_owned(),
+            labels: origin.labels.clone(),
         }
     }
 }
@@ -551,6 +556,8 @@ pub fn read_origin(bytes: &[u8]) -> Result<Origin, serde_json::Error> {
         binary: String,
         #[serde(default)]
         node: String,
+        #[serde(default)]
+        labels: BTreeMap<String, serde_json::Value>,
     }
     /// `container` is an object (`{name, image}`) or just the name.
     #[derive(Deserialize)]
@@ -586,6 +593,15 @@ pub fn read_origin(bytes: &[u8]) -> Result<Origin, serde_json::Error> {
         collected_at: t.collected_at,
         owner_kind: t.owner_kind,
         owner_name: t.owner_name,
+        // Values other than strings (a number, a flag) are kept as their JSON text.
+        labels: t
+            .labels
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
     })
 }
 

@@ -434,6 +434,7 @@ fn assert_first_download(summary: &Summary, collection: &Path, source: &str) {
         namespace: "openshift-etcd".into(),
         pod_name: "etcd-node-1".into(),
         source: format!("{source}/{ETCD_2}/"),
+        labels: Default::default(),
     };
     assert_eq!(pod, want);
     let host = metadata(collection, KUBELET_DIR);

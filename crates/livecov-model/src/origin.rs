@@ -24,4 +24,7 @@ pub struct Origin {
     pub owner_kind: String,
     /// The pod's ownerReference name, when known.
     pub owner_name: String,
+    /// Labels the collector gave the snapshots (`scenario` names the E2E scenario that
+    /// ran while they were taken), by key.
+    pub labels: std::collections::BTreeMap<String, String>,
 }

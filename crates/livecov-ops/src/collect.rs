@@ -8,6 +8,7 @@
 //! deployed producer polls young processes more often. A target that fails is reported
 //! and tried again next round; what others gave is kept.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -65,6 +66,14 @@ pub struct CollectSettings {
     /// Compile the collection's store after each round. Default: true; false when the
     /// collection is only a staging directory for `--output`.
     pub compile_store: bool,
+    /// Labels of every snapshot written (`scenario` names the scenario that ran).
+    pub labels: BTreeMap<String, String>,
+    /// A scenario to run before the first snapshot: with `reset_before_command`, every
+    /// target is reset first, so the snapshot is what the command exercised.
+    pub command: Option<Vec<String>>,
+    /// Reset every target before running `command` (instead of after the first
+    /// snapshot).
+    pub reset_before_command: bool,
 }
 
 impl CollectSettings {
@@ -91,6 +100,9 @@ impl CollectSettings {
             node: None,
             output: None,
             compile_store: true,
+            labels: BTreeMap::new(),
+            command: None,
+            reset_before_command: false,
         }
     }
 }
@@ -112,6 +124,8 @@ pub struct CollectSummary {
     pub failing: Vec<String>,
     /// The last compile's summary.
     pub compiled: Option<crate::compile::Summary>,
+    /// How the scenario command ended, when one ran.
+    pub command_status: Option<std::process::ExitStatus>,
 }
 
 /// A handle that stops a watching [`collect`] after its current round.
@@ -133,6 +147,27 @@ fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Runs the scenario command with livecov's standard streams.
+fn run_command(command: &[String], reporter: &dyn Reporter) -> Result<std::process::ExitStatus> {
+    let (program, args) = command
+        .split_first()
+        .context("the scenario command is empty")?;
+    reporter.note(&format!("running the scenario: {}", command.join(" ")));
+    let status = std::process::Command::new(program)
+        .args(args)
+        .status()
+        .with_context(|| format!("running the scenario command {program:?}"))?;
+    if !status.success() {
+        reporter.diagnostic(
+            Severity::Error,
+            &format!(
+                "the scenario command {program:?} failed ({status}); its coverage is collected anyway"
+            ),
+        );
+    }
+    Ok(status)
 }
 
 /// Collects as `settings` says; `stop` ends a watch after the current round.
@@ -171,7 +206,8 @@ pub fn collect(
                 settings.collection.join("coverage").display()
             )
         })?
-        .host_name(node.as_ref().map(|n| n.node_name().to_owned()));
+        .host_name(node.as_ref().map(|n| n.node_name().to_owned()))
+        .with_labels(settings.labels.clone());
     let mut output = crate::collect_node::Output::new(settings.output.as_ref(), reporter)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -236,6 +272,31 @@ pub fn collect(
         targets.sort();
         targets.dedup();
         seen.extend(targets.iter().map(|t| t.url.clone()));
+        if summary.rounds == 1 {
+            if let Some(command) = &settings.command {
+                if settings.reset_before_command {
+                    reporter.start("reset", Some(targets.len() as u64));
+                    for target in &targets {
+                        reporter.advance(1, &target.url);
+                        let client = match (&target.pod, &kube_client) {
+                            (Some(_), Some(k)) => k,
+                            _ => &client,
+                        };
+                        match runtime.block_on(client.reset(target)) {
+                            Ok(()) => writer.close_target(&target.url).with_context(|| {
+                                format!("{}: ending its series after the reset", target.url)
+                            })?,
+                            Err(e) => {
+                                reporter.diagnostic(Severity::Error, &e.to_string());
+                                summary.failures += 1;
+                            }
+                        }
+                    }
+                    reporter.finish();
+                }
+                summary.command_status = Some(run_command(command, reporter)?);
+            }
+        }
         reporter.start("collect", Some(targets.len() as u64));
         let results: Vec<(Target, Result<livecov_collect::live::Snapshot, LiveError>)> = runtime
             .block_on(
@@ -302,9 +363,15 @@ pub fn collect(
                             (Some(_), Some(k)) => k,
                             _ => &client,
                         };
-                        if let Err(e) = runtime.block_on(client.reset(&target)) {
-                            reporter.diagnostic(Severity::Error, &e.to_string());
-                            summary.failures += 1;
+                        match runtime.block_on(client.reset(&target)) {
+                            // What it serves next is a new reading: a new series.
+                            Ok(()) => writer.close_target(&target.url).with_context(|| {
+                                format!("{}: ending its series after the reset", target.url)
+                            })?,
+                            Err(e) => {
+                                reporter.diagnostic(Severity::Error, &e.to_string());
+                                summary.failures += 1;
+                            }
                         }
                     }
                 }

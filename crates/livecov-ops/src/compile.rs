@@ -413,6 +413,7 @@ fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>, Vec<St
             .map(|i| i.source_commit.clone())
             .unwrap_or_default(),
         tool_version: tool_version(),
+        labels: origin.labels.into_iter().collect(),
         ..InputRow::default()
     };
     Ok((input, info, warnings))
@@ -1433,8 +1434,7 @@ fn compile_owners(
         .into_iter()
         .collect();
     // A group is recomputed when its members' content, the merge rule, or --update say so.
-    let mut todo = Vec::new();
-    for (key, list) in &members {
+    let group_hash = |list: &[(usize, ProcessRow)]| {
         let mut hashes: Vec<&str> = list
             .iter()
             .map(|(idx, _)| inputs[*idx].content_hash.as_str())
@@ -1450,12 +1450,35 @@ fn compile_owners(
             h.update(b"\0exclude:");
             h.update(e.as_bytes());
         }
-        let input_hash = hex(&h.finalize());
+        hex(&h.finalize())
+    };
+    let mut todo = Vec::new();
+    for (key, list) in &members {
+        let input_hash = group_hash(list);
         let forced = list.iter().any(|(idx, _)| filter.forces(&inputs[*idx]));
         if stored.get(key) != Some(&input_hash) || forced {
             todo.push((key, list, input_hash));
         }
     }
+    // The same groups per scenario: the members whose input carries that label.
+    let scenario_members = scenario_groups(&members, &inputs);
+    let stored_scenarios: HashMap<String, String> = store
+        .transaction(|tx| tx.scenario_owner_hashes())?
+        .into_iter()
+        .collect();
+    let mut scenario_todo = Vec::new();
+    for ((scenario, key), list) in &scenario_members {
+        let input_hash = group_hash(list);
+        let forced = list.iter().any(|(idx, _)| filter.forces(&inputs[*idx]));
+        if stored_scenarios.get(key) != Some(&input_hash) || forced {
+            scenario_todo.push((scenario, key, list, input_hash));
+        }
+    }
+    let live_scenario_keys: BTreeSet<&String> = scenario_members.keys().map(|(_, k)| k).collect();
+    let deleted_scenarios: Vec<&String> = stored_scenarios
+        .keys()
+        .filter(|k| !live_scenario_keys.contains(k))
+        .collect();
     let mut layouts: HashMap<i64, Arc<BuildInfo>> = HashMap::new();
     let deleted: Vec<&String> = stored
         .keys()
@@ -1467,8 +1490,11 @@ fn compile_owners(
             changed.insert(build_id);
         }
     }
-    for &id in &changed {
-        layouts.insert(id, run.layout_of(store, id, &builds)?);
+    let scenario_builds = scenario_todo.iter().map(|(_, _, l, _)| l[0].1.build_id);
+    for id in changed.iter().copied().chain(scenario_builds) {
+        if !layouts.contains_key(&id) {
+            layouts.insert(id, run.layout_of(store, id, &builds)?);
+        }
     }
     let ctx = OwnerContext {
         inputs: &inputs,
@@ -1480,6 +1506,10 @@ fn compile_owners(
         .par_iter()
         .map(|(key, list, input_hash)| ctx.row(key, list, input_hash))
         .collect::<Result<_>>()?;
+    let scenario_rows: Vec<(&String, OwnerRow)> = scenario_todo
+        .par_iter()
+        .map(|(scenario, key, list, input_hash)| Ok((*scenario, ctx.row(key, list, input_hash)?)))
+        .collect::<Result<_>>()?;
     timer.mark("owners: merge");
     store.transaction(|tx| {
         for r in &rows {
@@ -1488,6 +1518,12 @@ fn compile_owners(
         for key in &deleted {
             tx.delete_owner(key)?;
         }
+        for (scenario, r) in &scenario_rows {
+            tx.upsert_scenario_owner(scenario, r)?;
+        }
+        for key in &deleted_scenarios {
+            tx.delete_scenario_owner(key)?;
+        }
         Ok(())
     })?;
     timer.mark("owners: write");
@@ -1495,6 +1531,31 @@ fn compile_owners(
     timer.mark("build totals");
     Ok(rows.len())
 }
+
+/// Owner groups split by scenario: ((scenario, scenario group key), members), for the
+/// members whose input has a `scenario` label. The key is the owner's with the scenario
+/// in front, so one owner in two scenarios is two groups.
+fn scenario_groups(
+    members: &Members,
+    inputs: &[InputRow],
+) -> BTreeMap<(String, String), Vec<(usize, ProcessRow)>> {
+    let mut out: BTreeMap<(String, String), Vec<(usize, ProcessRow)>> = BTreeMap::new();
+    for (key, list) in members {
+        for (idx, p) in list {
+            let scenario = inputs[*idx].label(SCENARIO_LABEL);
+            if scenario.is_empty() {
+                continue;
+            }
+            out.entry((scenario.to_owned(), format!("{scenario}\u{1f}{key}")))
+                .or_default()
+                .push((*idx, p.clone()));
+        }
+    }
+    out
+}
+
+/// The input label naming the scenario its snapshots were taken in.
+pub const SCENARIO_LABEL: &str = "scenario";
 
 /// What computing one owner group needs.
 struct OwnerContext<'a> {

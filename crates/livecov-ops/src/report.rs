@@ -85,6 +85,12 @@ pub struct Report {
     /// Why the store is not complete, when it is not.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub incomplete: String,
+    /// The scenarios the collection holds (inputs labelled `scenario=NAME`).
+    pub scenarios: Vec<String>,
+    /// The scenario the builds and owners are limited to, when one was asked for: their
+    /// figures are then what that scenario's snapshots covered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
 }
 
 /// One diagnostic in the JSON report.
@@ -104,8 +110,65 @@ pub const STATEMENTS_UNKNOWN: &str = "statements unknown";
 
 /// Reads the report out of a compiled store.
 pub fn build_report(store: &dyn CoverageStore) -> Result<Report> {
-    let builds = store.builds()?;
-    let owners = store.owners()?;
+    build_report_of(store, None)
+}
+
+/// Statements covered in one build by one scenario (its owner groups merged with the
+/// collection's rule), files left out by the exclusion set not counted.
+pub(crate) fn scenario_covered(
+    store: &dyn CoverageStore,
+    build_id: i64,
+    scenario: &str,
+) -> Result<u64> {
+    let layout = crate::compile::stored_layout(store, build_id)?;
+    let rule = crate::compile::stored_rule(store)?;
+    let counters =
+        store.scenario_build_counters(build_id, scenario, layout.units.len(), layout.mode, rule)?;
+    let excluded: BTreeSet<String> = store
+        .build_files(build_id)?
+        .into_iter()
+        .filter(|f| f.excluded)
+        .map(|f| f.path)
+        .collect();
+    let mut covered = 0;
+    for f in 0..layout.functions.len() {
+        if excluded.contains(&layout.file_of(f).path) {
+            continue;
+        }
+        for u in layout.function_units(f) {
+            if counters.get(u).is_some_and(|&c| c > 0) {
+                covered += u64::from(layout.units[u].stmts);
+            }
+        }
+    }
+    Ok(covered)
+}
+
+/// Reads the report out of a compiled store; with `scenario`, builds and owners are
+/// what that scenario's snapshots covered (builds it did not run are left out).
+pub fn build_report_of(store: &dyn CoverageStore, scenario: Option<&str>) -> Result<Report> {
+    let scenarios = store.scenarios()?;
+    let mut builds = store.builds()?;
+    let owners = match scenario {
+        None => store.owners()?,
+        Some(name) => {
+            if !scenarios.iter().any(|s| s == name) {
+                anyhow::bail!(
+                    "no scenario {name:?} in this collection (it has: {}); snapshots get one \
+                     from `livecov collect --scenario NAME`",
+                    if scenarios.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        scenarios.join(", ")
+                    }
+                );
+            }
+            let owners = store.scenario_owners(name, None)?;
+            let ran: BTreeSet<i64> = owners.iter().map(|o| o.build_id).collect();
+            builds.retain(|b| ran.contains(&b.id));
+            owners
+        }
+    };
     let hex_of: BTreeMap<i64, String> = builds
         .iter()
         .map(|b| (b.id, livecov_formats::gocovdata::hex16(&b.hash)))
@@ -128,10 +191,13 @@ pub fn build_report(store: &dyn CoverageStore) -> Result<Report> {
     let mut build_rows = Vec::new();
     for b in &builds {
         let files = store.build_files(b.id)?;
-        let (statements, covered) = files
+        let (statements, mut covered) = files
             .iter()
             .filter(|f| !f.excluded)
             .fold((0, 0), |(s, c), f| (s + f.statements, c + f.covered));
+        if let Some(name) = scenario {
+            covered = scenario_covered(store, b.id, name)?;
+        }
         let mine: Vec<_> = owners.iter().filter(|o| o.build_id == b.id).collect();
         let pods: BTreeSet<&String> = mine.iter().flat_map(|o| &o.pods).collect();
         let mut note = Vec::new();
@@ -200,14 +266,16 @@ pub fn build_report(store: &dyn CoverageStore) -> Result<Report> {
         diagnostics,
         complete: true,
         incomplete: String::new(),
+        scenarios,
+        scenario: scenario.map(str::to_owned),
     })
 }
 
 /// The report of the collection at `collection`, including whether its last compile
 /// finished.
-pub fn report(collection: &std::path::Path) -> Result<Report> {
+pub fn report(collection: &std::path::Path, scenario: Option<&str>) -> Result<Report> {
     let store = crate::open_compiled(collection)?;
-    let mut report = build_report(&store)?;
+    let mut report = build_report_of(&store, scenario)?;
     if let Some(why) = crate::compile::incomplete(collection, &store)? {
         report.complete = false;
         report.incomplete = why;

@@ -62,6 +62,21 @@
   var pathIndex = new Map();
   files.forEach(function (f) { pathIndex.set(f.path, f.n); });
 
+  // ---------- scenarios ----------
+  // data.scenarios[i] is bit i of a block's 7th element; scenarioSel >= 0 shows only what
+  // that scenario executed.
+  var scenarios = data.scenarios || [], scenarioSel = -1;
+  function cnt(b) { return scenarioSel < 0 || ((b[6] | 0) & (1 << scenarioSel)) ? b[5] : 0; }
+  function scenarioNames(mask) {
+    var out = [];
+    for (var i = 0; i < scenarios.length; i++) if (mask & (1 << i)) out.push(scenarios[i].name);
+    return out;
+  }
+  function lnCell(href, L, mask) {
+    var t = scenarios.length ? ' title="' + esc(mask ? 'Executed by: ' + scenarioNames(mask).join(', ') : 'No scenario executed this line') + '"' : '';
+    return '<td class="ln"' + t + '><a href="' + href + L + '">' + L + '</a></td>';
+  }
+
   // ---------- header ----------
   (function header() {
     if (data.index) { $('back').href = data.index; $('back').hidden = false; }
@@ -97,6 +112,30 @@
         });
         $('owner-table').tBodies[0].innerHTML = h;
       });
+    }
+    if (scenarios.length) {
+      // Which scenarios ran this build: pick one to see only what it executed.
+      var opts = '<option value="-1">All scenarios</option>';
+      scenarios.forEach(function (sc, i) {
+        opts += '<option value="' + i + '">' + esc(sc.name) + ' · ' + fmtPct(pctOf(sc.covered, data.statements)) +
+          ' (' + fmtInt(sc.covered) + ' / ' + fmtInt(data.statements) + ')</option>';
+      });
+      var more = data.scenarios_left_off ? ' <span class="muted">(' + data.scenarios_left_off + ' more scenarios not shown)</span>' : '';
+      $('scenario-bar').innerHTML = '<label>Scenario <select id="scenario" aria-label="Scenario">' + opts + '</select></label>' + more +
+        ' <span class="muted">Line numbers name the scenarios that executed the line.</span>';
+      $('scenario-bar').hidden = false;
+      var chosen = null;
+      try { chosen = new URLSearchParams(location.search).get('scenario'); } catch (e) { /* old browsers */ }
+      var pick = function () {
+        scenarioSel = +$('scenario').value;
+        var sc = scenarioSel >= 0 ? scenarios[scenarioSel] : null;
+        $('stat-coverage').textContent = fmtPct(pctOf(sc ? sc.covered : data.covered, data.statements));
+        $('stat-covered').textContent = fmtInt(sc ? sc.covered : data.covered);
+        if (cur) { var n = cur.n; cur = null; if (cache.has(n)) drawFile(n, cache.get(n)); }
+      };
+      $('scenario').addEventListener('change', pick);
+      // index.html links a scenario's pages with ?scenario=NAME.
+      scenarios.forEach(function (sc, i) { if (sc.name === chosen) { $('scenario').value = String(i); pick(); } });
     }
     $('stat-files').textContent = fmtInt(files.length);
     $('stat-coverage').textContent = fmtPct(pctOf(data.covered, data.statements));
@@ -546,7 +585,7 @@
   function prepare(n, d) {
     var blocks = d.blocks || [], path = files[n].path, href = '#' + encPath(path) + ':L';
     var miss = new Set(), i, b, L;
-    for (i = 0; i < blocks.length; i++) if (blocks[i][5] === 0 && blocks[i][0] >= 1) miss.add(blocks[i][0]);
+    for (i = 0; i < blocks.length; i++) if (cnt(blocks[i]) === 0 && blocks[i][0] >= 1) miss.add(blocks[i][0]);
     var m = { miss: Array.from(miss).sort(function (x, y) { return x - y; }), rows: null, lines: null, count: 0, head: '' };
 
     if (d.text == null) {
@@ -558,18 +597,18 @@
         starts.get(b[0]).push(b);
         if (b[2] > maxL) maxL = b[2];
       }
-      var ex = new Float64Array(maxL + 2).fill(-1);
+      var ex = new Float64Array(maxL + 2).fill(-1), exMask = new Int32Array(maxL + 2);
       for (i = 0; i < blocks.length; i++) {
         b = blocks[i];
-        for (L = Math.max(1, b[0]); L <= b[2]; L++) if (b[5] > ex[L]) ex[L] = b[5];
+        for (L = Math.max(1, b[0]); L <= b[2]; L++) { if (cnt(b) > ex[L]) ex[L] = cnt(b); exMask[L] |= b[6] | 0; }
       }
       m.lines = Array.from(starts.keys()).filter(function (x) { return x >= 1; }).sort(function (x, y) { return x - y; });
       m.rows = m.lines.map(function (line) {
         var desc = starts.get(line).map(function (x) {
-          return '<span class="' + (x[5] > 0 ? 'cov-hit' : 'cov-none') + '">' + x[0] + ':' + x[1] + '–' + x[2] + ':' + x[3] + ' · ' +
-            x[4] + ' statement' + (x[4] === 1 ? '' : 's') + ' · count ' + x[5] + '</span>';
+          return '<span class="' + (cnt(x) > 0 ? 'cov-hit' : 'cov-none') + '">' + x[0] + ':' + x[1] + '–' + x[2] + ':' + x[3] + ' · ' +
+            x[4] + ' statement' + (x[4] === 1 ? '' : 's') + ' · count ' + cnt(x) + '</span>';
         }).join('  ');
-        return '<tr id="L' + line + '"><td class="ln"><a href="' + href + line + '">' + line + '</a></td>' + execCell(ex[line]) +
+        return '<tr id="L' + line + '">' + lnCell(href, line, exMask[line]) + execCell(ex[line]) +
           '<td class="src block-desc">' + desc + '</td></tr>';
       });
       m.count = m.rows.length;
@@ -587,15 +626,16 @@
     var lines = d.text.split('\n');
     if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
     var nl = lines.length;
-    var exec = new Float64Array(nl + 2).fill(-1);
+    var exec = new Float64Array(nl + 2).fill(-1), execMask = new Int32Array(nl + 2);
     var segs = new Array(nl + 2);
     for (i = 0; i < blocks.length; i++) {
       b = blocks[i];
-      var sl = Math.max(1, b[0]), el = Math.min(b[2], nl);
+      var sl = Math.max(1, b[0]), el = Math.min(b[2], nl), c = cnt(b);
       for (L = sl; L <= el; L++) {
-        if (b[5] > exec[L]) exec[L] = b[5];
+        if (c > exec[L]) exec[L] = c;
+        execMask[L] |= b[6] | 0;
         var s0 = L === b[0] ? b[1] - 1 : 0, e0 = L === b[2] && b[3] > 0 ? b[3] - 1 : Infinity;
-        if (e0 > s0) (segs[L] || (segs[L] = [])).push([s0, e0, b[5]]);
+        if (e0 > s0) (segs[L] || (segs[L] = [])).push([s0, e0, c]);
       }
     }
     function line(i) { var s = lines[i]; return s.charCodeAt(s.length - 1) === 13 ? s.slice(0, -1) : s; }
@@ -617,7 +657,7 @@
       var st = stateAt(k), out = [];
       for (var i = k * CHUNK; i < Math.min(nl, (k + 1) * CHUNK); i++) {
         var L = i + 1;
-        out.push('<tr id="L' + L + '"><td class="ln"><a href="' + href + L + '">' + L + '</a></td>' + execCell(exec[L]) +
+        out.push('<tr id="L' + L + '">' + lnCell(href, L, execMask[L]) + execCell(exec[L]) +
           '<td class="src">' + lineHtml(line(i), segs[L], st) + '</td></tr>');
       }
       if (states[k + 1] === undefined) states[k + 1] = st.m;

@@ -133,6 +133,31 @@
     $('diagnostics').hidden = false;
   })();
 
+  // ---------- scenarios: what each one covered, per build ----------
+  (function () {
+    var by = {};
+    Object.keys(builds).forEach(function (id) {
+      var b = builds[id], sc = b.scenarios || {};
+      Object.keys(sc).forEach(function (name) { (by[name] || (by[name] = [])).push({ id: id, b: b, covered: sc[name] }); });
+    });
+    var names = Object.keys(by).sort();
+    if (!names.length) return;
+    $('scenarios-summary').textContent = names.length + (names.length === 1 ? ' scenario' : ' scenarios') +
+      ': what each one executed, per build';
+    var h = '';
+    names.forEach(function (name) {
+      by[name].sort(function (x, y) { return x.b.binary.localeCompare(y.b.binary); }).forEach(function (e) {
+        var p = pctOf(e.covered, e.b.statements), lv = levelOf(p);
+        var link = e.b.page ? '<a href="' + esc(e.b.page + '?scenario=' + encodeURIComponent(name)) + '">View</a>' : '<span class="muted">No page</span>';
+        h += '<tr><td>' + esc(name) + '</td><td>' + esc(e.b.binary || e.id.slice(0, 12)) + '</td><td class="num">' +
+          (lv ? '<span class="pct" style="background:' + esc(lv.color) + ';color:' + inkFor(lv.color) + '">' + fmtPct(p) + '</span>' : fmtPct(p)) +
+          '</td><td class="num">' + fmtInt(e.covered) + ' / ' + fmtInt(e.b.statements) + '</td><td>' + link + '</td></tr>';
+      });
+    });
+    $('scenario-table').tBodies[0].innerHTML = h;
+    $('scenarios').hidden = false;
+  })();
+
   // ---------- static controls ----------
   $('subtitle').textContent = [data.collection ? 'Collection: ' + data.collection : '', owners.length + ' owner groups', Object.keys(builds).length + ' builds']
     .filter(Boolean).join(' · ');

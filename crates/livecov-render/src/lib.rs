@@ -10,7 +10,8 @@ pub mod site;
 
 pub use model::{
     default_levels, Block, BuildData, BuildPage, FileData, FileEntry, FileSource, IndexBuild,
-    IndexData, IndexDiagnostic, IndexOwner, Level, PageOwner, SourceInfo, SourceStatus,
+    IndexData, IndexDiagnostic, IndexOwner, Level, PageOwner, ScenarioTotal, SourceInfo,
+    SourceStatus, MAX_PAGE_SCENARIOS,
 };
 pub use site::{
     build_page_path, render_single, render_site, renderer_version, PageSource, RenderError,

@@ -92,6 +92,9 @@ pub struct IndexBuild {
     pub source: SourceStatus,
     /// Why the status is not `ok`.
     pub source_note: String,
+    /// Statements each scenario covered, by scenario name (empty without scenarios).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub scenarios: BTreeMap<String, u64>,
 }
 
 /// One owner group row of the index.
@@ -255,6 +258,30 @@ pub struct BuildData {
     pub covered: u64,
     /// Files, sorted by path; file `n` is written to `f/<n>.js`.
     pub files: Vec<FileEntry>,
+    /// The scenarios that ran the build (at most [`MAX_PAGE_SCENARIOS`]), in the order
+    /// of the bits of [`Block::scenarios`]; none for a collection without scenarios.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<ScenarioTotal>,
+    /// Scenarios of the build left off the page (over [`MAX_PAGE_SCENARIOS`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub scenarios_left_off: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// How many scenarios a build page tells apart: one bit each in [`Block::scenarios`],
+/// which the page's script reads as a 32-bit integer.
+pub const MAX_PAGE_SCENARIOS: usize = 31;
+
+/// What one scenario covered of a build.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ScenarioTotal {
+    /// The scenario's name.
+    pub name: String,
+    /// Statements its snapshots covered (files left out by the exclusion set not counted).
+    pub covered: u64,
 }
 
 /// One coverable block as the viewer draws it.
@@ -272,6 +299,8 @@ pub struct Block {
     pub stmts: u32,
     /// Execution count.
     pub count: u32,
+    /// Bit `i` set: scenario `i` of [`BuildData::scenarios`] executed the block.
+    pub scenarios: u32,
 }
 
 /// One file of a build: its blocks and, when found, its source.

@@ -516,6 +516,11 @@ pub fn file_script(n: usize, f: &FileData, out: &mut Vec<u8>) {
             }
             push_u32(out, v);
         }
+        // The scenarios that ran it, only on pages that have scenarios.
+        if b.scenarios != 0 {
+            out.push(b',');
+            push_u32(out, b.scenarios);
+        }
         out.push(b']');
     }
     out.extend_from_slice(b"]});\n");

@@ -48,6 +48,7 @@ impl PageSource for Fake {
                     end_col: 2,
                     stmts: 1,
                     count: i as u32,
+                    scenarios: 0,
                 }],
                 source: FileSource::Ok,
                 note: String::new(),

@@ -158,6 +158,52 @@ pub struct InputRow {
     pub source_commit: String,
     /// Some of its files could not be used (see its diagnostics); the rest counts.
     pub partial: bool,
+    /// Labels from its metadata (`scenario`, `run`, …), sorted by key.
+    pub labels: Vec<(String, String)>,
+}
+
+impl InputRow {
+    /// The value of label `key`, empty when the input has none.
+    pub fn label(&self, key: &str) -> &str {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// Labels as stored: `key=value` lines, keys sorted (keys hold no `=`, no value a newline:
+/// [`encode_labels`] escapes both).
+fn encode_labels(labels: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = labels.iter().collect();
+    sorted.sort();
+    let mut out = String::new();
+    for (k, v) in sorted {
+        out.push_str(&escape_label(k));
+        out.push('=');
+        out.push_str(&escape_label(v));
+        out.push('\n');
+    }
+    out
+}
+
+fn escape_label(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('=', "%3D")
+        .replace('\n', "%0A")
+}
+
+fn unescape_label(s: &str) -> String {
+    s.replace("%0A", "\n")
+        .replace("%3D", "=")
+        .replace("%25", "%")
+}
+
+fn decode_labels(s: &str) -> Vec<(String, String)> {
+    s.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (unescape_label(k), unescape_label(v)))
+        .collect()
 }
 
 /// The latest snapshot of one process.
@@ -309,10 +355,31 @@ fn url_path(path: &Path) -> String {
 }
 
 fn owner_query(filter: &str) -> String {
+    owner_query_in(OwnerTable::Owners, filter)
+}
+
+/// Where owner groups live: the collection's, or one scenario's.
+#[derive(Clone, Copy)]
+enum OwnerTable {
+    Owners,
+    Scenario,
+}
+
+impl OwnerTable {
+    fn name(self) -> &'static str {
+        match self {
+            OwnerTable::Owners => "owners",
+            OwnerTable::Scenario => "scenario_owners",
+        }
+    }
+}
+
+fn owner_query_in(table: OwnerTable, filter: &str) -> String {
     format!(
         "SELECT key, namespace, owner_type, owner, binary, build_id, pods, containers, \
          hosts, images, first_seen, last_seen, statements, covered, input_hash, counters \
-         FROM owners {filter} ORDER BY key"
+         FROM {} {filter} ORDER BY key",
+        table.name()
     )
 }
 
@@ -473,7 +540,7 @@ impl Store {
             .prepare(
                 "SELECT dir, fingerprint, content_hash, tool_version, error, namespace, pod, \
                  container, hostname, image, binary, is_host, collected_at, owner_kind, \
-                 owner_name, source_url, source_commit, partial FROM inputs ORDER BY dir",
+                 owner_name, source_url, source_commit, partial, labels FROM inputs ORDER BY dir",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -497,6 +564,7 @@ impl Store {
                     source_url: r.get(15)?,
                     source_commit: r.get(16)?,
                     partial: r.get(17)?,
+                    labels: decode_labels(&r.get::<_, String>(18)?),
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -638,6 +706,34 @@ impl Store {
             f(owner_row(r).map_err(|e| self.err(e))?)?;
         }
         Ok(())
+    }
+
+    /// The scenarios with owner groups, sorted.
+    pub fn scenarios(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT scenario FROM scenario_owners ORDER BY scenario")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The owner groups of one scenario (their processes' snapshots labelled with it),
+    /// sorted by key; of one build only when `build_id` is given.
+    pub fn scenario_owners(&self, scenario: &str, build_id: Option<i64>) -> Result<Vec<OwnerRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&owner_query_in(
+                OwnerTable::Scenario,
+                "WHERE scenario = ?1 AND (?2 IS NULL OR build_id = ?2)",
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![scenario, build_id], owner_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
     }
 
     fn query_owners<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<OwnerRow>> {
@@ -808,8 +904,8 @@ impl Tx<'_> {
             .execute(
                 "INSERT INTO inputs (dir, fingerprint, content_hash, tool_version, error, namespace, \
                  pod, container, hostname, image, binary, is_host, collected_at, owner_kind, \
-                 owner_name, source_url, source_commit, partial) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                 owner_name, source_url, source_commit, partial, labels) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
                 params![
                     input.dir,
                     input.fingerprint,
@@ -828,7 +924,8 @@ impl Tx<'_> {
                     input.owner_name,
                     input.source_url,
                     input.source_commit,
-                    input.partial
+                    input.partial,
+                    encode_labels(&input.labels)
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -965,9 +1062,32 @@ impl Tx<'_> {
 
     /// Keys and input hashes of the stored owners.
     pub fn owner_hashes(&self) -> Result<Vec<(String, String)>> {
+        self.owner_hashes_in(OwnerTable::Owners)
+    }
+
+    /// Keys and input hashes of the stored scenario owner groups.
+    pub fn scenario_owner_hashes(&self) -> Result<Vec<(String, String)>> {
+        self.owner_hashes_in(OwnerTable::Scenario)
+    }
+
+    /// Inserts or replaces the owner group `o` of `scenario` (its key names the
+    /// scenario, so the same owner in two scenarios is two rows).
+    pub fn upsert_scenario_owner(&self, scenario: &str, o: &OwnerRow) -> Result<()> {
+        self.upsert_owner_in(OwnerTable::Scenario, scenario, o)
+    }
+
+    /// Deletes a scenario owner group.
+    pub fn delete_scenario_owner(&self, key: &str) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM scenario_owners WHERE key = ?1", [key])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn owner_hashes_in(&self, table: OwnerTable) -> Result<Vec<(String, String)>> {
         let mut stmt = self
             .tx
-            .prepare_cached("SELECT key, input_hash FROM owners")
+            .prepare_cached(&format!("SELECT key, input_hash FROM {}", table.name()))
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -978,31 +1098,50 @@ impl Tx<'_> {
 
     /// Inserts or replaces an owner group.
     pub fn upsert_owner(&self, o: &OwnerRow) -> Result<()> {
+        self.upsert_owner_in(OwnerTable::Owners, "", o)
+    }
+
+    fn upsert_owner_in(&self, table: OwnerTable, scenario: &str, o: &OwnerRow) -> Result<()> {
+        // The scenario column exists in scenario_owners only.
+        let (column, value) = match table {
+            OwnerTable::Owners => ("", ""),
+            OwnerTable::Scenario => (", scenario", ", ?17"),
+        };
+        let sql = format!(
+            "INSERT OR REPLACE INTO {} (key, namespace, owner_type, owner, binary, build_id, \
+             pods, containers, hosts, images, first_seen, last_seen, statements, covered, \
+             input_hash, counters{column}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+             ?11, ?12, ?13, ?14, ?15, ?16{value})",
+            table.name()
+        );
+        let pods = encode_list(&o.pods);
+        let containers = encode_list(&o.containers);
+        let hosts = encode_list(&o.hosts);
+        let images = encode_list(&o.images);
+        let (statements, covered) = (o.statements as i64, o.covered as i64);
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![
+            &o.key,
+            &o.namespace,
+            &o.owner_type,
+            &o.owner,
+            &o.binary,
+            &o.build_id,
+            &pods,
+            &containers,
+            &hosts,
+            &images,
+            &o.first_seen,
+            &o.last_seen,
+            &statements,
+            &covered,
+            &o.input_hash,
+            &o.counters,
+        ];
+        if matches!(table, OwnerTable::Scenario) {
+            values.push(&scenario);
+        }
         self.tx
-            .execute(
-                "INSERT OR REPLACE INTO owners (key, namespace, owner_type, owner, binary, build_id, \
-                 pods, containers, hosts, images, first_seen, last_seen, statements, covered, \
-                 input_hash, counters) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-                 ?13, ?14, ?15, ?16)",
-                params![
-                    o.key,
-                    o.namespace,
-                    o.owner_type,
-                    o.owner,
-                    o.binary,
-                    o.build_id,
-                    encode_list(&o.pods),
-                    encode_list(&o.containers),
-                    encode_list(&o.hosts),
-                    encode_list(&o.images),
-                    o.first_seen,
-                    o.last_seen,
-                    o.statements as i64,
-                    o.covered as i64,
-                    o.input_hash,
-                    o.counters
-                ],
-            )
+            .execute(&sql, values.as_slice())
             .map_err(|e| self.err(e))?;
         Ok(())
     }

@@ -35,6 +35,10 @@ pub trait CoverageStore {
     fn diagnostics(&self) -> Result<Vec<(String, String, String)>>;
     /// A setting a compile kept.
     fn setting(&self, key: &str) -> Result<Option<String>>;
+    /// The scenarios (input label `scenario`) that have owner groups, sorted.
+    fn scenarios(&self) -> Result<Vec<String>>;
+    /// The owner groups of one scenario, of one build when `build_id` is given.
+    fn scenario_owners(&self, scenario: &str, build_id: Option<i64>) -> Result<Vec<OwnerRow>>;
 
     /// Every owner group, in key order.
     fn owners(&self) -> Result<Vec<OwnerRow>> {
@@ -55,17 +59,25 @@ pub trait CoverageStore {
         mode: CounterMode,
         rule: MergeRule,
     ) -> Result<Vec<u32>> {
-        let mut merged = vec![0u32; units];
-        for o in self.owners_of_build(build_id)? {
-            let counters = decompress_counters(&o.counters, units).map_err(|e| {
-                crate::StoreError::Corrupt {
-                    path: String::new(),
-                    what: format!("counters of owner {}: {e}", o.key),
-                }
-            })?;
-            rule.merge(mode, &mut merged, &counters);
-        }
-        Ok(merged)
+        merge_owners(&self.owners_of_build(build_id)?, units, mode, rule)
+    }
+
+    /// The counters of one build as one scenario ran it: the scenario's owner groups of
+    /// the build merged with `rule`.
+    fn scenario_build_counters(
+        &self,
+        build_id: i64,
+        scenario: &str,
+        units: usize,
+        mode: CounterMode,
+        rule: MergeRule,
+    ) -> Result<Vec<u32>> {
+        merge_owners(
+            &self.scenario_owners(scenario, Some(build_id))?,
+            units,
+            mode,
+            rule,
+        )
     }
 
     /// The profile of one build whose layout is `layout`: [`CoverageStore::build_counters`]
@@ -77,6 +89,25 @@ pub trait CoverageStore {
             what: format!("build {build_id}: {e}"),
         })
     }
+}
+
+/// Owner groups' counters (each `units` long) merged with `rule`.
+fn merge_owners(
+    owners: &[OwnerRow],
+    units: usize,
+    mode: CounterMode,
+    rule: MergeRule,
+) -> Result<Vec<u32>> {
+    let mut merged = vec![0u32; units];
+    for o in owners {
+        let counters =
+            decompress_counters(&o.counters, units).map_err(|e| crate::StoreError::Corrupt {
+                path: String::new(),
+                what: format!("counters of owner {}: {e}", o.key),
+            })?;
+        rule.merge(mode, &mut merged, &counters);
+    }
+    Ok(merged)
 }
 
 impl CoverageStore for crate::Store {
@@ -115,5 +146,11 @@ impl CoverageStore for crate::Store {
     }
     fn setting(&self, key: &str) -> Result<Option<String>> {
         crate::Store::setting(self, key)
+    }
+    fn scenarios(&self) -> Result<Vec<String>> {
+        crate::Store::scenarios(self)
+    }
+    fn scenario_owners(&self, scenario: &str, build_id: Option<i64>) -> Result<Vec<OwnerRow>> {
+        crate::Store::scenario_owners(self, scenario, build_id)
     }
 }

@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// The schema version this livecov writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -117,6 +117,29 @@ const MIGRATIONS: &[&str] = &[
     // 3 -> 4: the language of a build (`go`, `python`, `lcov`): one collection holds
     // builds of several, and report and the site say which each is.
     "ALTER TABLE builds ADD COLUMN language TEXT NOT NULL DEFAULT 'go';",
+    // 4 -> 5: labels of an input (`scenario=login`, from `collect --label`), and owner
+    // groups per scenario, so a report or a page can say what one scenario ran.
+    "ALTER TABLE inputs ADD COLUMN labels TEXT NOT NULL DEFAULT '';
+    CREATE TABLE scenario_owners (
+        key TEXT PRIMARY KEY,
+        scenario TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        owner_type TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        binary TEXT NOT NULL,
+        build_id INTEGER NOT NULL REFERENCES builds(id),
+        pods TEXT NOT NULL DEFAULT '',
+        containers TEXT NOT NULL DEFAULT '',
+        hosts TEXT NOT NULL DEFAULT '',
+        images TEXT NOT NULL DEFAULT '',
+        first_seen TEXT NOT NULL DEFAULT '',
+        last_seen TEXT NOT NULL DEFAULT '',
+        statements INTEGER NOT NULL DEFAULT 0,
+        covered INTEGER NOT NULL DEFAULT 0,
+        input_hash TEXT NOT NULL DEFAULT '',
+        counters BLOB NOT NULL
+    );
+    CREATE INDEX scenario_owners_build ON scenario_owners(build_id, scenario);",
 ];
 
 /// Creates or migrates the schema. Returns the version found before migrating (or the

@@ -94,6 +94,10 @@ fn sqlite_store(dir: &std::path::Path) -> Store {
                 dir: "pod-a".into(),
                 pod: "a-0\nsecond line".into(),
                 partial: true,
+                labels: vec![
+                    ("scenario".into(), "log=in\nnow".into()),
+                    ("run".into(), "7%".into()),
+                ],
                 ..InputRow::default()
             };
             tx.replace_input(
@@ -110,6 +114,9 @@ fn sqlite_store(dir: &std::path::Path) -> Store {
             tx.add_diagnostic("pod-a", "warning", "f: at byte offset 9: x")?;
             tx.upsert_owner(&owner("web", "a-0\nsecond line", &[1, 0, 4]))?;
             tx.upsert_owner(&owner("api", "b-0", &[3, 2, 0]))?;
+            tx.upsert_scenario_owner("login", &owner("login|web", "a-0", &[1, 0, 0]))?;
+            tx.upsert_scenario_owner("login", &owner("login|api", "b-0", &[0, 2, 0]))?;
+            tx.upsert_scenario_owner("checkout", &owner("checkout|web", "a-0", &[0, 0, 4]))?;
             tx.set_setting("merge_rule", "max")
         })
         .unwrap();
@@ -134,6 +141,16 @@ fn conformance(store: &dyn CoverageStore) {
     assert!(inputs[0].partial);
     assert_eq!(inputs[0].pod, "a-0\nsecond line");
     assert_eq!(store.processes("pod-a").unwrap()[0].covered, 3);
+    assert_eq!(
+        inputs[0].labels,
+        [
+            ("run".to_owned(), "7%".to_owned()),
+            ("scenario".to_owned(), "log=in\nnow".to_owned())
+        ],
+        "labels come back whole, sorted by key, whatever they hold"
+    );
+    assert_eq!(inputs[0].label("scenario"), "log=in\nnow");
+    assert_eq!(inputs[0].label("absent"), "");
 
     let owners = store.owners().unwrap();
     assert_eq!(
@@ -186,6 +203,35 @@ fn conformance(store: &dyn CoverageStore) {
             "warning".to_owned(),
             "f: at byte offset 9: x".to_owned()
         )]
+    );
+    assert_eq!(store.scenarios().unwrap(), ["checkout", "login"]);
+    assert_eq!(
+        store
+            .scenario_owners("login", None)
+            .unwrap()
+            .iter()
+            .map(|o| o.key.as_str())
+            .collect::<Vec<_>>(),
+        ["login|api", "login|web"]
+    );
+    assert!(store.scenario_owners("login", Some(2)).unwrap().is_empty());
+    assert_eq!(
+        store
+            .scenario_build_counters(1, "login", 3, count, MergeRule::Sum)
+            .unwrap(),
+        [1, 2, 0],
+        "a scenario's counters are its own owners' only"
+    );
+    assert_eq!(
+        store
+            .scenario_build_counters(1, "nope", 3, count, MergeRule::Sum)
+            .unwrap(),
+        [0, 0, 0]
+    );
+    assert_eq!(
+        store.owners().unwrap().len(),
+        2,
+        "scenario groups are not collection owners"
     );
     assert_eq!(store.setting("merge_rule").unwrap().as_deref(), Some("max"));
     assert_eq!(store.setting("absent").unwrap(), None);

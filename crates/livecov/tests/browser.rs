@@ -237,6 +237,7 @@ fn synthetic_blocks(blocks: usize) -> Vec<Block> {
                 end_col: 2,
                 stmts: 3,
                 count: if i % 3 == 1 { 0 } else { (i as u32 % 5) + 1 },
+                scenarios: 0,
             }
         })
         .collect()

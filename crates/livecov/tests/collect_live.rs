@@ -410,3 +410,263 @@ fn pushes_reach_collect_listen_with_the_right_token_only() {
     let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
     assert_eq!(json["builds"].as_array().unwrap().len(), 1, "{json:#}");
 }
+
+/// A shell command that sends one request to `addr` (bash's /dev/tcp: no curl needed).
+fn request_command(addr: &str, path: &str) -> Vec<String> {
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    vec![
+        "bash".into(),
+        "-c".into(),
+        format!(
+            "exec 3<>/dev/tcp/{host}/{port} && printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3 >/dev/null"
+        ),
+    ]
+}
+
+/// Statements covered in a `go tool covdata textfmt` text (each block's NumStmt once when
+/// its count is not zero).
+fn covered_in(text: &str) -> u64 {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.rsplitn(3, ' ');
+            let count: u64 = f.next()?.parse().ok()?;
+            let stmts: u64 = f.next()?.parse().ok()?;
+            Some(if count > 0 { stmts } else { 0 })
+        })
+        .sum()
+}
+
+/// The blocks of every file of the site's build pages: (path, first line, count, scenario
+/// bits), read from the chunk scripts `f/<k>.js`.
+fn page_blocks(site: &Path) -> Vec<(String, u64, u64, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![site.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.parent().unwrap().ends_with("f") && p.extension().is_some_and(|x| x == "js")
+            {
+                let js = fs::read_to_string(&p).unwrap();
+                for call in js.split("livecovFile(").skip(1) {
+                    let path_at = call.find("{\"path\":").unwrap() + 8;
+                    let path: String = serde_json::Deserializer::from_str(&call[path_at..])
+                        .into_iter::<String>()
+                        .next()
+                        .unwrap()
+                        .unwrap();
+                    let at = call.find("\"blocks\":").unwrap() + 9;
+                    let blocks: Vec<Vec<u64>> = serde_json::Deserializer::from_str(&call[at..])
+                        .into_iter()
+                        .next()
+                        .unwrap()
+                        .unwrap();
+                    for b in blocks {
+                        out.push((path.clone(), b[0], b[5], b.get(6).copied().unwrap_or(0)));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn scenarios_bracketed_by_reset_are_deltas_and_pages_say_which_ran_each_line() {
+    let Some(bin) = service() else { return };
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_coverage_port(&[]);
+    let exit = tmp.path().join("exit");
+    fs::create_dir_all(&exit).unwrap();
+    let svc = Service::start(bin, port, &exit);
+    let collection = tmp.path().join("run");
+    let c = collection.to_str().unwrap();
+    let target = format!("127.0.0.1:{port}");
+    // Start-up work, before any scenario: in no scenario's figures.
+    svc.work(2);
+
+    // Two scenarios, each: reset, its requests, one snapshot labelled with its name.
+    for (name, path) in [("errors", "/work?n=x"), ("loop", "/work?n=7")] {
+        let mut args = vec![
+            "collect".to_owned(),
+            "--collection".into(),
+            c.into(),
+            "--scenario".into(),
+            name.into(),
+            "--reset".into(),
+            target.clone(),
+            "--".into(),
+        ];
+        args.extend(request_command(&svc.addr, path));
+        let out = livecov(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            out.status.success(),
+            "scenario {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A failing scenario command: reported (exit 2), its snapshot kept all the same.
+    let out = livecov(&[
+        "collect",
+        "--collection",
+        c,
+        "--scenario",
+        "broken",
+        "--reset",
+        &target,
+        "--",
+        "false",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("scenario command \"false\" failed"),
+        "{stderr}"
+    );
+
+    // One series per scenario, each labelled; the oracle reads each one's delta.
+    let dirs = series_dirs(&collection);
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    let mut covdata_covered = std::collections::BTreeMap::new();
+    for d in &dirs {
+        let meta: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(d.join("metadata.json")).unwrap()).unwrap();
+        let name = meta["labels"]["scenario"].as_str().unwrap().to_owned();
+        covdata_covered.insert(name, covered_in(&covdata_textfmt(d)));
+    }
+    assert_eq!(
+        covdata_covered.keys().collect::<Vec<_>>(),
+        ["broken", "errors", "loop"]
+    );
+
+    // report --scenario NAME: what that scenario's snapshot covered, equal to covdata's
+    // reading of it; the collection's own report lists the scenarios.
+    let all = livecov(&["report", "--collection", c, "--format", "json"]);
+    let all: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert_eq!(
+        all["scenarios"],
+        serde_json::json!(["broken", "errors", "loop"])
+    );
+    let total = all["builds"][0]["covered_statements"].as_u64().unwrap();
+    for (name, want) in &covdata_covered {
+        let out = livecov(&[
+            "report",
+            "--collection",
+            c,
+            "--format",
+            "json",
+            "--scenario",
+            name,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["scenario"], name.as_str());
+        let got = json["builds"][0]["covered_statements"].as_u64().unwrap();
+        assert_eq!(got, *want, "scenario {name}: livecov vs go tool covdata");
+        assert!(got < total, "scenario {name} covers less than all of them");
+        assert_eq!(json["owners"].as_array().unwrap().len(), 1, "{json:#}");
+    }
+    assert!(covdata_covered["errors"] > 0 && covdata_covered["loop"] > covdata_covered["errors"]);
+    let out = livecov(&["report", "--collection", c, "--scenario", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no scenario \"nope\" in this collection (it has: broken, errors, loop)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The build page: each block says which scenarios ran it.
+    let site = tmp.path().join("site");
+    let out = livecov(&[
+        "render",
+        "--collection",
+        c,
+        "--output-dir",
+        site.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blocks = page_blocks(&site);
+    let page = fs::read_dir(site.join("b"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("index.html");
+    let html = fs::read_to_string(&page).unwrap();
+    let data_at = html.find("application/json\">").unwrap() + 18;
+    let data: serde_json::Value = serde_json::Deserializer::from_str(&html[data_at..])
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = data["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["broken", "errors", "loop"]);
+    for (i, s) in data["scenarios"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(
+            s["covered"].as_u64().unwrap(),
+            covdata_covered[names[i]],
+            "page total of scenario {}",
+            names[i]
+        );
+    }
+    let bit = |name: &str| 1u64 << names.iter().position(|n| *n == name).unwrap();
+    let main_go: Vec<_> = blocks
+        .iter()
+        .filter(|b| b.0.ends_with("/main.go"))
+        .collect();
+    let line_of = |needle: &str| {
+        let src = fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/go_agent/main.go"),
+        )
+        .unwrap();
+        1 + src.lines().position(|l| l.contains(needle)).unwrap() as u64
+    };
+    // A branch's block starts at its `{`, on the `if` line (handleWork's is the file's
+    // first `if err != nil`).
+    let error_line = line_of("if err != nil");
+    let loop_line = line_of("if i%3 == 0");
+    let at = |line: u64| {
+        main_go
+            .iter()
+            .find(|b| b.1 == line)
+            .unwrap_or_else(|| panic!("no block starts on line {line}: {main_go:?}"))
+    };
+    assert_eq!(
+        at(error_line).3,
+        bit("errors"),
+        "only `errors` ran the error branch"
+    );
+    assert_eq!(
+        at(loop_line).3,
+        bit("loop"),
+        "only `loop` ran the loop body"
+    );
+    assert!(at(loop_line).2 > 0, "the loop ran (all snapshots merged)");
+    assert_eq!(
+        main_go.iter().filter(|b| b.3 & bit("broken") != 0).count(),
+        0,
+        "`broken` sent no request: it ran no line of main.go"
+    );
+    // The index lists each scenario per build.
+    let index = fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(index.contains("\"scenarios\":{\"broken\":"), "{index}");
+    svc.stop(libc::SIGTERM);
+}

@@ -56,6 +56,10 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Only what one scenario ran (snapshots taken with `livecov collect --scenario
+    /// NAME`): its owners, and per build the statements its snapshots covered.
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
 }
 
 /// Lays out rows as aligned columns for a terminal. Cells are escaped first (see
@@ -116,13 +120,18 @@ fn escape_for_terminal(s: &str) -> String {
 /// Runs `livecov report`.
 pub fn run(args: &ReportArgs) -> Result<Exit> {
     if let Some(format) = args.format.export() {
+        if args.scenario.is_some() {
+            anyhow::bail!(
+                "--scenario works with --format table or json; exports hold the whole collection"
+            );
+        }
         let mut settings =
             livecov_ops::export::ExportSettings::new(&args.collection, format.to_ops());
         settings.timestamp_ms = crate::export::now_ms();
         crate::export::export_to(&settings, None)?;
         return Ok(Exit::Ok);
     }
-    let report = livecov_ops::report::report(&args.collection)?;
+    let report = livecov_ops::report::report(&args.collection, args.scenario.as_deref())?;
     let mut out = String::new();
     match args.format {
         Format::Json => {
@@ -187,6 +196,21 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
             ));
             for b in report.builds.iter().filter(|b| !b.note.is_empty()) {
                 out.push_str(&format!("note: build {}: {}\n", b.build, b.note));
+            }
+            if let Some(name) = &report.scenario {
+                out.insert_str(
+                    0,
+                    &format!(
+                        "Scenario {}: what its snapshots covered\n\n",
+                        escape_for_terminal(name)
+                    ),
+                );
+            } else if !report.scenarios.is_empty() {
+                out.push_str(&format!(
+                    "\nScenarios ({}): {} (see one with --scenario NAME)\n",
+                    report.scenarios.len(),
+                    escape_for_terminal(&report.scenarios.join(", "))
+                ));
             }
         }
     }

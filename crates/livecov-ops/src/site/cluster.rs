@@ -11,7 +11,8 @@ use livecov_formats::gocovdata::hex16;
 use livecov_model::MergeRule;
 use livecov_render::{
     default_levels, Block, BuildData, BuildPage, IndexBuild, IndexData, IndexDiagnostic,
-    IndexOwner, PageOwner, PageSource, RenderOptions, SourceInfo, SourceStatus,
+    IndexOwner, PageOwner, PageSource, RenderOptions, ScenarioTotal, SourceInfo, SourceStatus,
+    MAX_PAGE_SCENARIOS,
 };
 use livecov_store::{decompress_counters, BuildRow, ImageSourceRow, OwnerRow, Store};
 
@@ -61,6 +62,11 @@ struct BuildSource<'r> {
     id: String,
     build: BuildRow,
     owners: Vec<OwnerRow>,
+    /// The build's owner groups per scenario, by scenario name (at most
+    /// [`MAX_PAGE_SCENARIOS`] kept).
+    scenarios: Vec<(String, Vec<OwnerRow>)>,
+    /// Scenarios that ran the build but are not on its page.
+    scenarios_left_off: usize,
     excluded: BTreeSet<String>,
     /// How the collection's compile merged owners: the page merges them the same way,
     /// so its figures agree with the index.
@@ -83,6 +89,20 @@ pub fn render_collection(
     let builds = store.builds()?;
     let rule = crate::compile::stored_rule(&store)?;
     let owners = store.owners()?;
+    // Each scenario's owner groups, by build.
+    let mut scenarios_of: BTreeMap<i64, Vec<(String, Vec<OwnerRow>)>> = BTreeMap::new();
+    for name in store.scenarios()? {
+        let mut per_build: BTreeMap<i64, Vec<OwnerRow>> = BTreeMap::new();
+        for o in store.scenario_owners(&name, None)? {
+            per_build.entry(o.build_id).or_default().push(o);
+        }
+        for (build, list) in per_build {
+            scenarios_of
+                .entry(build)
+                .or_default()
+                .push((name.clone(), list));
+        }
+    }
     let images: BTreeMap<String, ImageSourceRow> = store
         .image_sources()?
         .into_iter()
@@ -173,6 +193,16 @@ pub fn render_collection(
             .fold((0, 0), |(s, c), f| (s + f.statements, c + f.covered));
         let (repo, commit) = origin_of.get(&b.id).cloned().unwrap_or_default();
         let (status, note) = sources.status(&repo, &commit);
+        let mut scenarios = scenarios_of.remove(&b.id).unwrap_or_default();
+        let mut scenario_covered = BTreeMap::new();
+        for (name, _) in &scenarios {
+            scenario_covered.insert(
+                name.clone(),
+                crate::report::scenario_covered(&store, b.id, name)?,
+            );
+        }
+        let scenarios_left_off = scenarios.len().saturating_sub(MAX_PAGE_SCENARIOS);
+        scenarios.truncate(MAX_PAGE_SCENARIOS);
         index.builds.insert(
             id.clone(),
             IndexBuild {
@@ -189,6 +219,7 @@ pub fn render_collection(
                 commit: commit.clone(),
                 source: status,
                 source_note: note,
+                scenarios: scenario_covered,
             },
         );
         for o in &list {
@@ -213,6 +244,8 @@ pub fn render_collection(
             id,
             build: b,
             owners: list,
+            scenarios,
+            scenarios_left_off,
             excluded,
             rule,
             repo,
@@ -297,7 +330,8 @@ impl PageSource for BuildSource<'_> {
 
     fn key(&self) -> String {
         let mut key = String::new();
-        for o in &self.owners {
+        let scenario_owners = self.scenarios.iter().flat_map(|(_, list)| list);
+        for o in self.owners.iter().chain(scenario_owners) {
             key.push_str(&o.key);
             key.push('=');
             key.push_str(&o.input_hash);
@@ -337,6 +371,33 @@ impl BuildSource<'_> {
                 .map_err(|e| format!("counters of owner {}: {e}", o.key))?;
             self.rule.merge(mode, &mut merged, &counters);
         }
+        // Bit i of a unit: scenario i executed it.
+        let mut scenario_bits = vec![0u32; if self.scenarios.is_empty() { 0 } else { total }];
+        let mut scenario_totals = Vec::new();
+        for (i, (name, list)) in self.scenarios.iter().enumerate() {
+            let mut counters = vec![0u32; total];
+            for o in list {
+                let c = decompress_counters(&o.counters, total)
+                    .map_err(|e| format!("counters of scenario group {}: {e}", o.key))?;
+                self.rule.merge(mode, &mut counters, &c);
+            }
+            let mut covered = 0;
+            for f in 0..layout.functions.len() {
+                let skip = self.excluded.contains(&layout.file_of(f).path);
+                for k in layout.function_units(f) {
+                    if counters[k] > 0 {
+                        scenario_bits[k] |= 1 << i;
+                        if !skip {
+                            covered += u64::from(layout.units[k].stmts);
+                        }
+                    }
+                }
+            }
+            scenario_totals.push(ScenarioTotal {
+                name: name.clone(),
+                covered,
+            });
+        }
         let mut files: BTreeMap<String, Vec<Block>> = BTreeMap::new();
         for f in 0..layout.functions.len() {
             let path = &layout.file_of(f).path;
@@ -353,6 +414,7 @@ impl BuildSource<'_> {
                     end_col: u.end_col,
                     stmts: u.stmts,
                     count: merged[k],
+                    scenarios: scenario_bits.get(k).copied().unwrap_or(0),
                 });
             }
         }
@@ -399,6 +461,8 @@ impl BuildSource<'_> {
                     hosts: o.hosts.clone(),
                 })
                 .collect(),
+            scenarios: scenario_totals,
+            scenarios_left_off: self.scenarios_left_off,
             ..BuildData::default()
         };
         let lookup = self.sources.for_build(&self.repo, &self.commit);

@@ -218,6 +218,7 @@ fn html_blocks(
         end_col: u.end_col,
         stmts: u.stmts,
         count,
+        scenarios: 0,
     };
     if let [pod] = pods.as_slice() {
         let mut files = Files::new();

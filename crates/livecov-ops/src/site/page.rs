@@ -78,6 +78,7 @@ pub fn profile_files(
             end_col: b.unit.end_col,
             stmts: b.unit.stmts,
             count: b.count,
+            scenarios: 0,
         });
     }
     files
