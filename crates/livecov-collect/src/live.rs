@@ -894,6 +894,16 @@ impl CollectionWriter {
             .is_some_and(|s| s.has_meta)
     }
 
+    /// The meta-data file of build `hash`, when a series of the collection holds it
+    /// (processes of one build share it: it need not be fetched from each).
+    pub fn meta_for(&self, hash: &[u8; 16]) -> Option<Vec<u8>> {
+        let hex = hex(hash);
+        self.series
+            .values()
+            .filter(|s| s.has_meta && s.hash == *hash)
+            .find_map(|s| std::fs::read(s.dir.join(format!("covmeta.{hex}"))).ok())
+    }
+
     /// The series written so far.
     pub fn series(&self) -> impl Iterator<Item = &Series> {
         self.series.values()

@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use futures::stream::{self, StreamExt};
-use livecov_collect::live::{Client, CollectionWriter, LiveError, Target, SCAN_PORTS};
+use livecov_collect::live::{
+    Client, CollectionWriter, LiveError, SnapshotData, Target, SCAN_PORTS,
+};
 use livecov_model::Severity;
 
 use crate::compile::{compile, CompileSettings};
@@ -298,32 +300,65 @@ pub fn collect(
             }
         }
         reporter.start("collect", Some(targets.len() as u64));
-        let results: Vec<(Target, Result<livecov_collect::live::Snapshot, LiveError>)> = runtime
-            .block_on(
+        // Every target is asked for its counters only (`?nometa=1`, a fraction of the
+        // agent's work and bytes); the meta-data file is fetched once per build the
+        // collection does not hold yet, from one of its processes, not from each.
+        let mut results: Vec<(Target, Result<livecov_collect::live::Snapshot, LiveError>)> =
+            runtime.block_on(
                 stream::iter(targets.iter().cloned())
                     .map(|t| {
                         let client = match (&t.pod, &kube_client) {
                             (Some(_), Some(k)) => k,
                             _ => &client,
                         };
-                        let nometa = writer.has_meta(&t);
                         async move {
-                            let mut r = client.snapshot(&t, nometa).await;
-                            // A new process behind a known target: its meta is needed.
-                            if let Ok(s) = &r {
-                                if s.lacks_meta() && !nometa {
-                                    r = Err(LiveError::Protocol {
-                                        url: t.url.clone(),
-                                        why: "answered without meta_data".into(),
-                                    });
-                                }
-                            }
+                            let r = client.snapshot(&t, true).await;
                             (t, r)
                         }
                     })
                     .buffer_unordered(settings.concurrency.max(1))
                     .collect(),
             );
+        let mut metas: std::collections::HashMap<[u8; 16], Vec<u8>> =
+            std::collections::HashMap::new();
+        for (target, result) in &mut results {
+            let Ok(snap) = result else { continue };
+            let SnapshotData::Go(go) = &mut snap.data else {
+                continue;
+            };
+            if go.meta.is_some() || writer.has_meta(target) {
+                continue;
+            }
+            if let Some(meta) = metas
+                .get(&go.hash)
+                .cloned()
+                .or_else(|| writer.meta_for(&go.hash))
+            {
+                go.meta = Some(meta);
+                continue;
+            }
+            let client = match (&target.pod, &kube_client) {
+                (Some(_), Some(k)) => k,
+                _ => &client,
+            };
+            // A build new to the collection: this process's full snapshot.
+            *result = runtime
+                .block_on(client.snapshot(target, false))
+                .and_then(|full| {
+                    if full.lacks_meta() {
+                        return Err(LiveError::Protocol {
+                            url: target.url.clone(),
+                            why: "answered without meta_data".into(),
+                        });
+                    }
+                    if let SnapshotData::Go(g) = &full.data {
+                        if let Some(m) = &g.meta {
+                            metas.insert(g.hash, m.clone());
+                        }
+                    }
+                    Ok(full)
+                });
+        }
         summary.failing.clear();
         for (target, result) in results {
             reporter.advance(1, &target.url);

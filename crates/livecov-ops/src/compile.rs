@@ -76,11 +76,13 @@ impl CompileSettings {
     }
 }
 
-/// The files the coverage infrastructure injects into every build.
-pub const DEFAULT_EXCLUDES: [&str; 3] = [
+/// The files the coverage infrastructure injects into every build (livecov's Python
+/// agent measures itself when coverage.py starts before it).
+pub const DEFAULT_EXCLUDES: [&str; 4] = [
     "coverage_server.go",
     "coverage_producer.go",
     "livecov_agent.go",
+    "livecov_agent.py",
 ];
 
 /// `info.json` written by the producer (flattened `X-Art-Coverage-*` headers).

@@ -608,8 +608,21 @@ fn reset_empties_and_only_what_ran_after_it_is_collected() {
         err.contains("a coverage.py save without its JSON report (NoDataError"),
         "{err}"
     );
-    let (empty, report) = newest_python_pair(&dirs[0]);
-    assert_ne!(empty, first, "the other toggle");
+    // The reset ended the first series (a later save must not replace what ran before
+    // it): what the process served next is a series of its own.
+    let dirs = series_dirs(&collection);
+    assert_eq!(
+        dirs.len(),
+        2,
+        "the reading before the reset, then the one after: {dirs:?}"
+    );
+    let second = dirs.iter().find(|d| !first.starts_with(d)).unwrap().clone();
+    assert_eq!(
+        raw_lines(&newest_python_pair(&dirs.iter().find(|d| first.starts_with(d)).unwrap()).0),
+        before,
+        "the first series keeps its snapshot"
+    );
+    let (empty, report) = newest_python_pair(&second);
     assert_eq!(
         raw_lines(&empty),
         BTreeMap::new(),
@@ -621,7 +634,7 @@ fn reset_empties_and_only_what_ran_after_it_is_collected() {
 
     assert_eq!(svc.get("/other"), "ALPHA,BETA");
     assert_ok(&livecov(&["collect", "--collection", c, &agent_url]));
-    let (after, _) = newest_python_pair(&dirs[0]);
+    let (after, _) = newest_python_pair(&second);
     let after = raw_lines(&after);
     let service = &after["service.py"];
     assert!(
@@ -632,7 +645,11 @@ fn reset_empties_and_only_what_ran_after_it_is_collected() {
         !service.contains(&22),
         "work() ran before the reset only: {after:?}"
     );
-    assert_eq!(series_dirs(&collection).len(), 1, "one process, one series");
+    assert_eq!(
+        series_dirs(&collection).len(),
+        2,
+        "collecting again continues the series after the reset"
+    );
     svc.stop(libc::SIGKILL);
 }
 
