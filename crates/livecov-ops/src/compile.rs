@@ -1494,8 +1494,8 @@ fn compile_owners(
     }
     let scenario_builds = scenario_todo.iter().map(|(_, _, l, _)| l[0].1.build_id);
     for id in changed.iter().copied().chain(scenario_builds) {
-        if !layouts.contains_key(&id) {
-            layouts.insert(id, run.layout_of(store, id, &builds)?);
+        if let std::collections::hash_map::Entry::Vacant(e) = layouts.entry(id) {
+            e.insert(run.layout_of(store, id, &builds)?);
         }
     }
     let ctx = OwnerContext {

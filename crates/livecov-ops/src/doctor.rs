@@ -1427,6 +1427,28 @@ pub fn check_pod(kube: &KubeSettings, namespace: &str, name: &str) -> Vec<Findin
     out
 }
 
+/// The finding of a snapshot that came back: what it holds, per language.
+fn snapshot_works(url: &str, s: &livecov_collect::live::Snapshot) -> String {
+    match &s.data {
+        SnapshotData::Go(g) => format!(
+            "{url}: GET /coverage works: build {} ({} bytes of meta-data, {} of counters)",
+            s.hash_hex(),
+            g.meta.as_ref().map_or(0, Vec::len),
+            g.counters.len()
+        ),
+        SnapshotData::Python(p) => format!(
+            "{url}: GET /coverage works: a coverage.py {} save ({} bytes of data file{})",
+            p.coverage_version,
+            p.data.len(),
+            if p.report_json.is_some() {
+                ", with its JSON report"
+            } else {
+                ", no JSON report"
+            }
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1505,27 +1527,5 @@ mod tests {
         assert_eq!(find(b"aab", b"ab"), Some(1));
         assert_eq!(find(b"abc", b"abd"), None);
         assert_eq!(find(b"", b"a"), None);
-    }
-}
-
-/// The finding of a snapshot that came back: what it holds, per language.
-fn snapshot_works(url: &str, s: &livecov_collect::live::Snapshot) -> String {
-    match &s.data {
-        SnapshotData::Go(g) => format!(
-            "{url}: GET /coverage works: build {} ({} bytes of meta-data, {} of counters)",
-            s.hash_hex(),
-            g.meta.as_ref().map_or(0, Vec::len),
-            g.counters.len()
-        ),
-        SnapshotData::Python(p) => format!(
-            "{url}: GET /coverage works: a coverage.py {} save ({} bytes of data file{})",
-            p.coverage_version,
-            p.data.len(),
-            if p.report_json.is_some() {
-                ", with its JSON report"
-            } else {
-                ", no JSON report"
-            }
-        ),
     }
 }

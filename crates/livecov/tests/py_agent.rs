@@ -618,7 +618,7 @@ fn reset_empties_and_only_what_ran_after_it_is_collected() {
     );
     let second = dirs.iter().find(|d| !first.starts_with(d)).unwrap().clone();
     assert_eq!(
-        raw_lines(&newest_python_pair(&dirs.iter().find(|d| first.starts_with(d)).unwrap()).0),
+        raw_lines(&newest_python_pair(dirs.iter().find(|d| first.starts_with(d)).unwrap()).0),
         before,
         "the first series keeps its snapshot"
     );
