@@ -1,7 +1,7 @@
 //! Writing the producer's layout to an object store: `livecov collect --output URL`.
 //!
 //! The reverse of a download, through the same set-up: the URL is parsed and the
-//! store built by the download's own code ([`super::Source`], `build_store`:
+//! store built by the download's own code (`Source`, `build_store`:
 //! the same schemes, endpoints, AWS profiles, credential chains and store options), so
 //! whatever `cluster download URL` reads, `collect --output URL` writes. Each series of
 //! the collection goes to `{prefix}/{Instance::key_dir}/` with the files the producer
