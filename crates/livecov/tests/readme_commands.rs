@@ -239,14 +239,17 @@ fn check(args: &[String]) -> Result<(), String> {
         path.push(arg.clone());
     }
     let mut with_help = args.to_vec();
-    with_help.push(
-        if path.first().is_some_and(|p| p == "go") {
-            "-h"
-        } else {
-            "--help"
-        }
-        .to_owned(),
-    );
+    let help = if path.first().is_some_and(|p| p == "go") {
+        "-h"
+    } else {
+        "--help"
+    };
+    // After `--` everything is the scenario command's (`collect … -- ./e2e.sh`): the help
+    // flag goes before it, or the example would run.
+    match with_help.iter().position(|a| a == "--") {
+        Some(at) => with_help.insert(at, help.to_owned()),
+        None => with_help.push(help.to_owned()),
+    }
     let (ok, stdout, stderr) = livecov(&with_help);
     if !ok || stdout.is_empty() {
         return Err(format!("{shown}: does not parse:\n{stderr}"));
