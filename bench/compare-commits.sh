@@ -28,11 +28,12 @@
 # two `livecov report --format json` agree on every build and owner (statements,
 # covered, pods; lib/commits.py same-report), a second compile finds every input
 # unchanged and a second render every build page unchanged; (5) rows, each with
-# `lib/timeit.py --vs` (head, then base, in turn; the ratio is per pair): compile
-# from scratch (--prep removes both livecov.db*), compile with nothing changed,
-# render --force, render with nothing changed; the load average is read before and
-# after each row; (6) one untimed compile from scratch per commit with
-# LIVECOV_TIMINGS=1 (phases.txt) to explain a difference.
+# `lib/timeit.py --vs --swap-order` (head and base in turn, which one first
+# alternating from pair to pair; the ratio is per pair): compile from scratch (--prep
+# removes both livecov.db*), compile with nothing changed, render --force, render
+# with nothing changed; the load average is read before and after each row; (6)
+# untimed compiles from scratch with LIVECOV_TIMINGS=1, 3 per commit in turn
+# (phases.txt: where a difference comes from).
 #
 # Results: DIR/results/<base>-<head>-<UTC time>/ (DIR/results/latest links to it):
 # machine.txt, checks.txt, load.txt, <row>.txt and <row>.json (timeit.py), phases.txt,
@@ -202,7 +203,7 @@ row() {
 	bcmd=$(printf '%q ' "$LB" "${ba[@]}")
 	echo "$label before $(loadavg)" >>"$results/load.txt"
 	say "$label: $desc"
-	"${timer[@]}" -n "$runs" --warmup 1 --strict --label "$label" --json "$results/$label.json" "${prep[@]}" \
+	"${timer[@]}" -n "$runs" --warmup 1 --swap-order --strict --label "$label" --json "$results/$label.json" "${prep[@]}" \
 		--vs "$bcmd" -- "$LH" "${ha[@]}" | tee "$results/$label.txt" >&2 ||
 		die "$label: a run exited non-zero (see $results/$label.txt)"
 	echo "$label after $(loadavg)" >>"$results/load.txt"
@@ -215,12 +216,14 @@ row render-force "\`cluster render --force\`, $nb pages" -- cluster render --col
 row render-nochange '`cluster render`, nothing changed' -- cluster render --collection @C --output-dir @C/site
 
 # ------------------------------------------------------------ phases (untimed)
-for role in base head; do
-	if [ "$role" = base ]; then L="$LB" C="$CB"; else L="$LH" C="$CH"; fi
-	rm -f "$C"/livecov.db*
-	{ echo "== $role: LIVECOV_TIMINGS=1 livecov cluster compile (from scratch)"
-	  LIVECOV_TIMINGS=1 "$L" cluster compile --collection "$C" 2>&1 >/dev/null; } >>"$results/phases.txt" ||
-		die "$role: compile with LIVECOV_TIMINGS failed"
+for i in 1 2 3; do
+	for role in base head; do
+		if [ "$role" = base ]; then L="$LB" C="$CB"; else L="$LH" C="$CH"; fi
+		rm -f "$C"/livecov.db*
+		{ echo "== $role ($i): LIVECOV_TIMINGS=1 livecov cluster compile (from scratch), load $(loadavg)"
+		  LIVECOV_TIMINGS=1 "$L" cluster compile --collection "$C" 2>&1 >/dev/null; } >>"$results/phases.txt" ||
+			die "$role: compile with LIVECOV_TIMINGS failed"
+	done
 done
 
 echo >&2

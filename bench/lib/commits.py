@@ -14,9 +14,12 @@ usage: commits.py same-report BASE.json HEAD.json
          median of the pairwise head/base wall ratios, cpu medians and the median of
          the pairwise cpu ratios, 1-minute load average before and after) and writes
          it to RESULTS_DIR/summary.md. Exit 0 either way: the
-         verdict column says which rows are over the limit.
+         verdict column says which rows are over the limit. With
+         RESULTS_DIR/phases.txt (LIVECOV_TIMINGS=1 compiles, `== base (i)` and
+         `== head (i)` headers), also the median of each phase per commit.
 """
 import json
+import re
 import statistics
 import sys
 
@@ -104,6 +107,36 @@ def loads(path):
     return out
 
 
+def phases(path):
+    """Markdown table of the median of each LIVECOV_TIMINGS phase per commit, or ''."""
+    try:
+        f = open(path)
+    except OSError:
+        return ""
+    got, order, role, runs = {}, [], None, {}
+    with f:
+        for line in f:
+            m = re.match(r"^== (base|head) \(", line)
+            if m:
+                role = m.group(1)
+                runs[role] = runs.get(role, 0) + 1
+                continue
+            m = re.match(r"^timing: (.*) ([0-9.]+) ms$", line.strip())
+            if m and role:
+                name = m.group(1)
+                if name not in order:
+                    order.append(name)
+                got.setdefault((role, name), []).append(float(m.group(2)))
+    if not order:
+        return ""
+    med = lambda k: "%.1f ms" % statistics.median(got[k]) if k in got else "-"
+    out = ["| compile phase (LIVECOV_TIMINGS=1, median of %d / %d runs) | base | head |" % (
+        runs.get("base", 0), runs.get("head", 0)), "|---|---:|---:|"]
+    for name in order:
+        out.append("| %s | %s | %s |" % (name, med(("base", name)), med(("head", name))))
+    return "\n".join(out) + "\n"
+
+
 def table(results, limit):
     rows = []
     with open(results + "/rows.tsv") as f:
@@ -125,6 +158,9 @@ def table(results, limit):
             base["cpu"]["median"], head["cpu"]["median"], cpu_ratio,
             l.get("before", "?"), l.get("after", "?"), "yes" if ratio <= limit else "**no**"))
     text = "\n".join(out) + "\n"
+    ph = phases(results + "/phases.txt")
+    if ph:
+        text += "\n" + ph
     with open(results + "/summary.md", "w") as f:
         f.write(text)
     sys.stdout.write(text)
