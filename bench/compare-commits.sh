@@ -18,6 +18,7 @@
 #   --rebuild         build again even if DIR/bin/livecov-<commit> exists
 #   --keep-worktrees  keep the worktrees of the two commits (default: removed after
 #                     their build; only the binaries are needed)
+#   --build-only      build (or find) the two binaries, print their paths and stop
 #
 # Steps: (1) a detached `git worktree add` of each commit under DIR, built with
 # `nice -n 5 cargo build --release -p livecov` and copied to DIR/bin/livecov-<commit>
@@ -43,7 +44,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 pods=200 seed=1 ops=6 data="" runs=5 limit=1.10 work=/var/tmp/lc-bench
-tprefix=/var/tmp/lc-bench rebuild=0 keep_wt=0
+tprefix=/var/tmp/lc-bench rebuild=0 keep_wt=0 build_only=0
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 args=()
 while [ $# -gt 0 ]; do
@@ -58,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--target-prefix) tprefix="$2"; shift 2 ;;
 	--rebuild) rebuild=1; shift ;;
 	--keep-worktrees) keep_wt=1; shift ;;
+	--build-only) build_only=1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	-*) echo "compare-commits.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	*) args+=("$1"); shift ;;
@@ -101,6 +103,11 @@ build() {
 build base "$base"
 build head "$head"
 LB="$work/bin/livecov-${base:0:12}" LH="$work/bin/livecov-${head:0:12}"
+if [ "$build_only" = 1 ]; then
+	echo "base: $LB"
+	echo "head: $LH"
+	exit 0
+fi
 
 # ------------------------------------------------------------ data
 . "$here/env.sh"
