@@ -5,6 +5,7 @@ with --vs 'B', run A and B alternately and print the pairwise A/B wall ratio.
 
 usage: timeit.py [-n RUNS] [--warmup W] [--timeout S] [--vs 'COMMAND_B']
                  [--json FILE] [--label L] [--strict] [--prep 'SHELL CMD']
+                 [--swap-order]
                  -- COMMAND [ARG ...]
 A command that needs a shell is written as: sh -c '...'.
 
@@ -15,6 +16,8 @@ Copy of ../shared/bench/lib/timeit.py with, for livecov's bench/run.sh:
   --strict     exit 1 if any run (warm-up included) exits non-zero;
   --prep CMD   shell command run, untimed, before every run (e.g. empty the
                output directory, so deleting last run's files is not timed);
+  --swap-order with --vs, run B before A in every second pair (warm-up
+               included), so neither command always runs first;
   long arguments (e.g. -i=<500 dirs>) are abbreviated in the printed header.
 Peak RSS: the largest single process of the command's tree (for
 `sh -c 'loop'` the largest one invocation, not a sum). Read with GNU time
@@ -103,6 +106,7 @@ def main():
     ap.add_argument("--label", default="")
     ap.add_argument("--strict", action="store_true")
     ap.add_argument("--prep")
+    ap.add_argument("--swap-order", action="store_true")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
@@ -110,15 +114,19 @@ def main():
         ap.error("no command")
     cmds = [("A", cmd)] + ([("B", shlex.split(a.vs))] if a.vs else [])
     bad = []
-    for _ in range(a.warmup):
-        for k, c in cmds:
+
+    def order(i):
+        return cmds[::-1] if a.swap_order and i % 2 == 1 else cmds
+
+    for i in range(a.warmup):
+        for k, c in order(i):
             r = once(c, a.prep)
             if r[3] != 0:
                 bad.append((k, "warm-up", r[3]))
     res = {k: [] for k, _ in cmds}
     deadline = time.monotonic() + a.timeout
-    for _ in range(max(1, a.n)):
-        for k, c in cmds:
+    for i in range(max(1, a.n)):
+        for k, c in order(a.warmup + i):
             res[k].append(once(c, a.prep))
         if time.monotonic() > deadline:
             break
