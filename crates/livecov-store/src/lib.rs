@@ -576,7 +576,11 @@ impl Store {
     pub fn builds(&self) -> Result<Vec<BuildRow>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, hash, mode, units, statements, language FROM builds ORDER BY hash")
+            .prepare(
+                "SELECT b.id, b.hash, b.mode, b.units, b.statements, \
+                 COALESCE(l.language, 'go') FROM builds b \
+                 LEFT JOIN build_languages l ON l.build_id = b.id ORDER BY b.hash",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
@@ -890,7 +894,7 @@ impl Tx<'_> {
     pub fn set_build_language(&self, build_id: i64, language: &str) -> Result<()> {
         self.tx
             .execute(
-                "UPDATE builds SET language = ?2 WHERE id = ?1",
+                "INSERT OR REPLACE INTO build_languages (build_id, language) VALUES (?1, ?2)",
                 params![build_id, language],
             )
             .map_err(|e| self.err(e))?;
