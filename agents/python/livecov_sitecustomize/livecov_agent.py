@@ -541,6 +541,11 @@ def _make_handler(agent):
                 self.send_header(name, value)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            # One connection per request: the server answers one connection at a time,
+            # so a client keeping an idle connection open (a collector's pool) would hold
+            # every other client off until the connection's timeout.
+            self.send_header("Connection", "close")
+            self.close_connection = True
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)

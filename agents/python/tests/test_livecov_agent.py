@@ -133,6 +133,23 @@ class Served(unittest.TestCase):
         os.remove(path)
         return got, report
 
+    def test_an_idle_kept_alive_connection_does_not_hold_off_other_clients(self):
+        # The server answers one connection at a time: were a connection kept open after
+        # its response (HTTP/1.1 keep-alive, as a collector's connection pool does), the
+        # next client would wait for that connection's 10 s timeout.
+        held = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        held.request("GET", "/health")
+        resp = held.getresponse()
+        resp.read()
+        self.assertEqual(resp.getheader("Connection"), "close")
+        # ... and the server has let go of it: the next read on it sees the close.
+        self.assertEqual(held.sock.recv(1) if held.sock else b"", b"")
+        other = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        other.request("POST", "/coverage/reset", body=b"")
+        self.assertEqual(other.getresponse().status, 200)
+        other.close()
+        held.close()
+
     def test_routes_and_headers(self):
         resp, body = self.request("GET", "/health")
         self.assertEqual((resp.status, body), (200, b"coverage server healthy"))

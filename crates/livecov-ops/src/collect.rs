@@ -235,6 +235,7 @@ pub fn collect(
     let mut summary = CollectSummary::default();
     let mut seen = std::collections::BTreeSet::new();
     let mut interval = Duration::from_secs(1);
+    let mut reset_failed: Vec<String> = Vec::new();
     loop {
         summary.rounds += 1;
         let mut targets = fixed.clone();
@@ -291,6 +292,7 @@ pub fn collect(
                             Err(e) => {
                                 reporter.diagnostic(Severity::Error, &e.to_string());
                                 summary.failures += 1;
+                                reset_failed.push(target.url.clone());
                             }
                         }
                     }
@@ -360,6 +362,8 @@ pub fn collect(
                 });
         }
         summary.failing.clear();
+        // A target the scenario's reset did not reach fails the run.
+        summary.failing.append(&mut reset_failed);
         for (target, result) in results {
             reporter.advance(1, &target.url);
             let written = match result {
@@ -404,8 +408,11 @@ pub fn collect(
                                 format!("{}: ending its series after the reset", target.url)
                             })?,
                             Err(e) => {
+                                // The series is left open: whether the agent reset is
+                                // unknown. The run fails, so the user hears of it.
                                 reporter.diagnostic(Severity::Error, &e.to_string());
                                 summary.failures += 1;
+                                summary.failing.push(target.url.clone());
                             }
                         }
                     }

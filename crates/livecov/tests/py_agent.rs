@@ -591,7 +591,7 @@ fn reset_empties_and_only_what_ran_after_it_is_collected() {
     let c = collection.to_str().unwrap();
     let agent_url = format!("http://{}", svc.agent());
     // One round with --reset: the snapshot, then the agent's counters are cleared.
-    assert_ok(&livecov(&[
+    let err1 = assert_ok(&livecov(&[
         "collect",
         "--collection",
         c,
@@ -614,7 +614,9 @@ fn reset_empties_and_only_what_ran_after_it_is_collected() {
     assert_eq!(
         dirs.len(),
         2,
-        "the reading before the reset, then the one after: {dirs:?}"
+        "the reading before the reset, then the one after: {dirs:?}; info.json: {}; \
+         first collect: {err1}; second: {err}",
+        fs::read_to_string(dirs[0].join("info.json")).unwrap_or_default()
     );
     let second = dirs.iter().find(|d| !first.starts_with(d)).unwrap().clone();
     assert_eq!(
