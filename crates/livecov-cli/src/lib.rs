@@ -12,6 +12,7 @@ mod doctor;
 mod exit;
 mod export;
 mod gocmd;
+mod lcovcmd;
 mod progress;
 mod pycmd;
 mod site;
@@ -67,9 +68,12 @@ enum Command {
     /// Explain why coverage is missing: for a binary, a coverage directory or a server.
     Doctor(doctor::DoctorArgs),
     /// Python: livecov's coverage.py agent for services (inject) and coverage.py data
-    /// (explain-paths).
+    /// (explain-paths, combine).
     #[command(subcommand)]
     Py(pycmd::PyCommand),
+    /// LCOV tracefiles: merge many into one (as `lcov -a`).
+    #[command(subcommand)]
+    Lcov(lcovcmd::LcovCommand),
     /// Run livecov on real example coverage data shipped in the binary.
     ///
     /// Writes a few pods of coverage data (written by real programs built with
@@ -163,6 +167,7 @@ where
         Command::Export(args) => or_error(export::run(&args)),
         Command::Collect(args) => or_error(collect::run(&args)),
         Command::Py(command) => or_error(pycmd::run(&command)),
+        Command::Lcov(command) => or_error(lcovcmd::run(&command)),
         Command::Doctor(args) => doctor::run(&args),
         Command::Render(args) => or_error(site::render(&args)),
         Command::Cluster(ClusterCommand::CloneSources(args))

@@ -2,10 +2,12 @@
 //! running Python services, and commands for coverage.py data. One variant per command
 //! in [`PyCommand`]; each command's flags and glue live beside it here.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use livecov_ops::pyagent::{inject_py, Harvest, PyInjectSettings, HARVESTER_PORT};
+use livecov_ops::pycombine::{py_combine, write_json, PyCombineSettings};
 use livecov_ops::pypaths::{explain_paths, ExplainPathsSettings};
 
 use crate::exit::Exit;
@@ -36,6 +38,16 @@ pub enum PyCommand {
     /// Paths are mapped as `coverage combine` maps them, in its order, checking on this
     /// machine that each result exists (run it where you would run the combine).
     ExplainPaths(ExplainPathsArgs),
+    /// Combine coverage.py data files (parallel-mode `.coverage.*`) natively, as
+    /// `coverage combine` does, with the same [paths] remapping, and print (or write
+    /// with -o) the measured lines and, in branch mode, arcs of every file as JSON:
+    /// `{"measurement": "lines"|"arcs", "files": {PATH: {"executed_lines": [...],
+    /// "arcs": [[FROM, TO], ...]}}}`, sorted, unioned over contexts; the same sets
+    /// coverage.py's CoverageData.lines() and .arcs() return after `coverage combine`.
+    ///
+    /// The inputs are only read (never deleted or changed). Unreadable inputs are
+    /// reported naming the file and the rest combined (exit status 2).
+    Combine(CombineArgs),
 }
 
 /// Flags of `livecov py inject`.
@@ -144,11 +156,41 @@ pub struct ExplainPathsArgs {
     pub relative_files: bool,
 }
 
+/// Flags of `livecov py combine`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+livecov py combine -o combined.json reports/\n  \
+livecov py combine --paths src/,/app/src .coverage.host1.1234.Xabc .coverage.host2.99.Xdef")]
+pub struct CombineArgs {
+    /// Data files, or directories to search for `.coverage.*` (as `coverage combine`
+    /// does); none: `.coverage.*` of the current directory.
+    pub data: Vec<PathBuf>,
+    /// Write the JSON to this file instead of standard output.
+    #[arg(short = 'o', long, value_name = "OUT.json")]
+    pub output: Option<PathBuf>,
+    /// The output format (only `json` so far).
+    #[arg(long, value_name = "FORMAT", default_value = "json", value_parser = ["json"])]
+    pub format: String,
+    /// The coverage.py configuration to read [paths] and [run] relative_files from.
+    /// Default: $COVERAGE_RCFILE, else the first of .coveragerc, setup.cfg, tox.ini,
+    /// pyproject.toml in the current directory that configures coverage.py.
+    #[arg(long, value_name = "FILE")]
+    pub rcfile: Option<PathBuf>,
+    /// A [paths] entry, after the configuration's: the canonical result, then its
+    /// patterns, comma-separated (repeatable; first result wins, as in coverage.py).
+    #[arg(long = "paths", value_name = "RESULT,PATTERN...")]
+    pub paths: Vec<String>,
+    /// Map as with `[run] relative_files = true` (overrides the configuration).
+    #[arg(long)]
+    pub relative_files: bool,
+}
+
 /// Runs a `livecov py` command.
 pub fn run(command: &PyCommand) -> Result<Exit> {
     match command {
         PyCommand::Inject(args) => inject(args),
         PyCommand::ExplainPaths(args) => explain(args),
+        PyCommand::Combine(args) => combine(args),
     }
 }
 
@@ -191,21 +233,70 @@ fn inject(args: &InjectArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// `--paths` values: each a comma-separated [paths] entry.
+fn paths_entries(paths: &[String]) -> Vec<Vec<String>> {
+    paths
+        .iter()
+        .map(|p| {
+            p.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+fn combine(args: &CombineArgs) -> Result<Exit> {
+    let settings = PyCombineSettings {
+        data: args.data.clone(),
+        rcfile: args.rcfile.clone(),
+        paths: paths_entries(&args.paths),
+        relative_files: args.relative_files.then_some(true),
+        cwd: std::env::current_dir().context("the current directory")?,
+    };
+    let out = py_combine(&settings)?;
+    match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            write_json(&out.data, &mut w)
+                .and_then(|()| w.flush())
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            write_json(&out.data, &mut w)
+                .and_then(|()| w.flush())
+                .context("writing standard output")?;
+        }
+    }
+    for w in &out.warnings {
+        eprintln!("warning: {w}");
+    }
+    for e in &out.errors {
+        eprintln!("error: {e}");
+    }
+    eprintln!(
+        "combined {} data files ({} skipped as duplicates, {} unreadable): {} files measured",
+        out.combined.len(),
+        out.skipped.len(),
+        out.errors.len(),
+        out.data.files().count()
+    );
+    Ok(if out.errors.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Error
+    })
+}
+
 fn explain(args: &ExplainPathsArgs) -> Result<Exit> {
     let settings = ExplainPathsSettings {
         data: args.data.clone(),
         rcfile: args.rcfile.clone(),
-        paths: args
-            .paths
-            .iter()
-            .map(|p| {
-                p.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .collect(),
+        paths: paths_entries(&args.paths),
         relative_files: args.relative_files.then_some(true),
         cwd: std::env::current_dir().context("the current directory")?,
     };

@@ -99,7 +99,7 @@ pub fn explain_paths(s: &ExplainPathsSettings) -> Result<ExplainedPaths> {
 
 /// The first configuration file coverage.py would read in `dir`: `.coveragerc` always,
 /// the others only when they hold a coverage section.
-fn find_config(dir: &Path) -> Result<Option<PathBuf>> {
+pub(crate) fn find_config(dir: &Path) -> Result<Option<PathBuf>> {
     for name in [".coveragerc", "setup.cfg", "tox.ini", "pyproject.toml"] {
         let path = dir.join(name);
         let Ok(text) = std::fs::read_to_string(&path) else {

@@ -1,0 +1,124 @@
+//! `livecov lcov merge`: adds LCOV tracefiles together as `lcov -a` does (counts of the
+//! same test name, file and line add up) and writes one tracefile.
+//!
+//! Memory is bounded by the largest input, not the sum: each worker thread reads one
+//! input at a time, parses it and folds it into its own running result, which holds one
+//! record per distinct (test, file, line, branch, function); the workers' results are
+//! merged at the end.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use livecov_formats::lcov::{self, Tracefile};
+use rayon::prelude::*;
+
+/// What to merge.
+#[derive(Clone, Debug, Default)]
+pub struct LcovMergeSettings {
+    /// The tracefiles, in order.
+    pub inputs: Vec<PathBuf>,
+    /// Where the merged tracefile goes; `None`: not written (check the inputs only).
+    pub output: Option<PathBuf>,
+    /// Write function end lines (lcov 2.x `FN:start,end,name`).
+    pub function_end_lines: bool,
+}
+
+/// What [`lcov_merge`] did.
+#[derive(Debug, Default)]
+pub struct LcovMerged {
+    /// The merged tracefile.
+    pub tracefile: Tracefile,
+    /// Inputs merged.
+    pub merged: usize,
+    /// Inputs that could not be read or held no records, each message naming the file.
+    pub errors: Vec<String>,
+    /// Records skipped or values clamped, each naming the file and line.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Default)]
+struct Acc {
+    tracefile: Tracefile,
+    merged: usize,
+    errors: Vec<(usize, String)>,
+    warnings: Vec<(usize, String)>,
+}
+
+impl Acc {
+    fn add(mut self, index: usize, path: &Path) -> Acc {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                self.errors.push((index, format!("{}: {e}", path.display())));
+                return self;
+            }
+        };
+        match lcov::read(&bytes) {
+            Err(e) => self.errors.push((index, format!("{}: {e}", path.display()))),
+            Ok((t, warnings)) => {
+                drop(bytes);
+                self.warnings.extend(
+                    warnings
+                        .into_iter()
+                        .map(|w| (index, format!("{}: {w}", path.display()))),
+                );
+                if self.tracefile.files.is_empty() {
+                    self.tracefile = t;
+                } else {
+                    let w = self.tracefile.merge(&t);
+                    self.warnings.extend(
+                        w.into_iter()
+                            .map(|w| (index, format!("{}: {w}", path.display()))),
+                    );
+                }
+                self.merged += 1;
+            }
+        }
+        self
+    }
+
+    fn join(mut self, other: Acc) -> Acc {
+        let at = other.errors.first().map_or(0, |e| e.0);
+        if self.tracefile.files.is_empty() {
+            self.tracefile = other.tracefile;
+        } else {
+            let w = self.tracefile.merge(&other.tracefile);
+            self.warnings.extend(w.into_iter().map(|w| (at, w.to_string())));
+        }
+        self.merged += other.merged;
+        self.errors.extend(other.errors);
+        self.warnings.extend(other.warnings);
+        self
+    }
+}
+
+/// Reads and merges the inputs (in parallel, one input per worker at a time) and writes
+/// the result when `output` is set. Unreadable inputs are reported and the rest merged.
+pub fn lcov_merge(s: &LcovMergeSettings) -> Result<LcovMerged> {
+    let acc = s
+        .inputs
+        .par_iter()
+        .enumerate()
+        .fold(Acc::default, |acc, (i, p)| acc.add(i, p))
+        .reduce(Acc::default, Acc::join);
+    let mut errors = acc.errors;
+    errors.sort_by_key(|e| e.0);
+    let mut warnings = acc.warnings;
+    warnings.sort_by_key(|w| w.0);
+    if let Some(out) = &s.output {
+        let file = std::fs::File::create(out)
+            .with_context(|| format!("creating the merged tracefile {}", out.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        lcov::LcovWriter::new()
+            .function_end_lines(s.function_end_lines)
+            .write(&acc.tracefile, &mut w)
+            .and_then(|()| std::io::Write::flush(&mut w))
+            .with_context(|| format!("writing the merged tracefile {}", out.display()))?;
+    }
+    Ok(LcovMerged {
+        tracefile: acc.tracefile,
+        merged: acc.merged,
+        errors: errors.into_iter().map(|e| e.1).collect(),
+        warnings: warnings.into_iter().map(|w| w.1).collect(),
+    })
+}
