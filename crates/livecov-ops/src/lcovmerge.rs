@@ -49,12 +49,15 @@ impl Acc {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
-                self.errors.push((index, format!("{}: {e}", path.display())));
+                self.errors
+                    .push((index, format!("{}: {e}", path.display())));
                 return self;
             }
         };
         match lcov::read(&bytes) {
-            Err(e) => self.errors.push((index, format!("{}: {e}", path.display()))),
+            Err(e) => self
+                .errors
+                .push((index, format!("{}: {e}", path.display()))),
             Ok((t, warnings)) => {
                 drop(bytes);
                 self.warnings.extend(
@@ -83,7 +86,8 @@ impl Acc {
             self.tracefile = other.tracefile;
         } else {
             let w = self.tracefile.merge(&other.tracefile);
-            self.warnings.extend(w.into_iter().map(|w| (at, w.to_string())));
+            self.warnings
+                .extend(w.into_iter().map(|w| (at, w.to_string())));
         }
         self.merged += other.merged;
         self.errors.extend(other.errors);

@@ -82,7 +82,13 @@ fn coverage_combine(python: &Path, dir: &Path) -> Value {
     run_ok(
         Command::new(python)
             .current_dir(dir)
-            .args(["-m", "coverage", "combine", "--keep", "--data-file=combined.db"])
+            .args([
+                "-m",
+                "coverage",
+                "combine",
+                "--keep",
+                "--data-file=combined.db",
+            ])
             .env_remove("COVERAGE_RCFILE"),
     );
     let script = r#"import json, coverage
@@ -173,7 +179,11 @@ fn an_unreadable_input_is_named_and_the_rest_combined() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     record(&python, &dir, true);
-    fs::write(dir.join(".coverage.broken.1.Xdeadbeef"), b"not a database at all").unwrap();
+    fs::write(
+        dir.join(".coverage.broken.1.Xdeadbeef"),
+        b"not a database at all",
+    )
+    .unwrap();
     let out = livecov_combine(&dir, &["."]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
