@@ -99,11 +99,24 @@ impl Acc {
 /// Reads and merges the inputs (in parallel, one input per worker at a time) and writes
 /// the result when `output` is set. Unreadable inputs are reported and the rest merged.
 pub fn lcov_merge(s: &LcovMergeSettings) -> Result<LcovMerged> {
+    // One run of consecutive inputs per thread, each folded sequentially: at most one
+    // running result and one input per thread are alive (a plain `par_iter().fold` splits
+    // into many more runs, each holding its own result until the reduce).
+    let per_thread = s
+        .inputs
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1);
     let acc = s
         .inputs
-        .par_iter()
+        .par_chunks(per_thread)
         .enumerate()
-        .fold(Acc::default, |acc, (i, p)| acc.add(i, p))
+        .map(|(c, chunk)| {
+            chunk
+                .iter()
+                .enumerate()
+                .fold(Acc::default(), |acc, (i, p)| acc.add(c * per_thread + i, p))
+        })
         .reduce(Acc::default, Acc::join);
     let mut errors = acc.errors;
     errors.sort_by_key(|e| e.0);

@@ -2,10 +2,9 @@
 //! (spec §1.10; upstream `data.py` `combine_parallel_data`, `sqldata.py` `update`), but
 //! reading the inputs in parallel and never writing a file.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf, MAIN_SEPARATOR_STR};
 
-use md5::{Digest, Md5};
 use rayon::prelude::*;
 
 use super::data::{tracer_conflict, CoverageData, Measurement, MergeConflict};
@@ -50,9 +49,10 @@ pub fn combine(
 enum DuplicateKey {
     /// The hash in a 7.13.1+ file name.
     Name(String),
-    /// A digest of the whole file (coverage.py uses SHA3-256; any digest of the bytes
-    /// finds the same duplicates).
-    Content([u8; 16]),
+    /// A digest of the whole file (coverage.py uses SHA3-256): XXH3-128, fast; a match is
+    /// confirmed byte for byte before an input is skipped, so a crafted collision cannot
+    /// drop a file.
+    Content(u128),
 }
 
 fn duplicate_key(path: &Path) -> Option<DuplicateKey> {
@@ -61,7 +61,15 @@ fn duplicate_key(path: &Path) -> Option<DuplicateKey> {
         return Some(DuplicateKey::Name(hash.to_owned()));
     }
     let bytes = std::fs::read(path).ok()?;
-    Some(DuplicateKey::Content(Md5::digest(&bytes).into()))
+    Some(DuplicateKey::Content(xxhash_rust::xxh3::xxh3_128(&bytes)))
+}
+
+/// Whether two files hold the same bytes (confirms a digest match).
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    match (std::fs::read(a), std::fs::read(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// Everything gathered from a run of inputs, before paths are mapped.
@@ -114,11 +122,24 @@ pub fn combine_files(
     aliases: &mut PathAliases,
 ) -> Result<CombineOutcome, Error> {
     let keys: Vec<Option<DuplicateKey>> = files.par_iter().map(|p| duplicate_key(p)).collect();
-    let mut seen = HashSet::new();
+    let mut seen: HashMap<DuplicateKey, Vec<usize>> = HashMap::new();
     let mut to_read = Vec::new();
     let mut skipped = Vec::new();
     for (index, key) in keys.into_iter().enumerate() {
-        if key.is_some_and(|k| !seen.insert(k)) {
+        let duplicate = key.is_some_and(|k| {
+            let same = seen.entry(k.clone()).or_default();
+            let dup = match k {
+                DuplicateKey::Name(_) => !same.is_empty(),
+                DuplicateKey::Content(_) => {
+                    same.iter().any(|&j| same_bytes(&files[j], &files[index]))
+                }
+            };
+            if !dup {
+                same.push(index);
+            }
+            dup
+        });
+        if duplicate {
             skipped.push(files[index].clone());
         } else {
             to_read.push(index);
