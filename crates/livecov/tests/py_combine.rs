@@ -151,7 +151,10 @@ fn check_same_as_coverage_combine(branch: bool) {
     for line in [5, 7, 14] {
         assert!(lines.contains(&line), "line {line} missing from {lines:?}");
     }
-    assert!(!lines.contains(&8), "no run passed a positive number: {lines:?}");
+    assert!(
+        !lines.contains(&8),
+        "no run passed a positive number: {lines:?}"
+    );
     assert_eq!(ours["measurement"], if branch { "arcs" } else { "lines" });
     assert_eq!(file.get("arcs").is_some(), branch, "{file}");
 
