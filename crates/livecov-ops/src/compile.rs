@@ -96,6 +96,12 @@ struct Info {
     software_group: String,
     #[serde(default)]
     software_key: String,
+    /// The pod's ownerReference, as `collect --output` records it (the bucket layout's
+    /// object keys cannot hold it, so `cluster download`'s metadata.json lacks it).
+    #[serde(default)]
+    owner_kind: String,
+    #[serde(default)]
+    owner_name: String,
 }
 
 /// `--update` filters.
@@ -404,8 +410,20 @@ fn read_origin(dir: &Path, name: &str) -> Result<(InputRow, Option<Info>, Vec<St
         binary: origin.binary,
         is_host: origin.host_process,
         collected_at: origin.collected_at,
-        owner_kind: origin.owner_kind,
-        owner_name: origin.owner_name,
+        // metadata.json's owner first; info.json's when it has none (an `--output` bucket
+        // read back by `cluster download`).
+        owner_kind: match &info {
+            Some(i) if origin.owner_kind.is_empty() && !i.owner_name.is_empty() => {
+                i.owner_kind.clone()
+            }
+            _ => origin.owner_kind,
+        },
+        owner_name: match &info {
+            Some(i) if origin.owner_name.is_empty() && !i.owner_kind.is_empty() => {
+                i.owner_name.clone()
+            }
+            _ => origin.owner_name,
+        },
         source_url: info
             .as_ref()
             .map(|i| i.source_url.clone())

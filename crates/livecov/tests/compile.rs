@@ -363,6 +363,38 @@ fn infrastructure_files_are_excluded_by_name_not_substring() {
 }
 
 #[test]
+fn an_owner_only_info_json_knows_is_used_after_an_output_bucket_round_trip() {
+    // `collect --output` records the pod's ownerReference in info.json (the bucket's
+    // object keys cannot hold it); `cluster download` writes a metadata.json without it.
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path();
+    // A pod name the name rules would take for a ReplicaSet's: the owner must come from
+    // info.json instead.
+    let dir = add_dir(
+        c,
+        "a",
+        "prog2_count",
+        &metadata("web-7d9f8b6c5d-x2x4z", "shop", "node-a", ""),
+    );
+    fs::write(
+        dir.join("info.json"),
+        r#"{"owner_kind": "StatefulSet", "owner_name": "db", "node": "node-a"}"#,
+    )
+    .unwrap();
+    let out = livecov(&["cluster", "compile", "--collection", c.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(c);
+    let owners = r["owners"].as_array().unwrap();
+    assert_eq!(owners.len(), 1, "{owners:#?}");
+    assert_eq!(owners[0]["owner_type"], "StatefulSet");
+    assert_eq!(owners[0]["owner"], "db");
+}
+
+#[test]
 fn owners_use_owner_references_and_merge_host_duplicates_once() {
     let tmp = tempfile::tempdir().unwrap();
     let c = tmp.path();
