@@ -29,12 +29,17 @@ pub enum Format {
     /// A Markdown summary for pull-request comments: the total and the files with the
     /// most uncovered statements, bounded in length.
     Markdown,
+    /// Load into BigQuery (the older `bigquery ingest`): the tables coverage_data (one
+    /// row per source line per build) and coverage_generators, replacing the
+    /// collection's earlier rows. Needs --project and --dataset; Application Default
+    /// Credentials.
+    Bigquery,
 }
 
 impl Format {
-    /// The format below the command line.
-    pub fn to_ops(self) -> ExportFormat {
-        match self {
+    /// The file format below the command line; `None` for BigQuery, a load.
+    pub fn to_ops(self) -> Option<ExportFormat> {
+        Some(match self {
             Format::Lcov => ExportFormat::Lcov,
             Format::Cobertura => ExportFormat::Cobertura,
             Format::Go => ExportFormat::Go,
@@ -42,7 +47,8 @@ impl Format {
             Format::Codecov => ExportFormat::Codecov,
             Format::Json => ExportFormat::Json,
             Format::Markdown => ExportFormat::Markdown,
-        }
+            Format::Bigquery => return None,
+        })
     }
 }
 
@@ -63,9 +69,12 @@ pub enum Paths {
 /// Flags of `livecov export`.
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
-    /// Output format.
-    #[arg(long, value_enum)]
-    pub format: Format,
+    /// Output format (also accepted as the first argument: `livecov export bigquery …`).
+    #[arg(long, value_enum, required_unless_present = "format_arg")]
+    pub format: Option<Format>,
+    /// The output format, as `--format` gives it.
+    #[arg(value_enum, value_name = "FORMAT", conflicts_with = "format")]
+    pub format_arg: Option<Format>,
     /// The collection directory (compiled with `livecov cluster compile`).
     #[arg(long, default_value = ".")]
     pub collection: PathBuf,
@@ -127,13 +136,38 @@ pub struct ExportArgs {
     /// Repeatable: the globs are ORed.
     #[arg(long, value_name = "GLOB", requires = "upload")]
     pub source_org: Vec<String>,
-    /// --upload: print what would be uploaded (slug, commit, flags, files, lines) and
-    /// send nothing; no token is needed.
-    #[arg(long, requires = "upload")]
+    /// With --upload or bigquery: print what would be uploaded (slug, commit, flags,
+    /// files, lines; rows and bytes) and send nothing; no token or credentials needed.
+    #[arg(long)]
     pub dry_run: bool,
+    /// bigquery: the GCP project of the dataset and of the jobs.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Option<String>,
+    /// bigquery: the dataset of the two tables; created when missing.
+    #[arg(long, value_name = "DATASET")]
+    pub dataset: Option<String>,
+    /// bigquery: the location of a dataset livecov creates, and of its jobs (e.g. EU).
+    #[arg(long, value_name = "LOCATION")]
+    pub location: Option<String>,
+    /// bigquery: the collection_id of the rows, which a rerun replaces (default: the
+    /// --collection value as given, as the older tool wrote it).
+    #[arg(long, value_name = "ID")]
+    pub collection_id: Option<String>,
+    /// bigquery: the BigQuery API endpoint.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://bigquery.googleapis.com"
+    )]
+    pub bigquery_url: String,
 }
 
 impl ExportArgs {
+    /// The format, from --format or the first argument.
+    fn format(&self) -> Format {
+        self.format.or(self.format_arg).unwrap_or(Format::Json)
+    }
+
     fn settings(&self) -> Result<ExportSettings> {
         let selection = match (&self.build, &self.repo) {
             (Some(b), _) => Selection::Build(b.clone()),
@@ -144,7 +178,11 @@ impl ExportArgs {
             },
             _ => Selection::Collection,
         };
-        let mut s = ExportSettings::new(&self.collection, self.format.to_ops());
+        let format = self
+            .format()
+            .to_ops()
+            .context("the bigquery export writes no file")?;
+        let mut s = ExportSettings::new(&self.collection, format);
         s.selection = selection;
         s.paths = match self.paths {
             Paths::Auto => PathStyle::Auto,
@@ -160,6 +198,12 @@ impl ExportArgs {
 
 /// Runs `livecov export`.
 pub fn run(args: &ExportArgs) -> Result<Exit> {
+    if args.format() == Format::Bigquery {
+        return bigquery(args);
+    }
+    if args.dry_run && !args.upload {
+        anyhow::bail!("--dry-run goes with --upload or the bigquery format");
+    }
     if args.upload {
         return upload(args);
     }
@@ -191,7 +235,7 @@ pub fn run(args: &ExportArgs) -> Result<Exit> {
 /// `export --format codecov --upload`.
 fn upload(args: &ExportArgs) -> Result<Exit> {
     use livecov_ops::codecov_upload::{Outcome, Token, UploadSettings};
-    if args.format != Format::Codecov {
+    if args.format() != Format::Codecov {
         anyhow::bail!("--upload needs --format codecov");
     }
     let mut s = UploadSettings::new(&args.collection);
@@ -248,6 +292,57 @@ fn upload(args: &ExportArgs) -> Result<Exit> {
     } else {
         Exit::Error
     })
+}
+
+/// `export bigquery`.
+fn bigquery(args: &ExportArgs) -> Result<Exit> {
+    use livecov_ops::bigquery::{ingest, BigQuerySettings};
+    let (Some(project), Some(dataset)) = (&args.project, &args.dataset) else {
+        anyhow::bail!("the bigquery export needs --project and --dataset");
+    };
+    if args.output.is_some() || args.upload || args.build.is_some() || args.repo.is_some() {
+        anyhow::bail!(
+            "the bigquery export loads tables: -o, --upload, --build and --repo do not apply \
+             (select owners with --namespace and --owner)"
+        );
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut s = BigQuerySettings::new(&args.collection, project, dataset, now);
+    if let Some(id) = &args.collection_id {
+        s.collection_id = id.clone();
+    }
+    s.sources = args.sources.clone();
+    s.location = args.location.clone();
+    s.namespaces = args.namespace.clone();
+    s.owners = args.owner.clone();
+    s.endpoint = args.bigquery_url.clone();
+    s.dry_run = args.dry_run;
+    let reporter = crate::progress::TermReporter::new();
+    let summary = ingest(&s, &reporter)?;
+    println!(
+        "{} {project}.{dataset}: collection_id {:?}: {} coverage_data rows ({} untracked \
+         lines), {} coverage_generators rows, {} builds, {} owners, {} bytes{}",
+        if summary.dry_run {
+            "would load into"
+        } else {
+            "loaded into"
+        },
+        s.collection_id,
+        summary.data_rows,
+        summary.untracked_rows,
+        summary.generator_rows,
+        summary.builds,
+        summary.owners,
+        summary.bytes,
+        if summary.created.is_empty() {
+            String::new()
+        } else {
+            format!(" (created {})", summary.created.join(", "))
+        }
+    );
+    Ok(Exit::Ok)
 }
 
 /// Exports to `output`, or to stdout. A file is written beside its final name and renamed

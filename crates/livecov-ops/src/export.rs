@@ -344,17 +344,7 @@ impl ExportSource {
         let sources = if style == PathStyle::Recorded {
             None
         } else {
-            let wanted: BTreeSet<(String, String)> = chosen
-                .iter()
-                .filter_map(|(id, _)| self.origins.get(id))
-                .filter(|(r, c)| !r.is_empty() && !c.is_empty())
-                .cloned()
-                .collect();
-            Some(CollectionSources::open(
-                &self.sources_dir,
-                &wanted,
-                &self.store.source_fetches()?,
-            )?)
+            Some(self.sources_for(chosen)?)
         };
 
         let mut summary = ExportSummary::default();
@@ -365,22 +355,7 @@ impl ExportSource {
             self.builds.iter().map(|b| (b.id, hex16(&b.hash))).collect();
         for (build_id, members) in chosen {
             let hex = &hex_of[build_id];
-            let layout = crate::compile::stored_layout(&self.store, *build_id)?;
-            let excluded: BTreeSet<String> = self
-                .store
-                .build_files(*build_id)?
-                .into_iter()
-                .filter(|f| f.excluded)
-                .map(|f| f.path)
-                .collect();
-            let units = layout.units.len();
-            let mut counters = vec![0u32; units];
-            for o in members {
-                let c = decompress_counters(&o.counters, units).map_err(|e| {
-                    anyhow::anyhow!("the store is damaged: counters of owner {}: {e}", o.key)
-                })?;
-                self.rule.merge(layout.mode, &mut counters, &c);
-            }
+            let (layout, excluded, counters) = self.merged(*build_id, members)?;
             let (repo, commit) = self.origins.get(build_id).cloned().unwrap_or_default();
             let mapper = PathMapper::new(sources.as_ref(), &repo, &commit);
             let mut profile = Profile::new(layout.mode);
@@ -437,6 +412,67 @@ impl ExportSource {
         summary.statements = totals.statements;
         summary.covered = totals.covered;
         Ok((profile, summary))
+    }
+}
+
+impl ExportSource {
+    /// The source cache opened for the repo@commits of `chosen`'s builds.
+    pub(crate) fn sources_for(
+        &self,
+        chosen: &[(i64, Vec<&OwnerRow>)],
+    ) -> Result<CollectionSources> {
+        let wanted: BTreeSet<(String, String)> = chosen
+            .iter()
+            .filter_map(|(id, _)| self.origins.get(id))
+            .filter(|(r, c)| !r.is_empty() && !c.is_empty())
+            .cloned()
+            .collect();
+        CollectionSources::open(&self.sources_dir, &wanted, &self.store.source_fetches()?)
+    }
+
+    /// One build's layout, its excluded (infrastructure) files and the counters of
+    /// `members` merged with the collection's rule.
+    pub(crate) fn merged(
+        &self,
+        build_id: i64,
+        members: &[&OwnerRow],
+    ) -> Result<(livecov_model::Layout, BTreeSet<String>, Vec<u32>)> {
+        let layout = crate::compile::stored_layout(&self.store, build_id)?;
+        let excluded: BTreeSet<String> = self
+            .store
+            .build_files(build_id)?
+            .into_iter()
+            .filter(|f| f.excluded)
+            .map(|f| f.path)
+            .collect();
+        let units = layout.units.len();
+        let mut counters = vec![0u32; units];
+        for o in members {
+            let c = decompress_counters(&o.counters, units).map_err(|e| {
+                anyhow::anyhow!("the store is damaged: counters of owner {}: {e}", o.key)
+            })?;
+            self.rule.merge(layout.mode, &mut counters, &c);
+        }
+        Ok((layout, excluded, counters))
+    }
+
+    /// The image sources of the collection, by image key.
+    pub(crate) fn image_sources(&self) -> Result<BTreeMap<String, ImageSourceRow>> {
+        Ok(self
+            .store
+            .image_sources()?
+            .into_iter()
+            .map(|r| (r.image.clone(), r))
+            .collect())
+    }
+
+    /// The build's hash in hex.
+    pub(crate) fn build_hex(&self, build_id: i64) -> String {
+        self.builds
+            .iter()
+            .find(|b| b.id == build_id)
+            .map(|b| hex16(&b.hash))
+            .unwrap_or_default()
     }
 }
 
@@ -607,7 +643,7 @@ fn same_commit(recorded: &str, wanted: &str) -> bool {
 
 /// The image_sources keys of an owner: its images, or `host:<binary>` for host processes
 /// (as the site looks them up).
-fn image_keys(o: &OwnerRow) -> Vec<String> {
+pub(crate) fn image_keys(o: &OwnerRow) -> Vec<String> {
     let mut keys: Vec<String> = o.images.iter().filter(|i| !i.is_empty()).cloned().collect();
     if keys.is_empty() || o.owner_type == "Host" {
         keys.push(format!("host:{}", o.binary));
@@ -616,7 +652,7 @@ fn image_keys(o: &OwnerRow) -> Vec<String> {
 }
 
 /// Maps one build's recorded paths to repo-relative ones.
-struct PathMapper<'a> {
+pub(crate) struct PathMapper<'a> {
     sources: Option<&'a CollectionSources>,
     /// The build's own tree in the source index.
     tree: Option<usize>,
@@ -625,7 +661,11 @@ struct PathMapper<'a> {
 }
 
 impl<'a> PathMapper<'a> {
-    fn new(sources: Option<&'a CollectionSources>, repo: &str, commit: &str) -> PathMapper<'a> {
+    pub(crate) fn new(
+        sources: Option<&'a CollectionSources>,
+        repo: &str,
+        commit: &str,
+    ) -> PathMapper<'a> {
         let prefix = livecov_source::RemoteKey::parse(repo)
             .ok()
             .and_then(|k| k.import_path())
@@ -638,7 +678,7 @@ impl<'a> PathMapper<'a> {
     }
 
     /// The path in the build's repository, or `recorded` when it is not known to be in it.
-    fn map(&self, recorded: &str) -> String {
+    pub(crate) fn map(&self, recorded: &str) -> String {
         if let (Some(sources), Some(tree)) = (self.sources, self.tree) {
             if let Some(r) = sources.index().resolve(recorded, &[tree]) {
                 if r.tree == tree {

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod bigquery;
 pub mod codecov_upload;
 pub mod collect;
 pub mod collect_node;

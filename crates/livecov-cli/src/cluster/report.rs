@@ -125,8 +125,10 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
                 "--scenario works with --format table or json; exports hold the whole collection"
             );
         }
-        let mut settings =
-            livecov_ops::export::ExportSettings::new(&args.collection, format.to_ops());
+        let mut settings = livecov_ops::export::ExportSettings::new(
+            &args.collection,
+            anyhow::Context::context(format.to_ops(), "report writes no BigQuery load")?,
+        );
         settings.timestamp_ms = crate::export::now_ms();
         crate::export::export_to(&settings, None)?;
         return Ok(Exit::Ok);
