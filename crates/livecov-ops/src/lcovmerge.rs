@@ -2,9 +2,11 @@
 //! same test name, file and line add up) and writes one tracefile.
 //!
 //! Memory is bounded by the largest input, not the sum: each worker thread reads one
-//! input at a time, parses it and folds it into its own running result, which holds one
-//! record per distinct (test, file, line, branch, function); the workers' results are
-//! merged at the end.
+//! input at a time and parses it straight into its own running result
+//! ([`lcov::Accumulator`]), which holds one record per distinct (test, file, line,
+//! branch, function); an input's parsed form is never held beside it, and a block with
+//! the records already held only adds counts in place. The workers' results are merged
+//! at the end.
 
 use std::path::{Path, PathBuf};
 
@@ -38,13 +40,15 @@ pub struct LcovMerged {
 
 #[derive(Default)]
 struct Acc {
-    tracefile: Tracefile,
+    merged_files: lcov::Accumulator,
     merged: usize,
     errors: Vec<(usize, String)>,
     warnings: Vec<(usize, String)>,
 }
 
 impl Acc {
+    /// Reads one input straight into the running result: only its text is held beside
+    /// the result, never its parsed form.
     fn add(mut self, index: usize, path: &Path) -> Acc {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
@@ -54,26 +58,16 @@ impl Acc {
                 return self;
             }
         };
-        match lcov::read(&bytes) {
+        match self.merged_files.read(&bytes) {
             Err(e) => self
                 .errors
                 .push((index, format!("{}: {e}", path.display()))),
-            Ok((t, warnings)) => {
-                drop(bytes);
+            Ok(warnings) => {
                 self.warnings.extend(
                     warnings
                         .into_iter()
                         .map(|w| (index, format!("{}: {w}", path.display()))),
                 );
-                if self.tracefile.files.is_empty() {
-                    self.tracefile = t;
-                } else {
-                    let w = self.tracefile.merge(&t);
-                    self.warnings.extend(
-                        w.into_iter()
-                            .map(|w| (index, format!("{}: {w}", path.display()))),
-                    );
-                }
                 self.merged += 1;
             }
         }
@@ -82,13 +76,9 @@ impl Acc {
 
     fn join(mut self, other: Acc) -> Acc {
         let at = other.errors.first().map_or(0, |e| e.0);
-        if self.tracefile.files.is_empty() {
-            self.tracefile = other.tracefile;
-        } else {
-            let w = self.tracefile.merge(&other.tracefile);
-            self.warnings
-                .extend(w.into_iter().map(|w| (at, w.to_string())));
-        }
+        let w = self.merged_files.join(other.merged_files);
+        self.warnings
+            .extend(w.into_iter().map(|w| (at, w.to_string())));
         self.merged += other.merged;
         self.errors.extend(other.errors);
         self.warnings.extend(other.warnings);
@@ -118,6 +108,7 @@ pub fn lcov_merge(s: &LcovMergeSettings) -> Result<LcovMerged> {
                 .fold(Acc::default(), |acc, (i, p)| acc.add(c * per_thread + i, p))
         })
         .reduce(Acc::default, Acc::join);
+    let tracefile = acc.merged_files.finish();
     let mut errors = acc.errors;
     errors.sort_by_key(|e| e.0);
     let mut warnings = acc.warnings;
@@ -128,12 +119,12 @@ pub fn lcov_merge(s: &LcovMergeSettings) -> Result<LcovMerged> {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
         lcov::LcovWriter::new()
             .function_end_lines(s.function_end_lines)
-            .write(&acc.tracefile, &mut w)
+            .write(&tracefile, &mut w)
             .and_then(|()| std::io::Write::flush(&mut w))
             .with_context(|| format!("writing the merged tracefile {}", out.display()))?;
     }
     Ok(LcovMerged {
-        tracefile: acc.tracefile,
+        tracefile,
         merged: acc.merged,
         errors: errors.into_iter().map(|e| e.1).collect(),
         warnings: warnings.into_iter().map(|w| w.1).collect(),

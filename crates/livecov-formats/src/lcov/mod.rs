@@ -293,48 +293,168 @@ impl Tracefile {
     /// Adds `other` into `self` as `lcov -a` does: entries with the same test name and path
     /// are merged ([`SourceFile::normalize`]), the others appended in their order.
     pub fn merge(&mut self, other: &Tracefile) -> Vec<LcovWarning> {
-        let mut warnings = Vec::new();
-        let mut index: HashMap<(String, String), usize> = self
+        self.merge_owned(other.clone())
+    }
+
+    /// [`Tracefile::merge`] of a tracefile that is not needed afterwards: its records
+    /// move, nothing is copied.
+    pub fn merge_owned(&mut self, other: Tracefile) -> Vec<LcovWarning> {
+        let mut acc = Accumulator::from(std::mem::take(self));
+        let warnings = acc.add(other);
+        *self = acc.finish();
+        warnings
+    }
+}
+
+/// A merge result built one tracefile at a time ([`Accumulator::read`] parses straight
+/// into it), so merging many inputs holds the result and one input's text, never an
+/// input's parsed form beside it.
+#[derive(Debug, Default)]
+pub struct Accumulator {
+    tracefile: Tracefile,
+    index: HashMap<(String, String), usize>,
+}
+
+impl From<Tracefile> for Accumulator {
+    fn from(tracefile: Tracefile) -> Accumulator {
+        let index = tracefile
             .files
             .iter()
             .enumerate()
             .map(|(i, f)| ((f.test_name.clone(), f.path.clone()), i))
             .collect();
-        for f in &other.files {
-            let key = (f.test_name.clone(), f.path.clone());
-            match index.get(&key) {
-                Some(&i) => merge_into(&mut self.files[i], f.clone(), &mut |m| {
-                    warnings.push(LcovWarning {
-                        line: None,
-                        message: m,
-                    })
-                }),
-                None => {
-                    index.insert(key, self.files.len());
-                    self.files.push(f.clone());
-                }
+        Accumulator { tracefile, index }
+    }
+}
+
+impl Accumulator {
+    /// Whether nothing was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.tracefile.files.is_empty()
+    }
+
+    /// Merges one (normalized) file entry in; the position of its entry.
+    fn add_file(&mut self, file: SourceFile, warn: &mut dyn FnMut(String)) -> usize {
+        let key = (file.test_name.clone(), file.path.clone());
+        match self.index.get(&key) {
+            Some(&i) => {
+                merge_into(&mut self.tracefile.files[i], file, warn);
+                i
+            }
+            None => {
+                self.index.insert(key, self.tracefile.files.len());
+                self.tracefile.files.push(file);
+                self.tracefile.files.len() - 1
             }
         }
+    }
+
+    /// Merges a whole tracefile in, as [`Tracefile::merge`] does.
+    pub fn add(&mut self, other: Tracefile) -> Vec<LcovWarning> {
+        let mut warnings = Vec::new();
+        for f in other.files {
+            self.add_file(f, &mut |m| {
+                warnings.push(LcovWarning {
+                    line: None,
+                    message: m,
+                })
+            });
+        }
         warnings
+    }
+
+    /// Merges another accumulator in (its files after this one's).
+    pub fn join(&mut self, other: Accumulator) -> Vec<LcovWarning> {
+        if self.is_empty() {
+            *self = other;
+            return Vec::new();
+        }
+        self.add(other.tracefile)
+    }
+
+    /// The merged tracefile.
+    pub fn finish(self) -> Tracefile {
+        self.tracefile
     }
 }
 
 /// Merges `from` into `into` (same test name and path).
-fn merge_into(into: &mut SourceFile, from: SourceFile, warn: &mut dyn FnMut(String)) {
+fn merge_into(into: &mut SourceFile, mut from: SourceFile, warn: &mut dyn FnMut(String)) {
+    let version = from.version.take();
     if into.version.is_none() {
-        into.version = from.version;
-    } else if from.version.is_some() && from.version != into.version {
+        into.version = version;
+    } else if version.is_some() && version != into.version {
         warn(format!(
             "SF:{}: source version {:?} differs from {:?} seen before; keeping the first",
             short(&into.path),
-            from.version.unwrap_or_default(),
+            version.unwrap_or_default(),
             into.version.clone().unwrap_or_default()
         ));
+    }
+    // The usual case, the same source read again: the same records with other counts.
+    // Add them in place: no allocation, no sort.
+    if same_records(into, &from) {
+        add_counts(into, from, warn);
+        return;
     }
     into.lines.extend(from.lines);
     into.functions.extend(from.functions);
     into.branches.extend(from.branches);
     into.normalize(warn);
+    // Growing for the extend doubled the capacities; a running merge result keeps only
+    // what it holds.
+    into.lines.shrink_to_fit();
+    into.functions.shrink_to_fit();
+    into.branches.shrink_to_fit();
+}
+
+/// Whether `from` (normalized) has exactly `into`'s records, in the same order: the same
+/// lines, the same functions with the same lines, the same branches.
+fn same_records(into: &SourceFile, from: &SourceFile) -> bool {
+    into.lines.len() == from.lines.len()
+        && into.functions.len() == from.functions.len()
+        && into.branches.len() == from.branches.len()
+        && into
+            .lines
+            .iter()
+            .zip(&from.lines)
+            .all(|(a, b)| a.line == b.line)
+        && into.functions.iter().zip(&from.functions).all(|(a, b)| {
+            a.name == b.name && a.start_line == b.start_line && a.end_line == b.end_line
+        })
+        && into
+            .branches
+            .iter()
+            .zip(&from.branches)
+            .all(|(a, b)| (a.line, a.block, &a.branch) == (b.line, b.block, &b.branch))
+}
+
+/// Adds `from`'s counts to `into`'s, record by record, as [`SourceFile::normalize`] merges
+/// two records with the same key.
+fn add_counts(into: &mut SourceFile, from: SourceFile, warn: &mut dyn FnMut(String)) {
+    for (a, b) in into.lines.iter_mut().zip(from.lines) {
+        a.hits = a.hits.saturating_add(b.hits);
+        match (&a.checksum, b.checksum) {
+            (None, c) => a.checksum = c,
+            (Some(x), Some(y)) if *x != y => warn(format!(
+                "SF:{}: DA:{}: checksum {y} differs from {x} seen before \
+                 (the inputs come from different versions of the source); keeping {x}",
+                short(&into.path),
+                a.line
+            )),
+            _ => {}
+        }
+    }
+    for (a, b) in into.functions.iter_mut().zip(from.functions) {
+        a.hits = a.hits.saturating_add(b.hits);
+    }
+    for (a, b) in into.branches.iter_mut().zip(from.branches) {
+        a.taken = match (a.taken, b.taken) {
+            (Some(x), Some(y)) => Some(x.saturating_add(y)),
+            (x, y) => x.or(y),
+        };
+        a.unreachable |= b.unreachable;
+    }
 }
 
 /// At most 80 characters of `s`, for messages: a 10 MB path must not make a 10 MB warning.
@@ -343,5 +463,93 @@ fn short(s: &str) -> String {
     match s.char_indices().nth(MAX) {
         None => s.to_owned(),
         Some((i, _)) => format!("{}… ({} bytes)", &s[..i], s.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(hits: u64, checksum: &str, taken: Option<u64>) -> SourceFile {
+        let mut f = SourceFile::new("a.c");
+        f.lines = (1..=3)
+            .map(|line| Line {
+                line,
+                hits: hits.saturating_mul(u64::from(line)),
+                checksum: (line == 2).then(|| checksum.to_owned()),
+            })
+            .collect();
+        f.functions = vec![Function {
+            name: "main".into(),
+            start_line: 1,
+            end_line: Some(3),
+            hits,
+        }];
+        f.branches = ["1", "0"]
+            .iter()
+            .map(|b| Branch {
+                line: 2,
+                block: 0,
+                kind: BranchKind::Normal,
+                unreachable: false,
+                branch: (*b).into(),
+                taken,
+            })
+            .collect();
+        f
+    }
+
+    /// The in-place addition of records already held gives what extending and
+    /// normalizing gives, warnings included.
+    #[test]
+    fn adding_the_same_records_in_place_equals_the_general_merge() {
+        for (b, checksum, taken) in [
+            (file(5, "abc", Some(2)), "abc", None),
+            (file(0, "xyz", None), "abc", Some(7)),
+            (file(u64::MAX, "abc", Some(u64::MAX)), "abc", Some(1)),
+        ] {
+            let a = file(3, checksum, taken);
+            let mut fast = a.clone();
+            let mut fast_warnings = Vec::new();
+            assert!(same_records(&fast, &b));
+            merge_into(&mut fast, b.clone(), &mut |m| fast_warnings.push(m));
+
+            let mut slow = a.clone();
+            let mut slow_warnings = Vec::new();
+            slow.lines.extend(b.lines.clone());
+            slow.functions.extend(b.functions.clone());
+            slow.branches.extend(b.branches.clone());
+            slow.normalize(&mut |m| slow_warnings.push(m));
+            assert_eq!(fast, slow);
+            assert_eq!(fast_warnings, slow_warnings);
+        }
+        // Another line: the general merge.
+        let mut a = file(1, "abc", None);
+        let mut b = file(1, "abc", None);
+        b.lines.push(Line {
+            line: 9,
+            hits: 4,
+            checksum: None,
+        });
+        assert!(!same_records(&a, &b));
+        merge_into(&mut a, b, &mut |_| {});
+        assert_eq!(
+            a.lines.iter().map(|l| (l.line, l.hits)).collect::<Vec<_>>(),
+            [(1, 2), (2, 4), (3, 6), (9, 4)]
+        );
+    }
+
+    #[test]
+    fn reading_into_an_accumulator_equals_reading_then_merging() {
+        let one = b"TN:\nSF:a.c\nFN:1,main\nFNDA:2,main\nDA:1,2\nDA:2,0\nBRDA:2,0,0,1\nBRDA:2,0,1,-\nend_of_record\n";
+        let two = b"SF:a.c\nFN:1,main\nFNDA:1,main\nDA:1,1\nDA:2,5\nDA:7,1\nBRDA:2,0,0,-\nBRDA:2,0,1,3\nend_of_record\nSF:b.c\nDA:1,1\nend_of_record\n";
+        let mut expected = read(one).unwrap().0;
+        assert!(expected.merge(&read(two).unwrap().0).is_empty());
+        let mut acc = Accumulator::default();
+        assert!(acc.read(one).unwrap().is_empty());
+        assert!(acc.read(two).unwrap().is_empty());
+        // An input with no block leaves the result as it was.
+        assert!(acc.read(b"garbage\n").is_err());
+        assert_eq!(acc.finish(), expected);
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::{
-    merge_into, short, Branch, BranchKind, Function, LcovWarning, Line, SourceFile, Tracefile,
+    short, Accumulator, Branch, BranchKind, Function, LcovWarning, Line, SourceFile, Tracefile,
 };
 
 /// Beyond this many warnings only a count is kept, so that a gigabyte of garbage cannot
@@ -31,31 +31,55 @@ pub enum LcovError {
 /// Reads a tracefile. Repeated blocks for one (test name, file) are merged; every line
 /// that could not be used gives a warning and the rest is kept.
 pub fn read(bytes: &[u8]) -> Result<(Tracefile, Vec<LcovWarning>), LcovError> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        return Err(LcovError::Compressed);
+    let mut acc = Accumulator::default();
+    let warnings = acc.read(bytes)?;
+    Ok((acc.finish(), warnings))
+}
+
+impl Accumulator {
+    /// Reads one tracefile into the merge result, as [`read`] followed by
+    /// [`Tracefile::merge`] would, without building the input's own [`Tracefile`]: each
+    /// `SF:` block is merged in as it ends. The result is unchanged when the input has
+    /// no usable block (the error says why).
+    pub fn read(&mut self, bytes: &[u8]) -> Result<Vec<LcovWarning>, LcovError> {
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            return Err(LcovError::Compressed);
+        }
+        let mut r = Reader {
+            acc: std::mem::take(self),
+            ..Reader::default()
+        };
+        let result = r.run(bytes);
+        *self = r.acc;
+        result
     }
-    let mut r = Reader::default();
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        r.lineno = i + 1;
-        r.line(raw);
+}
+
+impl Reader {
+    fn run(&mut self, bytes: &[u8]) -> Result<Vec<LcovWarning>, LcovError> {
+        let r = self;
+        for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+            r.lineno = i + 1;
+            r.line(raw);
+        }
+        if r.block.is_some() {
+            r.warn("the input ends inside an SF block (no end_of_record); keeping the block");
+            r.close_block();
+        }
+        if r.suppressed > 0 {
+            let n = r.suppressed;
+            r.warnings.push(LcovWarning {
+                line: None,
+                message: format!("{n} more warnings not shown"),
+            });
+        }
+        if r.blocks == 0 {
+            return Err(LcovError::NoRecords {
+                first_problem: r.warnings.first().map(ToString::to_string),
+            });
+        }
+        Ok(std::mem::take(&mut r.warnings))
     }
-    if r.block.is_some() {
-        r.warn("the input ends inside an SF block (no end_of_record); keeping the block");
-        r.close_block();
-    }
-    if r.suppressed > 0 {
-        let n = r.suppressed;
-        r.warnings.push(LcovWarning {
-            line: None,
-            message: format!("{n} more warnings not shown"),
-        });
-    }
-    if r.tracefile.files.is_empty() {
-        return Err(LcovError::NoRecords {
-            first_problem: r.warnings.first().map(ToString::to_string),
-        });
-    }
-    Ok((r.tracefile, r.warnings))
 }
 
 #[derive(Default)]
@@ -65,8 +89,10 @@ struct Reader {
     block: Option<Block>,
     /// The open block's path, shortened, for messages.
     path: Option<String>,
-    tracefile: Tracefile,
-    index: HashMap<(String, String), usize>,
+    /// The merge result the blocks go into.
+    acc: Accumulator,
+    /// Blocks of this input merged in.
+    blocks: usize,
     warnings: Vec<LcovWarning>,
     suppressed: usize,
     /// Inside a block whose `SF:` was unusable: its records are dropped without a warning
@@ -236,28 +262,18 @@ impl Reader {
             return;
         };
         self.path = None;
-        let key = (b.file.test_name.clone(), b.file.path.clone());
         let mut warnings = Vec::new();
         let mut warn = |m: String| warnings.push(m);
         b.file.normalize(&mut warn);
-        let i = match self.index.get(&key) {
-            Some(&i) => {
-                merge_into(&mut self.tracefile.files[i], b.file, &mut warn);
-                i
-            }
-            None => {
-                self.index.insert(key, self.tracefile.files.len());
-                self.tracefile.files.push(b.file);
-                self.tracefile.files.len() - 1
-            }
-        };
+        let i = self.acc.add_file(b.file, &mut warn);
+        self.blocks += 1;
         for m in warnings {
             self.warn(m);
         }
         if b.orphans.is_empty() {
             return;
         }
-        let file = &mut self.tracefile.files[i];
+        let file = &mut self.acc.tracefile.files[i];
         let by_name: HashMap<&str, usize> = file
             .functions
             .iter()

@@ -64,7 +64,7 @@ pub(crate) fn read(
                 for p in problems {
                     warnings.push(format!("{shown}: {p}; record skipped"));
                 }
-                for w in merged.merge(&tracefile) {
+                for w in merged.merge_owned(tracefile) {
                     warnings.push(format!("{shown}: {w}"));
                 }
             }
