@@ -172,11 +172,7 @@ impl ExportArgs {
         let selection = match (&self.build, &self.repo) {
             (Some(b), _) => Selection::Build(b.clone()),
             (_, Some(r)) => Selection::repo(r)?,
-            _ if !self.owner.is_empty() || !self.namespace.is_empty() => Selection::Owners {
-                namespaces: self.namespace.clone(),
-                owners: self.owner.clone(),
-            },
-            _ => Selection::Collection,
+            _ => Selection::owners(&self.namespace, &self.owner),
         };
         let format = self
             .format()

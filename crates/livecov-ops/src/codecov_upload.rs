@@ -164,15 +164,7 @@ pub fn upload(settings: &UploadSettings, reporter: &dyn Reporter) -> Result<Uplo
     }
     let orgs = globs(&settings.source_orgs, "--source-org")?;
     let source = ExportSource::open(&settings.collection, settings.sources.clone(), reporter)?;
-    let selection = if settings.namespaces.is_empty() && settings.owners.is_empty() {
-        Selection::Collection
-    } else {
-        Selection::Owners {
-            namespaces: settings.namespaces.clone(),
-            owners: settings.owners.clone(),
-        }
-    };
-    let chosen = source.select(&selection)?;
+    let chosen = source.select(&Selection::owners(&settings.namespaces, &settings.owners))?;
 
     let mut summary = UploadSummary::default();
     // (repo, commit) → build → owners.

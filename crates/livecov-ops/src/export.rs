@@ -88,6 +88,18 @@ pub enum Selection {
 }
 
 impl Selection {
+    /// The owners matching the globs; the whole collection when both lists are empty.
+    pub fn owners(namespaces: &[String], owners: &[String]) -> Selection {
+        if namespaces.is_empty() && owners.is_empty() {
+            Selection::Collection
+        } else {
+            Selection::Owners {
+                namespaces: namespaces.to_vec(),
+                owners: owners.to_vec(),
+            }
+        }
+    }
+
     /// Parses `R@COMMIT` (the commit after the last `@`, so `git@host:org/repo@abc1234`
     /// works).
     pub fn repo(spec: &str) -> Result<Selection> {

@@ -11,6 +11,12 @@
 
 #[path = "support/external.rs"]
 mod external;
+#[path = "support/http.rs"]
+mod http;
+#[path = "support/tree.rs"]
+mod tree;
+
+use tree::copy_tree;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -358,19 +364,6 @@ fn cobertura_export_is_valid_and_diff_cover_reads_livecovs_percentages() {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            fs::create_dir_all(&dest).unwrap();
-            copy_tree(&e.path(), &dest);
-        } else {
-            fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
 #[test]
 fn sonar_export_validates_against_the_generic_coverage_schema() {
     let Some(()) = external::require(
@@ -538,23 +531,7 @@ fn report_format_writes_what_export_writes_and_recorded_paths_stay() {
     assert!(go_repo.contains("\ndep/dep.go:"), "{go_repo}");
 }
 
-/// One request as the stand-in Codecov server saw it.
-#[derive(Debug)]
-struct Seen {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
+use http::Request as Seen;
 
 /// A stand-in for Codecov on 127.0.0.1 (no real Codecov is reachable from the tests): it
 /// answers `POST /upload/v4` as Codecov's documented upload endpoint does (a result URL
@@ -564,7 +541,7 @@ impl Seen {
 /// With `refuse`, it answers the POST with 401 as Codecov does for a bad token, and the
 /// upload ends there.
 fn codecov_stand_in(refuse: bool) -> (String, std::thread::JoinHandle<Vec<Seen>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let storage = format!("{base}/storage/report-1");
@@ -576,32 +553,8 @@ fn codecov_stand_in(refuse: bool) -> (String, std::thread::JoinHandle<Vec<Seen>>
             let (stream, _) = listener.accept().unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             // Keep-alive: several requests may come on one connection.
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let mut parts = line.split_whitespace();
-                let method = parts.next().unwrap_or_default().to_owned();
-                let target = parts.next().unwrap_or_default().to_owned();
-                let mut headers = Vec::new();
-                loop {
-                    let mut h = String::new();
-                    reader.read_line(&mut h).unwrap();
-                    let h = h.trim_end();
-                    if h.is_empty() {
-                        break;
-                    }
-                    let (n, v) = h.split_once(':').unwrap();
-                    headers.push((n.trim().to_owned(), v.trim().to_owned()));
-                }
-                let len: usize = headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                    .map_or(0, |(_, v)| v.parse().unwrap());
-                let mut body = vec![0; len];
-                reader.read_exact(&mut body).unwrap();
-                let (status, reply) = match (method.as_str(), refuse) {
+            while let Some(request) = http::read_request(&mut reader) {
+                let (status, reply) = match (request.method.as_str(), refuse) {
                     ("POST", true) => {
                         ("401 Unauthorized", "Could not find a repository".to_owned())
                     }
@@ -617,12 +570,7 @@ fn codecov_stand_in(refuse: bool) -> (String, std::thread::JoinHandle<Vec<Seen>>
                     reply.len()
                 )
                 .unwrap();
-                seen.push(Seen {
-                    method,
-                    target,
-                    headers,
-                    body,
-                });
+                seen.push(request);
                 if seen.len() == wanted {
                     break;
                 }
@@ -676,14 +624,14 @@ fn codecov_upload_speaks_the_upload_api_with_the_token_in_a_header_only() {
     assert_eq!(query["flags"], "e2e%2Cnightly");
     assert!(query["package"].starts_with("livecov-"));
     assert!(!post.target.contains("s3cr3t"), "{}", post.target);
-    assert_eq!(post.header("X-Upload-Token"), Some("s3cr3t-t0ken"));
+    assert_eq!(post.header("x-upload-token"), Some("s3cr3t-t0ken"));
 
     let put = &seen[1];
     assert_eq!(
         (put.method.as_str(), put.target.as_str()),
         ("PUT", "/storage/report-1")
     );
-    assert_eq!(put.header("X-Upload-Token"), None);
+    assert_eq!(put.header("x-upload-token"), None);
     let body = String::from_utf8(put.body.clone()).unwrap();
     let (network, report) = body.split_once("<<<<<< network\n").unwrap();
     assert!(network.lines().any(|l| l == "dep/dep.go"), "{network}");
@@ -817,7 +765,7 @@ fn a_refused_codecov_upload_fails_the_run_and_never_prints_the_token() {
         .unwrap();
     let seen = server.join().unwrap();
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].header("X-Upload-Token"), Some("s3cr3t-t0ken"));
+    assert_eq!(seen[0].header("x-upload-token"), Some("s3cr3t-t0ken"));
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

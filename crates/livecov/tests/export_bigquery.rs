@@ -11,15 +11,22 @@
 //! file, the counts equal to livecov's own LCOV export of the same build, untracked lines
 //! -1, and a rerun replacing the collection's rows instead of duplicating them.
 
+#[path = "support/http.rs"]
+mod http;
+#[path = "support/tree.rs"]
+mod tree;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
+use http::Request;
 use serde_json::{json, Value};
+use tree::copy_tree;
 
 fn livecov(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_livecov"));
@@ -49,19 +56,6 @@ fn golden() -> PathBuf {
 
 fn programs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/go/programs")
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else {
-            fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 /// One pod of `owner` from a golden scenario, its info.json naming `repo`@`commit`.
@@ -184,9 +178,6 @@ impl Fixture {
     }
 }
 
-/// One request: method, target, headers, body.
-type Request = (String, String, Vec<(String, String)>, Vec<u8>);
-
 /// One build's rows: (file, line) → (line_executions, source_line).
 type BuildRows = BTreeMap<(String, u32), (i64, String)>;
 
@@ -251,40 +242,12 @@ impl StandIn {
 /// One connection: requests until the client closes it.
 fn serve(stream: std::net::TcpStream, state: &Mutex<State>, base: &str) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_owned();
-        let target = parts.next().unwrap_or_default().to_owned();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h).unwrap();
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (n, v) = h.split_once(':').unwrap();
-            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
-        let len: usize = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .map_or(0, |(_, v)| v.parse().unwrap());
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body).unwrap();
+    while let Some(request) = http::read_request(&mut reader) {
         let (status, extra, reply) = {
             let mut st = state.lock().unwrap();
-            st.seen.push((
-                method.clone(),
-                target.clone(),
-                headers.clone(),
-                body.clone(),
-            ));
-            answer(&mut st, &method, &target, &headers, &body, base)
+            let answer = answer(&mut st, &request, base);
+            st.seen.push(request);
+            answer
         };
         let mut out = &stream;
         write!(
@@ -296,23 +259,14 @@ fn serve(stream: std::net::TcpStream, state: &Mutex<State>, base: &str) {
     }
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
 const TOKEN: &str = "ya29.stand-in-token";
 
-fn answer(
-    st: &mut State,
-    method: &str,
-    target: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    base: &str,
-) -> (&'static str, String, String) {
+fn answer(st: &mut State, request: &Request, base: &str) -> (&'static str, String, String) {
+    let (method, target, body) = (
+        request.method.as_str(),
+        request.target.as_str(),
+        &request.body[..],
+    );
     let err = |code: &'static str, reason: &str| {
         (
             code,
@@ -340,7 +294,7 @@ fn answer(
             json!({"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"}).to_string(),
         );
     }
-    if header(headers, "authorization") != Some(&format!("Bearer {TOKEN}")) {
+    if request.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
         return err("401 Unauthorized", "unauthorized");
     }
     let json_body = || serde_json::from_slice::<Value>(body).unwrap();
@@ -379,7 +333,7 @@ fn answer(
     }
     if method == "PUT" && target.starts_with("/upload/session/") {
         let session = target.trim_start_matches("/upload/session/").to_owned();
-        let range = header(headers, "content-range").unwrap().to_owned();
+        let range = request.header("content-range").unwrap().to_owned();
         // `bytes a-b/total` or `bytes */total`.
         let (span, total) = range.trim_start_matches("bytes ").split_once('/').unwrap();
         let total: usize = total.parse().unwrap();
@@ -735,8 +689,8 @@ fn rows_are_every_source_line_with_the_lcov_counts_and_a_rerun_replaces_them() {
         // The key never travels: only the signed JWT does.
         let key = fs::read_to_string(&f.key).unwrap();
         let secret_line = key.lines().nth(3).unwrap();
-        for (_, _, _, body) in &st.seen {
-            assert!(!String::from_utf8_lossy(body).contains(secret_line));
+        for r in &st.seen {
+            assert!(!String::from_utf8_lossy(&r.body).contains(secret_line));
         }
     }
 

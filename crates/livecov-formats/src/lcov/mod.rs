@@ -342,6 +342,12 @@ impl Accumulator {
                 i
             }
             None => {
+                // A block read record by record grew its vectors by doubling; the result
+                // keeps only what they hold.
+                let mut file = file;
+                file.lines.shrink_to_fit();
+                file.functions.shrink_to_fit();
+                file.branches.shrink_to_fit();
                 self.index.insert(key, self.tracefile.files.len());
                 self.tracefile.files.push(file);
                 self.tracefile.files.len() - 1

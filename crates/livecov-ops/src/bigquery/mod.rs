@@ -133,15 +133,7 @@ pub fn ingest(settings: &BigQuerySettings, reporter: &dyn Reporter) -> Result<Bi
     };
 
     let source = ExportSource::open(&settings.collection, settings.sources.clone(), reporter)?;
-    let selection = if settings.namespaces.is_empty() && settings.owners.is_empty() {
-        Selection::Collection
-    } else {
-        Selection::Owners {
-            namespaces: settings.namespaces.clone(),
-            owners: settings.owners.clone(),
-        }
-    };
-    let chosen = source.select(&selection)?;
+    let chosen = source.select(&Selection::owners(&settings.namespaces, &settings.owners))?;
     let built = rows::build(&source, &chosen, settings, reporter)?;
     let mut summary = BigQuerySummary {
         builds: chosen.len(),
