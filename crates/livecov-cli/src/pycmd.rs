@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use livecov_ops::pyagent::{inject_py, Harvest, PyInjectSettings, HARVESTER_PORT};
-use livecov_ops::pycombine::{py_combine, write_json, PyCombineSettings};
-use livecov_ops::pypaths::{explain_paths, ExplainPathsSettings};
+use livecov_ops::pycombine::{py_combine, write_json};
+use livecov_ops::pypaths::{explain_paths, PyDataSettings};
 
 use crate::exit::Exit;
 
@@ -135,11 +135,12 @@ pub struct InjectArgs {
     pub force: bool,
 }
 
-/// Flags of `livecov py explain-paths`.
+/// The inputs of `livecov py explain-paths` and `livecov py combine`.
 #[derive(clap::Args, Debug)]
-pub struct ExplainPathsArgs {
+pub struct PyDataArgs {
     /// Data files, or directories to search for `.coverage.*` (as `coverage combine`
-    /// does); none: `.coverage` and `.coverage.*` of the current directory.
+    /// does); none: `.coverage.*` of the current directory (explain-paths also reads
+    /// `.coverage`).
     pub data: Vec<PathBuf>,
     /// The coverage.py configuration to read [paths] and [run] relative_files from
     /// (.coveragerc, setup.cfg, tox.ini or pyproject.toml). Default: $COVERAGE_RCFILE,
@@ -156,33 +157,40 @@ pub struct ExplainPathsArgs {
     pub relative_files: bool,
 }
 
+impl PyDataArgs {
+    /// The settings below the command line, for the current directory.
+    fn settings(&self) -> Result<PyDataSettings> {
+        Ok(PyDataSettings {
+            data: self.data.clone(),
+            rcfile: self.rcfile.clone(),
+            paths: paths_entries(&self.paths),
+            relative_files: self.relative_files.then_some(true),
+            cwd: std::env::current_dir().context("the current directory")?,
+        })
+    }
+}
+
+/// Flags of `livecov py explain-paths`.
+#[derive(clap::Args, Debug)]
+pub struct ExplainPathsArgs {
+    #[command(flatten)]
+    pub inputs: PyDataArgs,
+}
+
 /// Flags of `livecov py combine`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
 livecov py combine -o combined.json reports/\n  \
 livecov py combine --paths src/,/app/src .coverage.host1.1234.Xabc .coverage.host2.99.Xdef")]
 pub struct CombineArgs {
-    /// Data files, or directories to search for `.coverage.*` (as `coverage combine`
-    /// does); none: `.coverage.*` of the current directory.
-    pub data: Vec<PathBuf>,
+    #[command(flatten)]
+    pub inputs: PyDataArgs,
     /// Write the JSON to this file instead of standard output.
     #[arg(short = 'o', long, value_name = "OUT.json")]
     pub output: Option<PathBuf>,
     /// The output format (only `json` so far).
     #[arg(long, value_name = "FORMAT", default_value = "json", value_parser = ["json"])]
     pub format: String,
-    /// The coverage.py configuration to read [paths] and [run] relative_files from.
-    /// Default: $COVERAGE_RCFILE, else the first of .coveragerc, setup.cfg, tox.ini,
-    /// pyproject.toml in the current directory that configures coverage.py.
-    #[arg(long, value_name = "FILE")]
-    pub rcfile: Option<PathBuf>,
-    /// A [paths] entry, after the configuration's: the canonical result, then its
-    /// patterns, comma-separated (repeatable; first result wins, as in coverage.py).
-    #[arg(long = "paths", value_name = "RESULT,PATTERN...")]
-    pub paths: Vec<String>,
-    /// Map as with `[run] relative_files = true` (overrides the configuration).
-    #[arg(long)]
-    pub relative_files: bool,
 }
 
 /// Runs a `livecov py` command.
@@ -248,14 +256,7 @@ fn paths_entries(paths: &[String]) -> Vec<Vec<String>> {
 }
 
 fn combine(args: &CombineArgs) -> Result<Exit> {
-    let settings = PyCombineSettings {
-        data: args.data.clone(),
-        rcfile: args.rcfile.clone(),
-        paths: paths_entries(&args.paths),
-        relative_files: args.relative_files.then_some(true),
-        cwd: std::env::current_dir().context("the current directory")?,
-    };
-    let out = py_combine(&settings)?;
+    let out = py_combine(&args.inputs.settings()?)?;
     match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)
@@ -293,14 +294,7 @@ fn combine(args: &CombineArgs) -> Result<Exit> {
 }
 
 fn explain(args: &ExplainPathsArgs) -> Result<Exit> {
-    let settings = ExplainPathsSettings {
-        data: args.data.clone(),
-        rcfile: args.rcfile.clone(),
-        paths: paths_entries(&args.paths),
-        relative_files: args.relative_files.then_some(true),
-        cwd: std::env::current_dir().context("the current directory")?,
-    };
-    let out = explain_paths(&settings)?;
+    let out = explain_paths(&args.inputs.settings()?)?;
     match &out.config {
         Some(c) => println!("config: {}", c.display()),
         None => println!("config: none found"),

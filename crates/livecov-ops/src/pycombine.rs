@@ -12,29 +12,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use livecov_formats::coveragepy::{
-    combinable_files, combine_files, CoverageData, FsProbe, Measurement, PathAliases,
-};
+use anyhow::{bail, Result};
+use livecov_formats::coveragepy::{combinable_files, combine_files, CoverageData, Measurement};
 
-use crate::pypaths::{find_config, read_config};
-
-/// What to combine.
-#[derive(Clone, Debug, Default)]
-pub struct PyCombineSettings {
-    /// Data files, or directories searched for `.coverage.*` as `coverage combine`
-    /// searches them; none: `.coverage.*` of `cwd`.
-    pub data: Vec<PathBuf>,
-    /// The configuration file with `[paths]`; `None`: `$COVERAGE_RCFILE`, else the one
-    /// coverage.py would find in `cwd`.
-    pub rcfile: Option<PathBuf>,
-    /// More `[paths]` entries, after the configuration's.
-    pub paths: Vec<Vec<String>>,
-    /// Overrides `[run] relative_files`.
-    pub relative_files: Option<bool>,
-    /// The directory coverage.py would run in.
-    pub cwd: PathBuf,
-}
+pub use crate::pypaths::PyDataSettings;
 
 /// What [`py_combine`] did.
 #[derive(Debug)]
@@ -52,24 +33,9 @@ pub struct PyCombined {
 }
 
 /// Finds and combines the data files.
-pub fn py_combine(s: &PyCombineSettings) -> Result<PyCombined> {
-    let config = match &s.rcfile {
-        Some(f) => Some(f.clone()),
-        None => match std::env::var_os("COVERAGE_RCFILE") {
-            Some(f) => Some(PathBuf::from(f)),
-            None => find_config(&s.cwd)?,
-        },
-    };
-    let mut cfg = match &config {
-        Some(path) => read_config(path)?,
-        None => Default::default(),
-    };
-    cfg.entries.extend(s.paths.iter().cloned());
-    let relative = s.relative_files.unwrap_or(cfg.relative_files);
-    let mut aliases =
-        PathAliases::from_entries(&cfg.entries, relative, Box::new(FsProbe::new(&s.cwd)))
-            .context("[paths]")?;
-    let data: Vec<PathBuf> = s.data.iter().map(|d| s.cwd.join(d)).collect();
+pub fn py_combine(s: &PyDataSettings) -> Result<PyCombined> {
+    let (_, _, mut aliases) = s.aliases()?;
+    let data = s.data_paths();
     let files = combinable_files(&s.cwd.join(".coverage"), &data)?;
     if files.is_empty() {
         bail!(

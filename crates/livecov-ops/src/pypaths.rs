@@ -13,11 +13,13 @@ use livecov_formats::coveragepy::{
     combinable_files, combine_files, FsProbe, PathAliases, PathsExplanation,
 };
 
-/// What to explain.
+/// The inputs of a coverage.py-like command (`explain-paths`, `combine`): data files and
+/// the `[paths]` configuration they are mapped with.
 #[derive(Clone, Debug, Default)]
-pub struct ExplainPathsSettings {
+pub struct PyDataSettings {
     /// Data files, or directories searched for `.coverage.*` as `coverage combine`
-    /// searches them; none: `.coverage` and `.coverage.*` of `cwd`.
+    /// searches them; none: `.coverage.*` of `cwd` (and, for `explain-paths`,
+    /// `.coverage`).
     pub data: Vec<PathBuf>,
     /// The configuration file; `None`: `$COVERAGE_RCFILE`, else the first of
     /// `.coveragerc`, `setup.cfg`, `tox.ini`, `pyproject.toml` in `cwd` that configures
@@ -57,25 +59,10 @@ pub struct PathsConfig {
 }
 
 /// Explains the mapping of every path recorded in the data files.
-pub fn explain_paths(s: &ExplainPathsSettings) -> Result<ExplainedPaths> {
-    let config = match &s.rcfile {
-        Some(f) => Some(f.clone()),
-        None => match std::env::var_os("COVERAGE_RCFILE") {
-            Some(f) => Some(PathBuf::from(f)),
-            None => find_config(&s.cwd)?,
-        },
-    };
-    let mut cfg = match &config {
-        Some(path) => read_config(path)?,
-        None => PathsConfig::default(),
-    };
-    cfg.entries.extend(s.paths.iter().cloned());
-    let relative = s.relative_files.unwrap_or(cfg.relative_files);
-    let mut aliases =
-        PathAliases::from_entries(&cfg.entries, relative, Box::new(FsProbe::new(&s.cwd)))
-            .context("[paths]")?;
+pub fn explain_paths(s: &PyDataSettings) -> Result<ExplainedPaths> {
+    let (config, relative, mut aliases) = s.aliases()?;
     let base = s.cwd.join(".coverage");
-    let data: Vec<PathBuf> = s.data.iter().map(|d| s.cwd.join(d)).collect();
+    let data = s.data_paths();
     let mut files = combinable_files(&base, &data)?;
     if data.is_empty() && base.is_file() {
         files.insert(0, base);
@@ -95,6 +82,36 @@ pub fn explain_paths(s: &ExplainPathsSettings) -> Result<ExplainedPaths> {
         errors: outcome.errors.iter().map(ToString::to_string).collect(),
         explanation: outcome.paths,
     })
+}
+
+impl PyDataSettings {
+    /// The configuration file read (`rcfile`, else `$COVERAGE_RCFILE`, else the one
+    /// coverage.py would find in `cwd`), `relative_files` as applied, and the `[paths]`
+    /// aliases: the configuration's entries, then `paths`.
+    pub(crate) fn aliases(&self) -> Result<(Option<PathBuf>, bool, PathAliases)> {
+        let config = match &self.rcfile {
+            Some(f) => Some(f.clone()),
+            None => match std::env::var_os("COVERAGE_RCFILE") {
+                Some(f) => Some(PathBuf::from(f)),
+                None => find_config(&self.cwd)?,
+            },
+        };
+        let mut cfg = match &config {
+            Some(path) => read_config(path)?,
+            None => PathsConfig::default(),
+        };
+        cfg.entries.extend(self.paths.iter().cloned());
+        let relative = self.relative_files.unwrap_or(cfg.relative_files);
+        let aliases =
+            PathAliases::from_entries(&cfg.entries, relative, Box::new(FsProbe::new(&self.cwd)))
+                .context("[paths]")?;
+        Ok((config, relative, aliases))
+    }
+
+    /// The data paths, relative ones taken from `cwd`.
+    pub(crate) fn data_paths(&self) -> Vec<PathBuf> {
+        self.data.iter().map(|d| self.cwd.join(d)).collect()
+    }
 }
 
 /// The first configuration file coverage.py would read in `dir`: `.coveragerc` always,
