@@ -1069,18 +1069,8 @@ pub fn check_url(target: &Target, timeout: Duration) -> Vec<Finding> {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            out.push(Finding::problem(
-                format!("cannot start the HTTP client: {e}"),
-                "retry",
-            ));
-            return out;
-        }
+    let Some(runtime) = runtime(&mut out) else {
+        return out;
     };
     let client = match Client::new(timeout, None, &[], false) {
         Ok(c) => c,
@@ -1105,14 +1095,7 @@ pub fn check_url(target: &Target, timeout: Duration) -> Vec<Finding> {
                 }
             }
         }
-        match client.snapshot(target, false).await {
-            Ok(s) => out.push(Finding::ok(snapshot_works(url, &s))),
-            Err(e) => out.push(Finding::problem(
-                format!("GET /coverage failed: {e}"),
-                "a binary built without -cover answers 500 here: rebuild it with \
-                 `livecov go build` or `go build -cover`",
-            )),
-        }
+        out.push(snapshot_finding(url, client.snapshot(target, false).await));
     });
     out
 }
@@ -1287,18 +1270,8 @@ pub fn check_pod(kube: &KubeSettings, namespace: &str, name: &str) -> Vec<Findin
             return out;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            out.push(Finding::problem(
-                format!("cannot start the HTTP client: {e}"),
-                "retry",
-            ));
-            return out;
-        }
+    let Some(runtime) = runtime(&mut out) else {
+        return out;
     };
     runtime.block_on(async {
         let (client, view) =
@@ -1414,17 +1387,42 @@ pub fn check_pod(kube: &KubeSettings, namespace: &str, name: &str) -> Vec<Findin
             if !health_findings(&shown, &headers, &mut out) {
                 continue;
             }
-            match client.snapshot(t, false).await {
-                Ok(s) => out.push(Finding::ok(snapshot_works(&shown, &s))),
-                Err(e) => out.push(Finding::problem(
-                    format!("{shown}: GET /coverage failed: {e}"),
-                    "a binary built without -cover answers 500 here: rebuild it with \
-                     `livecov go build` or `go build -cover`",
-                )),
-            }
+            out.push(snapshot_finding(&shown, client.snapshot(t, false).await));
         }
     });
     out
+}
+
+/// The current-thread runtime of the network checks; a finding when it cannot start.
+fn runtime(out: &mut Vec<Finding>) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            out.push(Finding::problem(
+                format!("cannot start the HTTP client: {e}"),
+                "retry",
+            ));
+            None
+        }
+    }
+}
+
+/// The finding of `GET /coverage` on `shown` (a URL, or a pod and port).
+fn snapshot_finding<E: std::fmt::Display>(
+    shown: &str,
+    result: Result<livecov_collect::live::Snapshot, E>,
+) -> Finding {
+    match result {
+        Ok(s) => Finding::ok(snapshot_works(shown, &s)),
+        Err(e) => Finding::problem(
+            format!("{shown}: GET /coverage failed: {e}"),
+            "a binary built without -cover answers 500 here: rebuild it with \
+             `livecov go build` or `go build -cover`",
+        ),
+    }
 }
 
 /// The finding of a snapshot that came back: what it holds, per language.
