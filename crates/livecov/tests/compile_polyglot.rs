@@ -853,3 +853,88 @@ fn a_python_builds_sources_are_shown_at_its_commit() {
     let chunk = fs::read_to_string(c.join(format!("html/b/{hex}/f/0.js"))).unwrap();
     assert!(chunk.contains("def never_called():"), "{chunk}");
 }
+
+/// Paths of the compiled collection's JSON export, with their (covered, statements).
+fn exported_files(c: &Path) -> BTreeMap<String, (u64, u64)> {
+    let out = livecov(&[
+        "export",
+        "--collection",
+        c.to_str().unwrap(),
+        "--format",
+        "json",
+        "--paths",
+        "recorded",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_owned(),
+                (
+                    f["covered"].as_u64().unwrap_or_default(),
+                    f["statements"].as_u64().unwrap_or_default(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn paths_entries_of_metadata_remap_lcov_and_coverage_py_paths_like_coverage_py() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path().join("run");
+    // One C file built in two build directories: [paths] makes them one file, whose
+    // counts add up.
+    let info = tmp.path().join("a.info");
+    fs::write(
+        &info,
+        "SF:/build/7f3a/src/a.c\nDA:1,1\nDA:2,0\nend_of_record\n\
+         SF:/build/99bc/src/a.c\nDA:1,2\nDA:2,3\nend_of_record\n\
+         SF:/elsewhere/b.c\nDA:1,1\nend_of_record\n",
+    )
+    .unwrap();
+    add_dir(
+        &c,
+        "cbin",
+        &[(info, "coverage.info")],
+        r#", "language": "lcov", "paths": [["src/", "/build/*/src/"]]"#,
+    );
+    // A coverage.py data file recorded under a builder's directory.
+    let data = tmp.path().join(".coverage");
+    fs::copy(formats_data().join("coveragepy/lines/.coverage"), &data).unwrap();
+    let db = rusqlite::Connection::open(&data).unwrap();
+    db.execute(
+        "UPDATE file SET path = '/build/x1/app/lines_prog.py' WHERE path = 'lines_prog.py'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    add_dir(
+        &c,
+        "pysvc",
+        &[(data, ".coverage")],
+        r#", "paths": [["pkg/", "/build/*/app/"]]"#,
+    );
+    let out = compile(&c, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let store = Store::open_read_only(&c.join("livecov.db")).unwrap();
+    let mut stored: Vec<String> = Vec::new();
+    for b in store.builds().unwrap() {
+        stored.extend(store.build_files(b.id).unwrap().into_iter().map(|f| f.path));
+    }
+    stored.sort();
+    // A path no pattern matches stays as recorded.
+    assert_eq!(
+        stored,
+        ["/elsewhere/b.c", "pkg/lines_prog.py", "src/a.c"],
+        "{}",
+        text(&out)
+    );
+    // The two copies of a.c are one file: 2 of its 2 lines covered.
+    let files = exported_files(&c);
+    assert_eq!(files.get("src/a.c"), Some(&(2, 2)), "{files:?}");
+}

@@ -199,6 +199,9 @@ pub struct MapResult {
 pub struct PathAliases {
     rules: Vec<AliasRule>,
     relative: bool,
+    /// Leave a path no configured rule maps as it is: no relative form, no generated
+    /// rule (for mapping outside a coverage.py run, where no current directory applies).
+    rules_only: bool,
     probe: Box<dyn PathProbe>,
     cache: HashMap<String, MapResult>,
 }
@@ -219,9 +222,18 @@ impl PathAliases {
         PathAliases {
             rules: Vec::new(),
             relative,
+            rules_only: false,
             probe,
             cache: HashMap::new(),
         }
+    }
+
+    /// Only the configured rules apply: a path none of them maps stays exactly as
+    /// recorded (no `relative_files` form, no generated rule). Results are as the rules
+    /// give them when `relative`.
+    pub fn rules_only(mut self) -> PathAliases {
+        self.rules_only = true;
+        self
     }
 
     /// Rules from `[paths]` entries, in configuration order: each entry's first value is
@@ -342,7 +354,7 @@ impl PathAliases {
             return;
         }
         let mut path = path.to_owned();
-        if self.relative {
+        if self.relative && !self.rules_only {
             path = self.relative_to_cwd(&path);
             if !is_abs_anywhere(&path) {
                 let mut parts = path.split(['/', '\\']);

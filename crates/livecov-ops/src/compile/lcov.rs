@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use livecov_formats::lcov::{read as read_tracefile, to_layout, Tracefile};
+use livecov_formats::lcov::{self, read as read_tracefile, to_layout, Tracefile};
 
 use super::lines::{build_hash, LineInput, SourceFields};
 
@@ -72,6 +72,26 @@ pub(crate) fn read(
                 warnings.push(format!("{shown}: not an LCOV tracefile: {e}; file skipped"));
                 partial = true;
             }
+        }
+    }
+    if !fields.paths.is_empty() {
+        match fields.aliases() {
+            Ok(mut aliases) => {
+                // Two recorded paths may map to one file: their records merge.
+                let mut remapped = lcov::Accumulator::default();
+                let files = std::mem::take(&mut merged.files)
+                    .into_iter()
+                    .map(|mut f| {
+                        f.path = aliases.map(&f.path).mapped;
+                        f
+                    })
+                    .collect();
+                for w in remapped.add(Tracefile { files }) {
+                    warnings.push(format!("{}: {w}", dir.display()));
+                }
+                merged = remapped.finish();
+            }
+            Err(e) => warnings.push(format!("{}: {e}", dir.display())),
         }
     }
     for f in &mut merged.files {

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use livecov_formats::coveragepy::{LexicalProbe, PathAliases};
 use livecov_formats::lcov::{to_layout, Line, SourceFile, Tracefile};
 use livecov_model::{CounterMode, Layout};
 use md5::{Digest, Md5};
@@ -27,6 +28,12 @@ pub(crate) struct SourceFields {
     /// stripped to give repo-relative paths.
     #[serde(default)]
     pub source_root: String,
+    /// coverage.py `[paths]` entries, applied to the recorded paths before
+    /// `source_root`: each the canonical result, then its patterns, with coverage.py's
+    /// rules (first matching pattern wins, globs, either separator), e.g.
+    /// `[["src/", "/build/*/src/", "C:\\build\\src\\"]]`.
+    #[serde(default)]
+    pub paths: Vec<Vec<String>>,
 }
 
 impl SourceFields {
@@ -39,6 +46,15 @@ impl SourceFields {
                 serde_json::from_slice(b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&b)).ok()
             })
             .unwrap_or_default()
+    }
+
+    /// The `[paths]` aliases of `paths`: relative results stay relative (as with
+    /// `relative_files`), a path no entry maps stays as recorded. `Err` names the entry
+    /// coverage.py would refuse too.
+    pub fn aliases(&self) -> Result<PathAliases, String> {
+        PathAliases::from_entries(&self.paths, true, Box::new(LexicalProbe::new("/")))
+            .map(PathAliases::rules_only)
+            .map_err(|e| format!("the \"paths\" of metadata.json: {e}; no path is remapped"))
     }
 
     /// The repo-relative form of a recorded path: `source_root` and the separator after

@@ -266,7 +266,10 @@ pub(crate) fn read(
 
     let mut combined = CoverageData::new();
     if !files.is_empty() {
-        let mut aliases = PathAliases::new(false, Box::new(LexicalProbe::new("/")));
+        let mut aliases = fields.aliases().unwrap_or_else(|e| {
+            warnings.push(format!("{}: {e}", dir.display()));
+            PathAliases::new(false, Box::new(LexicalProbe::new("/")))
+        });
         match combine_files(&files, &mut aliases) {
             Ok(out) => {
                 for e in out.errors {
