@@ -1,7 +1,6 @@
 //! [`CoverageStore`]: the reads every front end needs (report, site, server, gates),
-//! whatever database holds the collection. SQLite implements it now ([`crate::Store`]);
-//! PostgreSQL will implement the same trait and pass the same tests
-//! (`tests/conformance.rs`).
+//! whatever database holds the collection. SQLite and PostgreSQL implement it and pass
+//! the same tests (`tests/conformance.rs`); [`crate::Store`] dispatches to either.
 
 use livecov_model::{CounterMode, Layout, MergeRule, Profile};
 
@@ -39,6 +38,13 @@ pub trait CoverageStore {
     fn scenarios(&self) -> Result<Vec<String>>;
     /// The owner groups of one scenario, of one build when `build_id` is given.
     fn scenario_owners(&self, scenario: &str, build_id: Option<i64>) -> Result<Vec<OwnerRow>>;
+
+    /// Whether a compile of this collection holds the store's compile lock now, when the
+    /// database can tell (PostgreSQL: its advisory lock); `None` when it cannot (SQLite:
+    /// the collection directory's lock file tells).
+    fn compile_running(&self) -> Result<Option<bool>> {
+        Ok(None)
+    }
 
     /// Every owner group, in key order.
     fn owners(&self) -> Result<Vec<OwnerRow>> {
@@ -110,47 +116,95 @@ fn merge_owners(
     Ok(merged)
 }
 
-impl CoverageStore for crate::Store {
+impl CoverageStore for crate::sqlite::SqliteStore {
     fn builds(&self) -> Result<Vec<BuildRow>> {
-        crate::Store::builds(self)
+        crate::sqlite::SqliteStore::builds(self)
     }
     fn build_files(&self, build_id: i64) -> Result<Vec<BuildFile>> {
-        crate::Store::build_files(self, build_id)
+        crate::sqlite::SqliteStore::build_files(self, build_id)
     }
     fn build_layout(&self, build_id: i64) -> Result<StoredLayout> {
-        crate::Store::build_layout(self, build_id)
+        crate::sqlite::SqliteStore::build_layout(self, build_id)
     }
     fn inputs(&self) -> Result<Vec<InputRow>> {
-        crate::Store::inputs(self)
+        crate::sqlite::SqliteStore::inputs(self)
     }
     fn processes(&self, dir: &str) -> Result<Vec<ProcessRow>> {
-        crate::Store::processes(self, dir)
+        crate::sqlite::SqliteStore::processes(self, dir)
     }
     fn owners_of_build(&self, build_id: i64) -> Result<Vec<OwnerRow>> {
-        crate::Store::owners_of_build(self, build_id)
+        crate::sqlite::SqliteStore::owners_of_build(self, build_id)
     }
     fn for_each_owner(&self, f: &mut dyn FnMut(OwnerRow) -> Result<()>) -> Result<()> {
-        crate::Store::for_each_owner(self, f)
+        crate::sqlite::SqliteStore::for_each_owner(self, f)
     }
     fn owners(&self) -> Result<Vec<OwnerRow>> {
-        crate::Store::owners(self)
+        crate::sqlite::SqliteStore::owners(self)
     }
     fn image_sources(&self) -> Result<Vec<ImageSourceRow>> {
-        crate::Store::image_sources(self)
+        crate::sqlite::SqliteStore::image_sources(self)
     }
     fn source_fetches(&self) -> Result<Vec<SourceFetchRow>> {
-        crate::Store::source_fetches(self)
+        crate::sqlite::SqliteStore::source_fetches(self)
     }
     fn diagnostics(&self) -> Result<Vec<(String, String, String)>> {
-        crate::Store::diagnostics(self)
+        crate::sqlite::SqliteStore::diagnostics(self)
     }
     fn setting(&self, key: &str) -> Result<Option<String>> {
-        crate::Store::setting(self, key)
+        crate::sqlite::SqliteStore::setting(self, key)
     }
     fn scenarios(&self) -> Result<Vec<String>> {
-        crate::Store::scenarios(self)
+        crate::sqlite::SqliteStore::scenarios(self)
     }
     fn scenario_owners(&self, scenario: &str, build_id: Option<i64>) -> Result<Vec<OwnerRow>> {
-        crate::Store::scenario_owners(self, scenario, build_id)
+        crate::sqlite::SqliteStore::scenario_owners(self, scenario, build_id)
+    }
+}
+
+impl CoverageStore for crate::Store {
+    fn builds(&self) -> Result<Vec<BuildRow>> {
+        self.backend.builds()
+    }
+    fn build_files(&self, build_id: i64) -> Result<Vec<BuildFile>> {
+        self.backend.build_files(build_id)
+    }
+    fn build_layout(&self, build_id: i64) -> Result<StoredLayout> {
+        self.backend.build_layout(build_id)
+    }
+    fn inputs(&self) -> Result<Vec<InputRow>> {
+        self.backend.inputs()
+    }
+    fn processes(&self, dir: &str) -> Result<Vec<ProcessRow>> {
+        self.backend.processes(dir)
+    }
+    fn owners_of_build(&self, build_id: i64) -> Result<Vec<OwnerRow>> {
+        self.backend.owners_of_build(build_id)
+    }
+    fn for_each_owner(&self, f: &mut dyn FnMut(OwnerRow) -> Result<()>) -> Result<()> {
+        self.backend.for_each_owner(f)
+    }
+    fn compile_running(&self) -> Result<Option<bool>> {
+        self.backend.compile_running()
+    }
+    fn owners(&self) -> Result<Vec<OwnerRow>> {
+        self.backend.owners()
+    }
+    fn image_sources(&self) -> Result<Vec<ImageSourceRow>> {
+        self.backend.image_sources()
+    }
+    fn source_fetches(&self) -> Result<Vec<SourceFetchRow>> {
+        self.backend.source_fetches()
+    }
+    fn diagnostics(&self) -> Result<Vec<(String, String, String)>> {
+        self.backend.diagnostics()
+    }
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.backend.setting(key)
+    }
+    fn scenarios(&self) -> Result<Vec<String>> {
+        self.backend.scenarios()
+    }
+    fn scenario_owners(&self, scenario: &str, build_id: Option<i64>) -> Result<Vec<OwnerRow>> {
+        self.backend.scenario_owners(scenario, build_id)
     }
 }
