@@ -41,6 +41,11 @@ pub fn run(dir: &Path) -> Result<Exit> {
         collection: dir.to_path_buf(),
         format: crate::cluster::report::Format::Table,
         scenario: None,
+        // The demo's own file, whatever $LIVECOV_STORE says (the compile above wrote it).
+        store: crate::store::StoreArgs {
+            store: Some(format!("sqlite:{}", dir.join("livecov.db").display())),
+            collection_name: None,
+        },
     })?;
     if status != Exit::Ok {
         return Ok(status);

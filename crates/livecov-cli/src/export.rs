@@ -160,6 +160,9 @@ pub struct ExportArgs {
         default_value = "https://bigquery.googleapis.com"
     )]
     pub bigquery_url: String,
+    /// The store.
+    #[command(flatten)]
+    pub store: crate::store::StoreArgs,
 }
 
 impl ExportArgs {
@@ -188,6 +191,7 @@ impl ExportArgs {
         s.sources = self.sources.clone();
         s.cobertura_source = self.cobertura_source.clone();
         s.timestamp_ms = now_ms();
+        s.store = self.store.choice();
         Ok(s)
     }
 }
@@ -235,6 +239,7 @@ fn upload(args: &ExportArgs) -> Result<Exit> {
         anyhow::bail!("--upload needs --format codecov");
     }
     let mut s = UploadSettings::new(&args.collection);
+    s.store = args.store.choice();
     s.sources = args.sources.clone();
     s.codecov_url = args.codecov_url.clone();
     s.slug = args.slug.clone();
@@ -310,6 +315,7 @@ fn bigquery(args: &ExportArgs) -> Result<Exit> {
         s.collection_id = id.clone();
     }
     s.sources = args.sources.clone();
+    s.store = args.store.choice();
     s.location = args.location.clone();
     s.namespaces = args.namespace.clone();
     s.owners = args.owner.clone();

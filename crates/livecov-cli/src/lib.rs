@@ -16,6 +16,8 @@ mod lcovcmd;
 mod progress;
 mod pycmd;
 mod site;
+// --- store selection (issue 12) ---
+mod store;
 
 use std::process::ExitCode;
 

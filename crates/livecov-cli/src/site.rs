@@ -37,6 +37,9 @@ pub struct RenderArgs {
     /// The shared git cache written by `clone-sources` [default: <collection>/sources].
     #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,
+    /// The store.
+    #[command(flatten)]
+    pub store: crate::store::StoreArgs,
 }
 
 impl RenderArgs {
@@ -47,6 +50,7 @@ impl RenderArgs {
             hide_namespace_prefixes: self.hide_namespace_prefixes.clone(),
             force: self.force,
             sources: self.sources.clone(),
+            store: self.store.choice(),
         }
     }
 }
@@ -109,6 +113,9 @@ pub struct FetchArgs {
     /// https and ssh (`git@host:org/repo`) are fetched. Also on with LIVECOV_ALLOW_LOCAL_REMOTES=1.
     #[arg(long)]
     pub allow_local_remotes: bool,
+    /// The store.
+    #[command(flatten)]
+    pub store: crate::store::StoreArgs,
 }
 
 /// Runs `clone-sources` / `sources fetch`.
@@ -120,6 +127,7 @@ pub fn fetch(args: &FetchArgs) -> Result<Exit> {
         max_concurrency: args.max_concurrency,
         ssh_command: args.ssh_command.clone(),
         allow_local_remotes: args.allow_local_remotes,
+        store: args.store.choice(),
     };
     let reporter = crate::progress::TermReporter::new();
     let s = livecov_ops::site::sources::fetch(&settings, &reporter)?;
@@ -144,6 +152,9 @@ pub struct ExplainArgs {
     pub build: String,
     /// The file as the build records it (e.g. `github.com/org/repo/pkg/a.go`).
     pub file: String,
+    /// The store.
+    #[command(flatten)]
+    pub store: crate::store::StoreArgs,
 }
 
 /// Runs `sources explain`.
@@ -153,6 +164,7 @@ pub fn explain(args: &ExplainArgs) -> Result<Exit> {
         sources: args.sources.clone(),
         build: args.build.clone(),
         file: args.file.clone(),
+        store: args.store.choice(),
     })?;
     for l in &e.lines {
         println!("{l}");
@@ -208,6 +220,9 @@ pub struct LocalRenderArgs {
     /// With --collection: the shared git cache [default: <collection>/sources].
     #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,
+    /// With --collection: the store.
+    #[command(flatten)]
+    pub store: crate::store::StoreArgs,
 }
 
 /// Runs `livecov render`.
@@ -223,6 +238,7 @@ pub fn render(args: &LocalRenderArgs) -> Result<Exit> {
                 .collect(),
             force: args.force,
             sources: args.sources.clone(),
+            store: args.store.clone(),
         });
     }
     let path = args.go_profile.as_ref().expect("clap requires one input");

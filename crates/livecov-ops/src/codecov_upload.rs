@@ -68,6 +68,8 @@ pub struct UploadSettings {
     pub source_orgs: Vec<String>,
     /// Say what would be uploaded; send nothing.
     pub dry_run: bool,
+    /// The store of the collection (default: `<collection>/livecov.db`).
+    pub store: crate::StoreChoice,
 }
 
 impl UploadSettings {
@@ -85,6 +87,7 @@ impl UploadSettings {
             owners: Vec::new(),
             source_orgs: Vec::new(),
             dry_run: false,
+            store: crate::StoreChoice::default(),
         }
     }
 }
@@ -163,7 +166,12 @@ pub fn upload(settings: &UploadSettings, reporter: &dyn Reporter) -> Result<Uplo
         bail!("--codecov-url {base:?}: expected an http:// or https:// URL");
     }
     let orgs = globs(&settings.source_orgs, "--source-org")?;
-    let source = ExportSource::open(&settings.collection, settings.sources.clone(), reporter)?;
+    let source = ExportSource::open(
+        &settings.collection,
+        &settings.store,
+        settings.sources.clone(),
+        reporter,
+    )?;
     let chosen = source.select(&Selection::owners(&settings.namespaces, &settings.owners))?;
 
     let mut summary = UploadSummary::default();

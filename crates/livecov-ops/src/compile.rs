@@ -59,6 +59,8 @@ pub struct CompileSettings {
     /// The Python with coverage.py and the sources, for the statements of coverage.py
     /// inputs.
     pub python: PythonSettings,
+    /// The store compiled into (default: `<collection>/livecov.db`).
+    pub store: crate::StoreChoice,
 }
 
 impl CompileSettings {
@@ -72,6 +74,7 @@ impl CompileSettings {
             exclude_files: DEFAULT_EXCLUDES.iter().map(|s| s.to_string()).collect(),
             registry: Default::default(),
             python: PythonSettings::default(),
+            store: crate::StoreChoice::default(),
         }
     }
 }
@@ -980,7 +983,8 @@ fn lock_collection(collection: &Path, reporter: &dyn Reporter) -> Result<fs::Fil
 }
 
 /// Why a compiled store cannot be trusted to be whole, if it cannot: a compile of it is
-/// running now, or the last one did not finish (killed half way).
+/// running now (the store's compile lock says so when it can, else the collection's lock
+/// file), or the last one did not finish (killed half way, or its database went away).
 pub fn incomplete(collection: &Path, store: &dyn CoverageStore) -> Result<Option<String>> {
     let state = store.setting(COMPILE_STATE)?;
     if state.as_deref() == Some(COMPILE_DONE) {
@@ -990,9 +994,12 @@ pub fn incomplete(collection: &Path, store: &dyn CoverageStore) -> Result<Option
     let Some(state) = state else {
         return Ok(None);
     };
-    let running = fs::File::open(collection.join("livecov.lock"))
-        .map(|f| matches!(f.try_lock_shared(), Err(fs::TryLockError::WouldBlock)))
-        .unwrap_or(false);
+    let running = match store.compile_running()? {
+        Some(running) => running,
+        None => fs::File::open(collection.join("livecov.lock"))
+            .map(|f| matches!(f.try_lock_shared(), Err(fs::TryLockError::WouldBlock)))
+            .unwrap_or(false),
+    };
     Ok(Some(if running {
         format!("a compile of this collection is running ({state}); report again when it ends")
     } else {
@@ -1064,9 +1071,16 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
         })
         .collect();
     dirs.sort();
-    let db = args.collection.join("livecov.db");
+    let at = args.store.location(&args.collection)?;
     let _lock = lock_collection(&args.collection, reporter)?;
-    let mut store = Store::open(&db)?;
+    let mut store = Store::open_at(&at, false)?;
+    // A shared store: compiles of this collection from other machines take turns too.
+    let _store_lock = store.lock_for_compile(&mut || {
+        reporter.note(&format!(
+            "waiting for another compile of this collection to finish (store {})",
+            at.display()
+        ))
+    })?;
     // Marked unfinished until the end: a compile killed half way leaves a store that
     // `report` calls incomplete, instead of showing whatever part was written.
     store.transaction(|tx| {
@@ -1252,7 +1266,7 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
     summary.failed = failed;
     summary.removed = gone.len();
 
-    let mut store = Store::open(&db)?;
+    let mut store = Store::open_at(&at, false)?;
     let (resolved, unresolved) = crate::images::lookup(&mut store, &args.registry, reporter)?;
     summary.images_resolved = resolved;
     summary.images_failed = unresolved;

@@ -147,6 +147,8 @@ pub struct ExportSettings {
     /// Cobertura's `timestamp`, in milliseconds since the Unix epoch (the clock is the
     /// caller's).
     pub timestamp_ms: u64,
+    /// The store of the collection (default: `<collection>/livecov.db`).
+    pub store: crate::StoreChoice,
 }
 
 impl ExportSettings {
@@ -161,6 +163,7 @@ impl ExportSettings {
             sources: None,
             cobertura_source: ".".to_owned(),
             timestamp_ms: 0,
+            store: crate::StoreChoice::default(),
         }
     }
 }
@@ -248,7 +251,12 @@ pub fn export_profile(
     settings: &ExportSettings,
     reporter: &dyn Reporter,
 ) -> Result<(Profile, ExportSummary)> {
-    let source = ExportSource::open(&settings.collection, settings.sources.clone(), reporter)?;
+    let source = ExportSource::open(
+        &settings.collection,
+        &settings.store,
+        settings.sources.clone(),
+        reporter,
+    )?;
     let chosen = source.select(&settings.selection)?;
     let style = match (settings.paths, settings.format) {
         (PathStyle::Auto, ExportFormat::Go) | (PathStyle::Recorded, _) => PathStyle::Recorded,
@@ -278,10 +286,11 @@ impl ExportSource {
     /// incomplete.
     pub fn open(
         collection: &std::path::Path,
+        store: &crate::StoreChoice,
         sources: Option<PathBuf>,
         reporter: &dyn Reporter,
     ) -> Result<ExportSource> {
-        let store = crate::open_compiled(collection)?;
+        let store = crate::open_compiled(collection, store)?;
         if let Some(why) = crate::compile::incomplete(collection, &store)? {
             reporter.diagnostic(
                 Severity::Warning,

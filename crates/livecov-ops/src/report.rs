@@ -273,8 +273,12 @@ pub fn build_report_of(store: &dyn CoverageStore, scenario: Option<&str>) -> Res
 
 /// The report of the collection at `collection`, including whether its last compile
 /// finished.
-pub fn report(collection: &std::path::Path, scenario: Option<&str>) -> Result<Report> {
-    let store = crate::open_compiled(collection)?;
+pub fn report(
+    collection: &std::path::Path,
+    store: &crate::StoreChoice,
+    scenario: Option<&str>,
+) -> Result<Report> {
+    let store = crate::open_compiled(collection, store)?;
     let mut report = build_report_of(&store, scenario)?;
     if let Some(why) = crate::compile::incomplete(collection, &store)? {
         report.complete = false;

@@ -44,7 +44,11 @@ impl StoreLocation {
             return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
         }
         if let Some((scheme, _)) = spec.split_once("://") {
-            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+')
+            {
                 return Err(format!(
                     "--store {}: unknown store scheme {scheme:?} (expected postgres://…, \
                      sqlite:PATH or a path)",
@@ -53,7 +57,9 @@ impl StoreLocation {
             }
         }
         if spec.is_empty() {
-            return Err("--store is empty (expected postgres://…, sqlite:PATH or a path)".to_owned());
+            return Err(
+                "--store is empty (expected postgres://…, sqlite:PATH or a path)".to_owned(),
+            );
         }
         Ok(StoreLocation::Sqlite(PathBuf::from(spec)))
     }
@@ -137,6 +143,9 @@ mod tests {
         assert!(pg.is_shared());
         assert_eq!(pg.display(), "postgres://u:***@h/db (collection run1)");
         let e = StoreLocation::parse("mysql://u:pw@h/db", "c").unwrap_err();
-        assert!(e.contains("unknown store scheme") && !e.contains("pw"), "{e}");
+        assert!(
+            e.contains("unknown store scheme") && !e.contains("pw"),
+            "{e}"
+        );
     }
 }

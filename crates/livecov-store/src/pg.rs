@@ -24,8 +24,8 @@ use postgres::{Client, Config, NoTls, Row, Statement};
 use crate::pg_schema::{MIGRATE_LOCK, MIGRATIONS, PG_SCHEMA_VERSION};
 use crate::{
     decode_labels, decode_list, encode_labels, encode_list, redact_url, Backend, BuildFile,
-    BuildRow, CompileLock, CoverageStore, ImageSourceRow, InputRow, OwnerRow, ProcessRow,
-    Result, SourceFetchRow, StoreError, StoredLayout, WriteTx,
+    BuildRow, CompileLock, CoverageStore, ImageSourceRow, InputRow, OwnerRow, ProcessRow, Result,
+    SourceFetchRow, StoreError, StoredLayout, WriteTx,
 };
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -46,7 +46,17 @@ fn describe(e: &postgres::Error) -> String {
             }
             s
         }
-        None => e.to_string(),
+        None => {
+            // This client's Display leaves the cause out ("invalid configuration"):
+            // say it ("…: password missing").
+            let mut s = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                s.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            s
+        }
     }
 }
 
@@ -57,10 +67,12 @@ fn env(key: &str) -> Option<String> {
 /// The connection settings of `url`, with libpq's defaults from the environment
 /// (`PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`, `PGPASSWORD`, the passfile).
 fn config(url: &str, shown: &str) -> Result<Config> {
-    let mut c: Config = url.parse().map_err(|e: postgres::Error| StoreError::Postgres {
-        url: shown.to_owned(),
-        error: format!("not a PostgreSQL connection URL: {e}"),
-    })?;
+    let mut c: Config = url
+        .parse()
+        .map_err(|e: postgres::Error| StoreError::Postgres {
+            url: shown.to_owned(),
+            error: format!("not a PostgreSQL connection URL: {e}"),
+        })?;
     if c.get_hosts().is_empty() {
         match env("PGHOST") {
             Some(h) if h.starts_with('/') => c.host_path(h),
@@ -99,15 +111,19 @@ fn config(url: &str, shown: &str) -> Result<Config> {
 /// The password the passfile gives for `c` (libpq's rules: `host:port:db:user:password`
 /// lines, `*` matching anything, `\` escaping; a file others may read is ignored).
 fn passfile_password(c: &Config) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
     let path = env("PGPASSFILE")
         .map(std::path::PathBuf::from)
         .or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".pgpass")))?;
-    let meta = std::fs::metadata(&path).ok()?;
+    passfile_at(&path, c)
+}
+
+fn passfile_at(path: &std::path::Path, c: &Config) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() || meta.permissions().mode() & 0o077 != 0 {
         return None;
     }
-    let text = std::fs::read_to_string(&path).ok()?;
+    let text = std::fs::read_to_string(path).ok()?;
     let host = match c.get_hosts().first() {
         Some(Host::Tcp(h)) => h.clone(),
         _ => "localhost".to_owned(),
@@ -269,7 +285,10 @@ fn migrate(client: &mut Client) -> std::result::Result<i64, postgres::Error> {
         version += 1;
     }
     tx.execute("DELETE FROM schema_version", &[])?;
-    tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&version])?;
+    tx.execute(
+        "INSERT INTO schema_version (version) VALUES ($1)",
+        &[&version],
+    )?;
     tx.commit()?;
     Ok(version)
 }
@@ -473,7 +492,8 @@ impl CoverageStore for PgStore {
     fn owners_of_build(&self, build_id: i64) -> Result<Vec<OwnerRow>> {
         self.owners_where(
             concat!(
-                "SELECT ", owner_columns!(),
+                "SELECT ",
+                owner_columns!(),
                 " FROM owners WHERE collection_id = $1 AND build_id = $2 ORDER BY key"
             ),
             &[&self.collection, &build_id],
@@ -487,7 +507,8 @@ impl CoverageStore for PgStore {
         loop {
             let page = self.owners_where(
                 concat!(
-                    "SELECT ", owner_columns!(),
+                    "SELECT ",
+                    owner_columns!(),
                     " FROM owners WHERE collection_id = $1 AND ($2::text IS NULL OR key > $2) \
                      ORDER BY key LIMIT 256"
                 ),
@@ -506,7 +527,8 @@ impl CoverageStore for PgStore {
     fn owners(&self) -> Result<Vec<OwnerRow>> {
         self.owners_where(
             concat!(
-                "SELECT ", owner_columns!(),
+                "SELECT ",
+                owner_columns!(),
                 " FROM owners WHERE collection_id = $1 ORDER BY key"
             ),
             &[&self.collection],
@@ -572,7 +594,8 @@ impl CoverageStore for PgStore {
     fn scenario_owners(&self, scenario: &str, build_id: Option<i64>) -> Result<Vec<OwnerRow>> {
         self.owners_where(
             concat!(
-                "SELECT ", owner_columns!(),
+                "SELECT ",
+                owner_columns!(),
                 " FROM scenario_owners WHERE collection_id = $1 AND scenario = $2 \
                  AND ($3::int8 IS NULL OR build_id = $3) ORDER BY key"
             ),
@@ -876,9 +899,11 @@ impl PgTx<'_> {
         match scenario {
             None => self.execute(
                 concat!(
-                    "INSERT INTO owners (collection_id, ", owner_columns!(),
+                    "INSERT INTO owners (collection_id, ",
+                    owner_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                     $15, $16, $17) ON CONFLICT (collection_id, key) DO UPDATE SET ", owner_set!()
+                     $15, $16, $17) ON CONFLICT (collection_id, key) DO UPDATE SET ",
+                    owner_set!()
                 ),
                 &values,
             )?,
@@ -886,10 +911,12 @@ impl PgTx<'_> {
                 values.push(&scenario);
                 self.execute(
                     concat!(
-                        "INSERT INTO scenario_owners (collection_id, ", owner_columns!(),
+                        "INSERT INTO scenario_owners (collection_id, ",
+                        owner_columns!(),
                         ", scenario) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
                          $13, $14, $15, $16, $17, $18) ON CONFLICT (collection_id, key) DO UPDATE \
-                         SET scenario = excluded.scenario, ", owner_set!()
+                         SET scenario = excluded.scenario, ",
+                        owner_set!()
                     ),
                     &values,
                 )?
@@ -964,11 +991,17 @@ impl WriteTx for PgTx<'_> {
                     "SELECT id FROM builds WHERE collection_id = $1 AND hash = $2",
                     &[&self.collection, &hash_bytes],
                 )?;
-                let id = r.first().map(|r| r.get(0)).ok_or_else(|| StoreError::Missing {
-                    location: self.shown.to_owned(),
-                    what: "a build stored by another writer vanished".to_owned(),
-                })?;
-                self.builds.borrow_mut().get_or_insert_with(HashMap::new).insert(*hash, id);
+                let id = r
+                    .first()
+                    .map(|r| r.get(0))
+                    .ok_or_else(|| StoreError::Missing {
+                        location: self.shown.to_owned(),
+                        what: "a build stored by another writer vanished".to_owned(),
+                    })?;
+                self.builds
+                    .borrow_mut()
+                    .get_or_insert_with(HashMap::new)
+                    .insert(*hash, id);
                 return Ok(id);
             }
         };
@@ -1048,7 +1081,9 @@ impl WriteTx for PgTx<'_> {
             }
         }
         if !dropped.is_empty() {
-            pending.processes.retain(|(slot, _)| !dropped.contains(slot));
+            pending
+                .processes
+                .retain(|(slot, _)| !dropped.contains(slot));
         }
         pending.diagnostics.retain(|(d, _, _)| d != dir);
         pending.deletes.push(dir.to_owned());
@@ -1072,10 +1107,7 @@ impl WriteTx for PgTx<'_> {
              WHERE p.build_id = $1 AND i.collection_id = $2 ORDER BY i.dir, p.pid",
             &[&build_id, &self.collection],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), process_row(r, 1)))
-            .collect())
+        Ok(rows.iter().map(|r| (r.get(0), process_row(r, 1))).collect())
     }
 
     fn set_build_coverage(&self, build_id: i64, covered: &[(String, u64)]) -> Result<()> {
@@ -1204,5 +1236,35 @@ impl WriteTx for PgTx<'_> {
             ],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_passfile_gives_the_password_of_the_first_matching_line() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pgpass");
+        std::fs::write(
+            &p,
+            "# comment\nother:5433:db:u:no\n127.0.0.1:5433:db:u:a\\:b\n*:*:*:*:any\n",
+        )
+        .unwrap();
+        let c = |url: &str| url.parse::<Config>().unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            passfile_at(&p, &c("postgres://u@127.0.0.1:5433/db")).as_deref(),
+            Some("a:b")
+        );
+        assert_eq!(
+            passfile_at(&p, &c("postgres://v@h/db")).as_deref(),
+            Some("any")
+        );
+        // Readable by others: ignored, as libpq does.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(passfile_at(&p, &c("postgres://v@h/db")), None);
     }
 }

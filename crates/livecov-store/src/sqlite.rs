@@ -6,9 +6,9 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::{
-    encode_labels, decode_labels, encode_list, decode_list, schema, Backend, BuildFile,
-    BuildRow, CompileLock, ImageSourceRow, InputRow, OwnerRow, ProcessRow, Result,
-    SourceFetchRow, StoreError, StoredLayout, WriteTx, SCHEMA_VERSION,
+    decode_labels, decode_list, encode_labels, encode_list, schema, Backend, BuildFile, BuildRow,
+    CompileLock, ImageSourceRow, InputRow, OwnerRow, ProcessRow, Result, SourceFetchRow,
+    StoreError, StoredLayout, WriteTx, SCHEMA_VERSION,
 };
 
 /// Reads the image source columns in their usual order.
@@ -585,7 +585,6 @@ impl SqliteTx<'_> {
 }
 
 impl WriteTx for SqliteTx<'_> {
-
     /// The id of the build with this hash, if stored.
     fn build_id(&self, hash: &[u8; 16]) -> Result<Option<i64>> {
         self.tx
@@ -777,12 +776,7 @@ impl WriteTx for SqliteTx<'_> {
 
     /// Rewrites a build's per-file figures (statements, covered, excluded) and its
     /// total statements: an exclusion set or merge rule changed them.
-    fn set_build_files(
-        &self,
-        build_id: i64,
-        statements: u64,
-        files: &[BuildFile],
-    ) -> Result<()> {
+    fn set_build_files(&self, build_id: i64, statements: u64, files: &[BuildFile]) -> Result<()> {
         self.tx
             .execute(
                 "UPDATE builds SET statements = ?2 WHERE id = ?1",
@@ -845,12 +839,10 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
-
     /// Inserts or replaces an owner group.
     fn upsert_owner(&self, o: &OwnerRow) -> Result<()> {
         self.upsert_owner_in(OwnerTable::Owners, "", o)
     }
-
 
     /// Deletes an owner group.
     fn delete_owner(&self, key: &str) -> Result<()> {

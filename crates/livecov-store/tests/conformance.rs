@@ -5,7 +5,7 @@
 #[path = "../../livecov/tests/support/external.rs"]
 mod external;
 #[path = "../../livecov/tests/support/postgres.rs"]
-mod postgres;
+mod pgserver;
 
 use livecov_model::{CounterMode, Layout, LayoutFile, LayoutFunction, MergeRule, Unit};
 use livecov_store::{
@@ -184,7 +184,10 @@ fn write_more(store: &mut Store, b: i64) {
             tx.touch_input("pod-b", "f2")?;
             let procs = tx.build_processes(b)?;
             assert_eq!(
-                procs.iter().map(|(d, p)| (d.as_str(), p.pid)).collect::<Vec<_>>(),
+                procs
+                    .iter()
+                    .map(|(d, p)| (d.as_str(), p.pid))
+                    .collect::<Vec<_>>(),
                 [("pod-a", 1), ("pod-b", 3)],
                 "a transaction reads its own writes"
             );
@@ -374,7 +377,10 @@ fn conformance(store: &dyn CoverageStore, b: i64) {
             .collect::<Vec<_>>(),
         ["login|api", "login|web"]
     );
-    assert!(store.scenario_owners("login", Some(b + 1000)).unwrap().is_empty());
+    assert!(store
+        .scenario_owners("login", Some(b + 1000))
+        .unwrap()
+        .is_empty());
     assert_eq!(
         store
             .scenario_build_counters(b, "login", 3, count, MergeRule::Sum)
@@ -427,7 +433,7 @@ fn sqlite_answers_the_store_conformance_suite() {
 
 #[test]
 fn postgres_answers_the_store_conformance_suite() {
-    let Some(pg) = postgres::Postgres::start() else {
+    let Some(pg) = pgserver::Postgres::start() else {
         return;
     };
     let url = pg.create_database("conformance");
@@ -446,18 +452,24 @@ fn postgres_answers_the_store_conformance_suite() {
     let b2 = suite(&mut other);
     assert_ne!(b2, b);
     assert_eq!(pg.psql("conformance", "SELECT count(*) FROM layouts"), "1");
-    assert_eq!(pg.psql("conformance", "SELECT count(*) FROM collections"), "2");
+    assert_eq!(
+        pg.psql("conformance", "SELECT count(*) FROM collections"),
+        "2"
+    );
     conformance(&Store::open_at(&at("run1"), true).unwrap(), b);
 
     // A collection the store does not hold is refused by a read-only open, by name.
-    let e = Store::open_at(&at("never"), true).err().unwrap().to_string();
+    let e = Store::open_at(&at("never"), true)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("no collection \"never\""), "{e}");
-    assert!(!e.contains(postgres::PASSWORD), "{e}");
+    assert!(!e.contains(pgserver::PASSWORD), "{e}");
 }
 
 #[test]
 fn postgres_machines_starting_at_once_migrate_once() {
-    let Some(pg) = postgres::Postgres::start() else {
+    let Some(pg) = pgserver::Postgres::start() else {
         return;
     };
     let url = pg.create_database("fresh");
@@ -480,7 +492,10 @@ fn postgres_machines_starting_at_once_migrate_once() {
     }
     assert_eq!(pg.psql("fresh", "SELECT version FROM schema_version"), "1");
     assert_eq!(
-        pg.psql("fresh", "SELECT string_agg(name, ',' ORDER BY name) FROM collections"),
+        pg.psql(
+            "fresh",
+            "SELECT string_agg(name, ',' ORDER BY name) FROM collections"
+        ),
         "c0,c1",
         "each collection created once"
     );

@@ -70,6 +70,9 @@ pub struct CompileArgs {
     /// recorded absolute paths exist here.
     #[arg(long = "python-source", value_name = "DIR")]
     pub python_sources: Vec<PathBuf>,
+    /// The store compiled into.
+    #[command(flatten)]
+    pub store: crate::store::StoreArgs,
 }
 
 impl CompileArgs {
@@ -85,6 +88,7 @@ impl CompileArgs {
                 python: self.python.clone(),
                 sources: self.python_sources.clone(),
             },
+            store: self.store.choice(),
         }
     }
 }
@@ -122,5 +126,11 @@ fn print_summary(summary: &Summary, args: &CompileArgs) {
         summary.owners,
         summary.owners_updated
     );
-    eprintln!("store: {}", args.collection.join("livecov.db").display());
+    let store = args
+        .store
+        .choice()
+        .location(&args.collection)
+        .map(|at| at.display())
+        .unwrap_or_default();
+    eprintln!("store: {store}");
 }

@@ -60,6 +60,9 @@ pub struct ReportArgs {
     /// NAME`): its owners, and per build the statements its snapshots covered.
     #[arg(long, value_name = "NAME")]
     pub scenario: Option<String>,
+    /// The store.
+    #[command(flatten)]
+    pub store: crate::store::StoreArgs,
 }
 
 /// Lays out rows as aligned columns for a terminal. Cells are escaped first (see
@@ -130,10 +133,15 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
             anyhow::Context::context(format.to_ops(), "report writes no BigQuery load")?,
         );
         settings.timestamp_ms = crate::export::now_ms();
+        settings.store = args.store.choice();
         crate::export::export_to(&settings, None)?;
         return Ok(Exit::Ok);
     }
-    let report = livecov_ops::report::report(&args.collection, args.scenario.as_deref())?;
+    let report = livecov_ops::report::report(
+        &args.collection,
+        &args.store.choice(),
+        args.scenario.as_deref(),
+    )?;
     let mut out = String::new();
     match args.format {
         Format::Json => {

@@ -63,6 +63,8 @@ pub struct BigQuerySettings {
     pub dry_run: bool,
     /// The `ingestion_time` of every row, seconds since the Unix epoch (one per run).
     pub ingestion_time: i64,
+    /// The store of the collection (default: `<collection>/livecov.db`).
+    pub store: crate::StoreChoice,
 }
 
 impl BigQuerySettings {
@@ -86,6 +88,7 @@ impl BigQuerySettings {
             endpoint: "https://bigquery.googleapis.com".to_owned(),
             dry_run: false,
             ingestion_time,
+            store: crate::StoreChoice::default(),
         }
     }
 }
@@ -132,7 +135,12 @@ pub fn ingest(settings: &BigQuerySettings, reporter: &dyn Reporter) -> Result<Bi
         Some(Credentials::find().context("finding Application Default Credentials")?)
     };
 
-    let source = ExportSource::open(&settings.collection, settings.sources.clone(), reporter)?;
+    let source = ExportSource::open(
+        &settings.collection,
+        &settings.store,
+        settings.sources.clone(),
+        reporter,
+    )?;
     let chosen = source.select(&Selection::owners(&settings.namespaces, &settings.owners))?;
     let built = rows::build(&source, &chosen, settings, reporter)?;
     let mut summary = BigQuerySummary {

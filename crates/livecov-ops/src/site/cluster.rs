@@ -37,6 +37,8 @@ pub struct RenderSettings {
     pub force: bool,
     /// The shared git cache written by `clone-sources` (default: `<collection>/sources`).
     pub sources: Option<PathBuf>,
+    /// The store of the collection (default: `<collection>/livecov.db`).
+    pub store: crate::StoreChoice,
 }
 
 impl RenderSettings {
@@ -51,6 +53,7 @@ impl RenderSettings {
                 .collect(),
             force: false,
             sources: None,
+            store: crate::StoreChoice::default(),
         }
     }
 }
@@ -73,7 +76,7 @@ struct BuildSource<'r> {
     rule: MergeRule,
     repo: String,
     commit: String,
-    store_path: PathBuf,
+    store_at: livecov_store::StoreLocation,
     sources: Arc<CollectionSources>,
     generator: String,
 }
@@ -84,8 +87,8 @@ pub fn render_collection(
     out: &Path,
     reporter: &dyn Reporter,
 ) -> Result<livecov_render::RenderSummary> {
-    let db = args.collection.join("livecov.db");
-    let store = crate::open_compiled(&args.collection)?;
+    let store_at = args.store.location(&args.collection)?;
+    let store = crate::open_compiled(&args.collection, &args.store)?;
     let builds = store.builds()?;
     let rule = crate::compile::stored_rule(&store)?;
     let owners = store.owners()?;
@@ -250,7 +253,7 @@ pub fn render_collection(
             rule,
             repo,
             commit,
-            store_path: db.clone(),
+            store_at: store_at.clone(),
             sources: sources.clone(),
             generator: generator.clone(),
         });
@@ -360,7 +363,9 @@ impl BuildSource<'_> {
     fn build_page(&self) -> Result<BuildPage, String> {
         // Each page reads its own layout: pages are built in parallel and only for the
         // builds that changed, so nothing else is held in memory.
-        let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
+        // (An SQLite store opens as it always has; a shared one read-only.)
+        let store =
+            Store::open_at(&self.store_at, self.store_at.is_shared()).map_err(|e| e.to_string())?;
         let layout =
             crate::compile::stored_layout(&store, self.build.id).map_err(|e| e.to_string())?;
         let total = layout.units.len();

@@ -308,6 +308,8 @@ pub struct FetchSettings {
     /// Also fetch remotes on this machine (`file://`, absolute paths) and over plain
     /// `http://` (also on with LIVECOV_ALLOW_LOCAL_REMOTES=1).
     pub allow_local_remotes: bool,
+    /// The store of the collection (default: `<collection>/livecov.db`).
+    pub store: crate::StoreChoice,
 }
 
 impl FetchSettings {
@@ -320,6 +322,7 @@ impl FetchSettings {
             max_concurrency: 4,
             ssh_command: None,
             allow_local_remotes: false,
+            store: crate::StoreChoice::default(),
         }
     }
 }
@@ -355,7 +358,7 @@ fn allow_local_remotes(flag: bool) -> bool {
 /// shared cache, exactly those commits, and records each outcome in the store.
 pub fn fetch(args: &FetchSettings, reporter: &dyn Reporter) -> Result<FetchSummary> {
     let started = Instant::now();
-    let mut store = crate::open_compiled_for_update(&args.collection)?;
+    let mut store = crate::open_compiled_for_update(&args.collection, &args.store)?;
     let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut without_commit = 0;
     for r in store.image_sources()? {
@@ -500,6 +503,8 @@ pub struct ExplainSettings {
     pub build: String,
     /// The file as the build records it (e.g. `github.com/org/repo/pkg/a.go`).
     pub file: String,
+    /// The store of the collection (default: `<collection>/livecov.db`).
+    pub store: crate::StoreChoice,
 }
 
 /// Why a build's file maps to a source file, or why none does.
@@ -514,7 +519,7 @@ pub struct Explained {
 /// `sources explain`: which rule maps a build's file to which file of which
 /// repo@commit, or why none does.
 pub fn explain(args: &ExplainSettings) -> Result<Explained> {
-    let store = crate::open_compiled(&args.collection)?;
+    let store = crate::open_compiled(&args.collection, &args.store)?;
     let builds = store.builds()?;
     let matches: Vec<_> = builds
         .iter()
@@ -524,11 +529,7 @@ pub fn explain(args: &ExplainSettings) -> Result<Explained> {
         .collect();
     let build = match matches.as_slice() {
         [b] => *b,
-        [] => anyhow::bail!(
-            "no build {} in {}",
-            args.build,
-            args.collection.join("livecov.db").display()
-        ),
+        [] => anyhow::bail!("no build {} in {}", args.build, store.location()),
         _ => anyhow::bail!(
             "build prefix {} is ambiguous: {} builds match",
             args.build,

@@ -8,7 +8,7 @@
 //! `postgres` user (`runuser`), in a directory owned by it.
 //!
 //! Shared by the store tests and the workspace tests with
-//! `#[path = …] mod postgres;` beside `mod external;` (std only).
+//! `#[path = …] mod pgserver;` beside `mod external;` (std only).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -184,10 +184,7 @@ impl Postgres {
 
     /// The URL of database `db`, with the test role's password in it.
     pub fn url(&self, db: &str) -> String {
-        format!(
-            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{db}",
-            self.port
-        )
+        format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{db}", self.port)
     }
 
     /// The URL of database `db` without a password (for PGPASSWORD / passfile tests).
@@ -206,8 +203,25 @@ impl Postgres {
         let out = check(
             "psql",
             Command::new(self.bin.join("psql"))
-                .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-                .args(["-p", &self.port.to_string(), "-U", USER, "-d", db, "-c", sql])
+                .args([
+                    "-X",
+                    "-q",
+                    "-At",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    "127.0.0.1",
+                ])
+                .args([
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    USER,
+                    "-d",
+                    db,
+                    "-c",
+                    sql,
+                ])
                 .env("PGPASSWORD", PASSWORD)
                 .output(),
         );
@@ -251,7 +265,14 @@ impl Drop for Postgres {
         if self.port != 0 {
             let _ = self
                 .command("pg_ctl")
-                .args(["-D", self.data.to_str().unwrap(), "-m", "immediate", "-w", "stop"])
+                .args([
+                    "-D",
+                    self.data.to_str().unwrap(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ])
                 .current_dir(&self.dir)
                 .output();
         }
