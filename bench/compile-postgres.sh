@@ -87,7 +87,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 stop() { "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -m fast -w stop >/dev/null 2>&1 || true; }
 trap stop EXIT
 export PGPASSWORD="$pw"
-psql() { "$pgbin/psql" -X -q -At -h 127.0.0.1 -p "$port" -U livecov -d postgres -c "$1"; }
+psql() { PGOPTIONS="-c client_min_messages=warning" "$pgbin/psql" -X -q -At -h 127.0.0.1 -p "$port" -U livecov -d postgres -c "$1"; }
 url="postgres://livecov@127.0.0.1:$port/bench"
 fresh_pg() { psql "DROP DATABASE IF EXISTS bench" && psql "CREATE DATABASE bench"; }
 fresh_sqlite() { rm -f "$c"/livecov.db "$c"/livecov.db-*; }

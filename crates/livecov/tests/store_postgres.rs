@@ -41,7 +41,7 @@ fn pod(i: usize) -> (String, &'static str, String) {
         scenarios[i % scenarios.len()]
     };
     let ns = ["shop", "auth", "infra"][i % 3];
-    let labels = if i % 4 == 0 {
+    let labels = if i.is_multiple_of(4) {
         r#", "labels": {"scenario": "login"}"#
     } else {
         ""
