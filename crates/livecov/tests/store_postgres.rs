@@ -191,6 +191,29 @@ fn a_collection_compiled_into_postgres_reports_the_same_bytes_as_sqlite() {
     }
     let json: serde_json::Value = serde_json::from_str(&report(&c, Some(&url), "json").0).unwrap();
     assert_eq!(json["builds"].as_array().unwrap().len(), builds_of(0..12));
+    // The other readers: an export of each build, and the site.
+    for b in json["builds"].as_array().unwrap() {
+        let build = b["build"].as_str().unwrap();
+        let export = |store: Option<&str>| {
+            let mut args = vec!["export", "--format", "lcov", "--collection"];
+            args.extend([c.to_str().unwrap(), "--build", build]);
+            args.extend(store.map(|s| ["--store", s]).into_iter().flatten());
+            String::from_utf8(ok(run(&args)).stdout).unwrap()
+        };
+        let lcov = export(Some(&url));
+        assert!(lcov.contains("end_of_record"), "{build}");
+        assert_eq!(lcov, export(None), "export --build {build}");
+    }
+    let render = |out: &Path, store: Option<&str>| {
+        let mut args = vec!["cluster", "render", "--collection", c.to_str().unwrap()];
+        args.extend(["--output-dir", out.to_str().unwrap()]);
+        args.extend(store.map(|s| ["--store", s]).into_iter().flatten());
+        ok(run(&args));
+        fs::read_to_string(out.join("index.html")).unwrap()
+    };
+    let site = render(&tmp.path().join("html-pg"), Some(&url));
+    assert!(site.contains("web-0"), "the index lists the owners");
+    assert_eq!(site, render(&tmp.path().join("html-sqlite"), None), "index.html");
     // Incremental as with SQLite: nothing changed, nothing compiled; LIVECOV_STORE works
     // like --store.
     let again = ok(livecov()
