@@ -213,7 +213,11 @@ fn a_collection_compiled_into_postgres_reports_the_same_bytes_as_sqlite() {
     };
     let site = render(&tmp.path().join("html-pg"), Some(&url));
     assert!(site.contains("web-0"), "the index lists the owners");
-    assert_eq!(site, render(&tmp.path().join("html-sqlite"), None), "index.html");
+    assert_eq!(
+        site,
+        render(&tmp.path().join("html-sqlite"), None),
+        "index.html"
+    );
     // Incremental as with SQLite: nothing changed, nothing compiled; LIVECOV_STORE works
     // like --store.
     let again = ok(livecov()
