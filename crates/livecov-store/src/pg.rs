@@ -3,6 +3,11 @@
 //! Every row is scoped by its collection (`collections.id`); a build's layout is stored
 //! once for every collection (`layouts`, keyed by the build hash, written with
 //! `ON CONFLICT DO NOTHING`, so two writers storing one build at once store it once).
+//! Layouts are the only rows writers of different collections share, so they are
+//! written on a connection of their own and committed at once: two transactions that
+//! each held a new layout the other wants would deadlock (and did, in the test of
+//! compiles at once). A layout no build refers to yet is harmless: it is content, keyed
+//! by its hash, and the next writer of that build finds it.
 //! A transaction buffers the rows a compile writes in bulk (inputs, their processes'
 //! counter blobs, diagnostics) and writes them with binary `COPY` when it commits, or
 //! before any statement that reads or changes them: one transaction is one batch, and a
@@ -176,6 +181,8 @@ fn cached(
 /// An open collection in a PostgreSQL store.
 pub(crate) struct PgStore {
     client: RefCell<Client>,
+    /// The connection layouts are written on (opened on the first new layout).
+    layout_client: RefCell<Option<Client>>,
     stmts: Cache,
     /// The URL (password redacted) and the collection, for messages.
     shown: String,
@@ -351,6 +358,7 @@ impl PgStore {
         };
         Ok(PgStore {
             client: RefCell::new(client),
+            layout_client: RefCell::new(None),
             stmts: RefCell::new(HashMap::new()),
             shown,
             config,
@@ -643,6 +651,8 @@ impl Backend for PgStore {
         let tx = self.client.get_mut().transaction().map_err(err)?;
         let ptx = PgTx {
             tx: RefCell::new(tx),
+            layout_client: &self.layout_client,
+            config: &self.config,
             stmts: &self.stmts,
             shown,
             collection: self.collection,
@@ -695,6 +705,8 @@ impl Pending {
 /// One PostgreSQL transaction of a collection.
 struct PgTx<'a> {
     tx: RefCell<postgres::Transaction<'a>>,
+    layout_client: &'a RefCell<Option<Client>>,
+    config: &'a Config,
     stmts: &'a Cache,
     shown: &'a str,
     collection: i64,
@@ -971,13 +983,23 @@ impl WriteTx for PgTx<'_> {
             return Ok(id);
         }
         let hash_bytes = &hash[..];
-        // Content-addressed: a writer storing the same build at once waits for the other
-        // and then stores nothing.
-        self.execute(
-            "INSERT INTO layouts (hash, format, mode, units, layout) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (hash) DO NOTHING",
-            &[&hash_bytes, &format, &mode, &(units as i64), &compressed],
-        )?;
+        // Content-addressed, and committed at once on the layout connection (see the
+        // module's docs): a writer storing the same build at the same moment waits for
+        // that one statement only, then stores nothing.
+        {
+            let mut slot = self.layout_client.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(self.config.connect(NoTls).map_err(|e| self.err(e))?);
+            }
+            let client = slot.as_mut().expect("connected above");
+            client
+                .execute(
+                    "INSERT INTO layouts (hash, format, mode, units, layout) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
+                    &[&hash_bytes, &format, &mode, &(units as i64), &compressed],
+                )
+                .map_err(|e| self.err(e))?;
+        }
         let inserted = self.query(
             "INSERT INTO builds (collection_id, hash, statements) VALUES ($1, $2, $3) \
              ON CONFLICT (collection_id, hash) DO NOTHING RETURNING id",

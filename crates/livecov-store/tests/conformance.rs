@@ -500,3 +500,48 @@ fn postgres_machines_starting_at_once_migrate_once() {
         "each collection created once"
     );
 }
+
+/// Regression: two compiles of different collections, each storing a new build the
+/// other stores next, deadlocked (each transaction held the layout row the other
+/// waited for). Layouts are now committed on their own, so both finish.
+#[test]
+fn postgres_writers_storing_the_same_new_builds_in_crossed_order_do_not_deadlock() {
+    let Some(pg) = pgserver::Postgres::start() else {
+        return;
+    };
+    let url = pg.create_database("crossed");
+    let barrier = std::sync::Barrier::new(2);
+    let compressed = compress_layout(&layout().encode()).unwrap();
+    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = [("c1", [1u8; 16], [2u8; 16]), ("c2", [2u8; 16], [1u8; 16])]
+            .into_iter()
+            .map(|(name, first, second)| {
+                let (url, barrier, compressed) = (&url, &barrier, &compressed);
+                s.spawn(move || {
+                    let at = StoreLocation::parse(url, name).unwrap();
+                    let mut store = Store::open_at(&at, false).map_err(|e| e.to_string())?;
+                    store
+                        .transaction(|tx| {
+                            tx.insert_build(&first, LAYOUT_FORMAT, "count", 3, 8, compressed, &[])?;
+                            barrier.wait();
+                            tx.insert_build(
+                                &second,
+                                LAYOUT_FORMAT,
+                                "count",
+                                3,
+                                8,
+                                compressed,
+                                &[],
+                            )?;
+                            Ok(())
+                        })
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results, [Ok(()), Ok(())]);
+    assert_eq!(pg.psql("crossed", "SELECT count(*) FROM layouts"), "2");
+    assert_eq!(pg.psql("crossed", "SELECT count(*) FROM builds"), "4");
+}

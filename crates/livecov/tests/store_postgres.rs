@@ -343,7 +343,8 @@ fn a_database_restarted_mid_ingest_leaves_nothing_half_written_and_the_rerun_lan
     let expected = sqlite_reports(&c, &["json"]);
     // The schema first (a compile of another collection), then a transaction of the
     // test's own that holds the layout row of the build only pod 7 runs: the compile's
-    // batch holding pod 7 waits on it, in the middle of its ingest, until the restart.
+    // batch holding pod 7 waits on it (its layout insert does), in the middle of its
+    // ingest, until the restart.
     let warm = collection(&tmp.path().join("warm"), 0..1);
     ok(compile(&warm, Some(&url)));
     let mut blocker = postgres::Client::connect(&url, postgres::NoTls).unwrap();
