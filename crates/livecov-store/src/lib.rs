@@ -350,7 +350,9 @@ fn decode_list(s: String) -> Vec<String> {
 /// - Reads see only committed transactions, and only the store's collection (a
 ///   PostgreSQL store holds many).
 /// - [`Backend::transaction`] is all or nothing: a transaction that fails, or whose
-///   connection is lost, leaves nothing of itself visible.
+///   connection is lost, leaves nothing of itself visible. (PostgreSQL may keep the
+///   layout of a new build it stored: shared content keyed by the build's hash, which no
+///   read shows until a build of a collection refers to it.)
 /// - Builds are content-addressed by their hash: the same build written by two
 ///   transactions at once is stored once.
 pub trait Backend: CoverageStore + Send {
