@@ -215,7 +215,7 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 }
 
 /// `500ms`, `10s`, `2m`, `1h`, or whole seconds.
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit())
         .map_or((s, "s"), |i| (&s[..i], &s[i..]));

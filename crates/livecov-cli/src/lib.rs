@@ -15,6 +15,7 @@ mod gocmd;
 mod lcovcmd;
 mod progress;
 mod pycmd;
+mod serve;
 mod site;
 // --- store selection (issue 12) ---
 mod store;
@@ -76,6 +77,9 @@ enum Command {
     /// LCOV tracefiles: merge many into one (as `lcov -a`).
     #[command(subcommand)]
     Lcov(lcovcmd::LcovCommand),
+    /// Serve livecov over HTTP: `--webhook`, the GitHub webhook for pull-request
+    /// coverage (jobs, commit statuses, one comment per pull request).
+    Serve(serve::ServeArgs),
     /// Run livecov on real example coverage data shipped in the binary.
     ///
     /// Writes a few pods of coverage data (written by real programs built with
@@ -176,6 +180,7 @@ where
         | Command::Sources(SourcesCommand::Fetch(args)) => or_error(site::fetch(&args)),
         Command::Sources(SourcesCommand::Explain(args)) => or_error(site::explain(&args)),
         Command::Cluster(ClusterCommand::Render(args)) => or_error(site::render_collection(&args)),
+        Command::Serve(args) => or_error(serve::run(&args)),
         Command::Demo { dir } => demo::run(&dir).unwrap_or_else(|e| {
             eprintln!("error: {e:#}");
             Exit::Error

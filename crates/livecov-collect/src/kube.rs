@@ -591,6 +591,28 @@ pub async fn discover_with(
     Ok((client, targets))
 }
 
+/// Creates one object: POSTs `object` (JSON) to the collection URL `path` (e.g.
+/// `/apis/prow.k8s.io/v1/namespaces/NS/prowjobs`) and returns the object the API server
+/// stored. `forbidden` is the hint of a 403 (the RBAC rule to grant). Used by the
+/// webhook's ProwJob runner, so that a second Kubernetes client is not needed for one
+/// POST.
+pub async fn create(
+    conn: &Connection,
+    timeout: Duration,
+    path: &str,
+    object: &serde_json::Value,
+    forbidden: &str,
+) -> Result<serde_json::Value, KubeError> {
+    let api = Api::new(conn, timeout)?;
+    let url = format!("{}{path}", conn.server);
+    let req = api.http.post(&url).bearer_auth(&conn.token).json(object);
+    let body = api.send(&url, req, || forbidden.to_owned()).await?;
+    serde_json::from_slice(&body).map_err(|e| KubeError::Response {
+        url,
+        why: format!("not JSON: {e}"),
+    })
+}
+
 /// The subset of a Pod that discovery reads.
 #[derive(Deserialize, Debug, Default)]
 #[serde(default)]

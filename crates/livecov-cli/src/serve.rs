@@ -1,0 +1,285 @@
+//! `livecov serve --webhook`: the GitHub webhook server, with the Prow coverage plugin's
+//! flags (so its Deployment runs unchanged) and livecov's own.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use livecov_server::webhook::config::Config;
+use livecov_server::webhook::github::{GitHub, TokenSource};
+use livecov_server::webhook::runner::local::LocalRunner;
+use livecov_server::webhook::runner::prowjob::ProwJobRunner;
+use livecov_server::webhook::signature::Secret;
+use livecov_server::webhook::{log::log, serve, Runner, Webhook, WebhookSettings};
+
+use crate::exit::Exit;
+
+/// Where jobs run.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunnerKind {
+    /// ProwJobs through the Kubernetes API (the plugin's way).
+    Prowjob,
+    /// Commands on this machine: git checkout, the test command, `livecov diff`.
+    Local,
+    /// Nothing runs; a pending and an informational status are posted.
+    DryRun,
+}
+
+/// Flags of `livecov serve`.
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Serve livecov over HTTP: the GitHub webhook for pull-request coverage",
+    long_about = "Serve livecov over HTTP. With --webhook: GitHub deliveries (pull_request \
+opened, synchronize, reopened, ready_for_review; issue_comment `/coverage` from an allowed \
+member) are checked (X-Hub-Signature-256), deduplicated by X-GitHub-Delivery and queued; \
+each starts a coverage job (a ProwJob, a local command or a dry run) with a pending commit \
+status at once, then the result as a status with patch and total coverage and one pull \
+request comment edited in place.\n\n\
+Also serves GET /healthz, /queue (JSON) and /metrics (Prometheus). On SIGTERM the queued \
+deliveries are finished within --shutdown-grace and the rest handed back (--handoff-file, \
+or listed in the log).\n\n\
+Secrets are read from files (or GITHUB_TOKEN / GITHUB_WEBHOOK_SECRET), never from the \
+command line.",
+    after_help = "Examples:\n  \
+livecov serve --webhook --hmac-secret-file /etc/webhook/hmac --github-token-path /etc/github/oauth \\\n    \
+--github-endpoint http://ghproxy --github-endpoint https://api.github.com \\\n    \
+--jobs-namespace kubevirt-prow-jobs --config /etc/coverage/config.yaml\n  \
+livecov serve --webhook --runner local --config coverage.yaml --port 9901"
+)]
+pub struct ServeArgs {
+    /// Serve the GitHub webhook (the only part `serve` has today).
+    #[arg(long)]
+    pub webhook: bool,
+    /// The port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = 9901)]
+    pub port: u16,
+    /// The address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub address: String,
+    /// The path GitHub POSTs deliveries to.
+    #[arg(long, default_value = "/")]
+    pub endpoint: String,
+    /// The file holding the webhook's secret (a trailing newline is ignored). Without
+    /// the file, GITHUB_WEBHOOK_SECRET.
+    #[arg(long, value_name = "FILE", default_value = "/etc/webhook/hmac")]
+    pub hmac_secret_file: PathBuf,
+    /// The file holding the GitHub token, read at each request. Without it, GITHUB_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub github_token_path: Option<PathBuf>,
+    /// A GitHub API endpoint (repeatable, tried in order: the first that answers wins).
+    #[arg(long, value_name = "URL", default_value = "https://api.github.com")]
+    pub github_endpoint: Vec<String>,
+    /// The namespace of the ProwJobs, unless a repository's `namespace` says otherwise.
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub jobs_namespace: String,
+    /// A kubeconfig for the ProwJob runner [default: KUBECONFIG, ~/.kube/config, or
+    /// in-cluster].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Write nothing to GitHub or Kubernetes: log each write instead. Takes
+    /// `--dry-run=false` as the plugin's Deployment passes it.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false",
+          value_name = "BOOL", require_equals = true)]
+    pub dry_run: bool,
+    /// The per-repository configuration (YAML: defaults, repos.<org/repo> overrides).
+    #[arg(long, value_name = "FILE", default_value = "/etc/coverage/config.yaml")]
+    pub config: PathBuf,
+    /// Where jobs run.
+    #[arg(long, value_enum, default_value = "prowjob")]
+    pub runner: RunnerKind,
+    /// The plugin's --coverage-dirs: test packages of repositories whose configuration
+    /// has none (comma-separated).
+    #[arg(long, value_name = "PKGS", value_delimiter = ',')]
+    pub coverage_dirs: Vec<String>,
+    /// Local runner: where job directories go.
+    #[arg(long, value_name = "DIR", default_value = "/var/tmp/livecov-webhook")]
+    pub work_dir: PathBuf,
+    /// Local runner: the livecov binary that runs `diff` and `render` [default: this one].
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub livecov_bin: Option<PathBuf>,
+    /// Local runner: jobs running at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub max_jobs: usize,
+    /// Deliveries the queue holds; more get 503.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub queue_size: usize,
+    /// Workers taking deliveries off the queue.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub workers: usize,
+    /// The largest delivery body taken, in bytes (GitHub sends at most 25 MB).
+    #[arg(long, value_name = "BYTES", default_value_t = 25 << 20)]
+    pub max_body_bytes: usize,
+    /// Delivery ids remembered to refuse replays.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub dedup_size: usize,
+    /// On SIGTERM, how long queued deliveries and running jobs may take: 0s, 500ms, 30s.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_grace)]
+    pub shutdown_grace: Duration,
+    /// Where deliveries not handled by the end of the grace period are written; the
+    /// next start queues them again.
+    #[arg(long, value_name = "FILE")]
+    pub handoff_file: Option<PathBuf>,
+    /// The time limit of each GitHub request.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_grace)]
+    pub github_timeout: Duration,
+}
+
+fn parse_grace(s: &str) -> Result<Duration, String> {
+    if s.trim_end_matches(['s', 'm', 'h'])
+        .trim_end_matches("ms")
+        .chars()
+        .all(|c| c == '0')
+        && !s.is_empty()
+    {
+        return Ok(Duration::ZERO);
+    }
+    crate::collect::parse_duration(s)
+}
+
+/// Runs `livecov serve`.
+pub fn run(args: &ServeArgs) -> Result<Exit> {
+    if !args.webhook {
+        anyhow::bail!(
+            "nothing to serve\nhint: pass --webhook (the GitHub webhook is what serve has)"
+        );
+    }
+    let secret = match std::fs::read(&args.hmac_secret_file) {
+        Ok(bytes) => bytes,
+        Err(e) => match std::env::var("GITHUB_WEBHOOK_SECRET") {
+            Ok(v) if !v.is_empty() => v.into_bytes(),
+            _ => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "reading the webhook secret {}\nhint: pass --hmac-secret-file FILE or set \
+                         GITHUB_WEBHOOK_SECRET",
+                        args.hmac_secret_file.display()
+                    )
+                })
+            }
+        },
+    };
+    if secret.trim_ascii().is_empty() {
+        anyhow::bail!(
+            "the webhook secret is empty ({})",
+            args.hmac_secret_file.display()
+        );
+    }
+    let prow = args.runner == RunnerKind::Prowjob;
+    let config = Config::load(&args.config, prow, &args.coverage_dirs)?;
+    let token = match &args.github_token_path {
+        Some(p) => {
+            std::fs::metadata(p).with_context(|| format!("the GitHub token {}", p.display()))?;
+            TokenSource::File(p.clone())
+        }
+        None => match std::env::var("GITHUB_TOKEN") {
+            Ok(v) if !v.trim().is_empty() => TokenSource::Value(v.trim().to_owned()),
+            _ => TokenSource::None,
+        },
+    };
+    if matches!(token, TokenSource::None) {
+        log(
+            "warn",
+            "no GitHub token (--github-token-path or GITHUB_TOKEN): GitHub calls are anonymous",
+        );
+    }
+    let github = GitHub::new(args.github_endpoint.clone(), token, args.github_timeout);
+    let runner = match args.runner {
+        RunnerKind::DryRun => Runner::DryRun,
+        RunnerKind::Local => Runner::Local(LocalRunner {
+            work_dir: args.work_dir.clone(),
+            livecov: match &args.livecov_bin {
+                Some(p) => p.clone(),
+                None => std::env::current_exe().context("finding the livecov binary")?,
+            },
+            timeout: Duration::from_secs(120 * 60),
+        }),
+        RunnerKind::Prowjob => {
+            let settings = livecov_collect::kube::KubeSettings {
+                kubeconfig: args.kubeconfig.clone(),
+                ..Default::default()
+            };
+            let conn = if args.dry_run {
+                // Nothing is created; credentials may be absent.
+                livecov_collect::kube::Connection::from_settings(&settings).unwrap_or_else(|_| {
+                    livecov_collect::kube::Connection {
+                        server: String::new(),
+                        ca_pem: Vec::new(),
+                        token: String::new(),
+                        insecure: false,
+                        namespace: None,
+                        origin: "none (--dry-run)".into(),
+                    }
+                })
+            } else {
+                livecov_collect::kube::Connection::from_settings(&settings)?
+            };
+            log(
+                "info",
+                &format!("ProwJobs go to {} ({})", conn.server, conn.origin),
+            );
+            Runner::ProwJob(ProwJobRunner::new(conn, args.jobs_namespace.clone()))
+        }
+    };
+    let mut settings = WebhookSettings::new(Secret::new(&secret), config, github, runner);
+    settings.endpoint = args.endpoint.clone();
+    settings.dry_run = args.dry_run;
+    settings.queue_capacity = args.queue_size;
+    settings.workers = args.workers;
+    settings.max_jobs = args.max_jobs;
+    settings.dedup_capacity = args.dedup_size;
+    settings.max_body_bytes = args.max_body_bytes;
+    settings.grace = args.shutdown_grace;
+    settings.handoff = args.handoff_file.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let hook = Webhook::new(settings)?;
+        let listener = tokio::net::TcpListener::bind((args.address.as_str(), args.port))
+            .await
+            .with_context(|| format!("listening on {}:{}", args.address, args.port))?;
+        let addr = listener.local_addr()?;
+        log(
+            "info",
+            &format!(
+                "livecov webhook listening on http://{addr}{} (runner {}{})",
+                args.endpoint,
+                match args.runner {
+                    RunnerKind::Prowjob => "prowjob",
+                    RunnerKind::Local => "local",
+                    RunnerKind::DryRun => "dry-run",
+                },
+                if args.dry_run { ", --dry-run" } else { "" }
+            ),
+        );
+        let report = serve(hook, listener, signalled()).await?;
+        log(
+            "info",
+            &format!(
+                "stopped: {} deliveries finished during shutdown, {} handed back{}",
+                report.finished,
+                report.handed_back.len(),
+                report
+                    .handoff
+                    .as_ref()
+                    .map(|p| format!(" to {}", p.display()))
+                    .unwrap_or_default()
+            ),
+        );
+        Ok(Exit::Ok)
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn signalled() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => log("info", "SIGTERM"),
+        _ = tokio::signal::ctrl_c() => log("info", "SIGINT"),
+    }
+}

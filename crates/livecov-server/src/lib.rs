@@ -1,0 +1,21 @@
+//! livecov's server front end: HTTP endpoints that turn requests into operations and
+//! their results into answers, like the command line does for flags (DESIGN.md:
+//! "server: axum … calls ops, like the CLI"). It holds no pipeline logic.
+//!
+//! Each part of the server is a module that builds its own [`axum::Router`]; a process
+//! merges the ones it serves. Today there is one part, the GitHub [`webhook`]
+//! (`livecov serve --webhook`); the dashboard is meant to be another module beside it,
+//! merged into the same router.
+//!
+//! Must not depend on the CLI crate (clap types stop at the CLI).
+#![deny(missing_docs)]
+
+pub mod webhook;
+
+/// The router of every part a process serves, merged: `parts` are built by their
+/// modules (for the webhook, [`webhook::Webhook::router`]).
+pub fn router(parts: impl IntoIterator<Item = axum::Router>) -> axum::Router {
+    parts
+        .into_iter()
+        .fold(axum::Router::new(), |all, part| all.merge(part))
+}
