@@ -13,7 +13,8 @@
 //! ServiceAccount, with which `collect --node` finds fixture processes in /proc (moved
 //! into real cgroups named like the kubelet's, `cri-containerd-<id>.scope`, whose ids the
 //! pods' containerStatuses carry) and `doctor --pod` checks pods with and without an
-//! agent. The checks are plain functions, not tests of their own: they run only
+//! agent; last, in a part of its own, the webhook's ProwJob runner creates the Prow
+//! plugin's ProwJob under deploy/webhook/rbac.yaml's create-only account. The checks are plain functions, not tests of their own: they run only
 //! inside the namespace, and the outer test asserts that all of them passed. Without the binaries, root
 //! or Go, the outer test is skipped, or fails when `CI` is set (`support/external.rs`).
 
@@ -34,7 +35,7 @@ mod external;
 const RUN_VAR: &str = "LIVECOV_KUBE_TEST_RUN";
 /// The fixture binary, for the re-run.
 const FIXTURE_VAR: &str = "LIVECOV_KUBE_TEST_FIXTURE";
-const INNER_TESTS: usize = 8;
+const INNER_TESTS: usize = 9;
 
 const ADMIN_TOKEN: &str = "livecov-test-admin";
 /// list pods and get pods/proxy, cluster-wide.
@@ -214,6 +215,11 @@ fn kubernetes_discovery_through_the_pod_proxy() {
             (
                 "inner_doctor_pod_with_and_without_an_agent",
                 inner_doctor_pod_with_and_without_an_agent,
+            ),
+            // The webhook's part (issue 11), at the end of this file.
+            (
+                "inner_webhook_creates_the_plugins_prowjob_under_a_create_only_account",
+                inner_webhook_creates_the_plugins_prowjob_under_a_create_only_account,
             ),
         ];
         for (name, check) in checks {
@@ -1398,4 +1404,336 @@ fn inner_doctor_pod_with_and_without_an_agent() {
     let (code, text) = doctor(&format!("{APPS}/nope"));
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("404 Not Found"), "{text}");
+}
+
+// --- the webhook's ProwJob runner (issue 11) -----------------------------------------
+//
+// Separate from discovery above: the ProwJob CRD installed, deploy/webhook/rbac.yaml
+// applied as it is, a token of its ServiceAccount (may create ProwJobs, nothing else),
+// and the ProwJob that `livecov serve --webhook --runner prowjob` creates, read back as
+// the admin and compared field by field with the Prow coverage plugin's
+// (seed-system.md section 12).
+
+/// The namespace deploy/webhook/rbac.yaml names.
+const JOBS_NS: &str = "kubevirt-prow-jobs";
+
+fn admin_get(path: &str) -> serde_json::Value {
+    runtime().block_on(async {
+        let resp = Admin::new(&world().run)
+            .http
+            .get(format!("{API}{path}"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.unwrap()
+    })
+}
+
+/// The CRD and the webhook's RBAC, and a kubeconfig of its ServiceAccount.
+fn webhook_kubeconfig() -> (PathBuf, String) {
+    let w = world();
+    let admin = Admin::new(&w.run);
+    runtime().block_on(async {
+        let crd = yaml_docs(&workspace_root().join("crates/livecov/tests/data/prowjob-crd.yaml"));
+        admin
+            .create(
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                crd[0].clone(),
+            )
+            .await;
+        admin
+            .create(
+                "/api/v1/namespaces",
+                serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": JOBS_NS}}),
+            )
+            .await;
+        let rbac = "/apis/rbac.authorization.k8s.io/v1";
+        for doc in yaml_docs(&workspace_root().join("deploy/webhook/rbac.yaml")) {
+            let ns = doc["metadata"]["namespace"].as_str().unwrap();
+            let path = match doc["kind"].as_str().unwrap() {
+                "ServiceAccount" => format!("/api/v1/namespaces/{ns}/serviceaccounts"),
+                "Role" => format!("{rbac}/namespaces/{ns}/roles"),
+                "RoleBinding" => format!("{rbac}/namespaces/{ns}/rolebindings"),
+                other => panic!("deploy/webhook/rbac.yaml holds a {other}"),
+            };
+            admin
+                .create(&format!("{path}?fieldValidation=Strict"), doc)
+                .await;
+        }
+        // The CRD serves once it is established.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let resp = admin
+                .http
+                .get(format!("{API}/apis/prow.k8s.io/v1"))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            if resp.status().is_success() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the ProwJob CRD is not served");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let answer = admin
+            .post_json(
+                &format!("/api/v1/namespaces/{JOBS_NS}/serviceaccounts/livecov-webhook/token"),
+                serde_json::json!({"apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}),
+            )
+            .await;
+        let token = answer["status"]["token"].as_str().unwrap().to_owned();
+        (kubeconfig_named(&w.run, "livecov-webhook", &token), token)
+    })
+}
+
+fn inner_webhook_creates_the_plugins_prowjob_under_a_create_only_account() {
+    use livecov_server::webhook::config::Config;
+    use livecov_server::webhook::event::{decide, Decision};
+    use livecov_server::webhook::runner::prowjob::ProwJobRunner;
+    use livecov_server::webhook::runner::Job;
+
+    let (kubeconfig, token) = webhook_kubeconfig();
+    let config = Config::parse(
+        "defaults:\n  namespace: kubevirt-prow-jobs\n  cluster: kubevirt-prow-control-plane\n  \
+         image: quay.io/kubevirtci/covreport:v1\n  coverageThreshold: 70\n  \
+         env: {GIMME_GO_VERSION: '1.25.1', AAA: first}\n  \
+         gcs: {bucket: kubevirt-prow, credentialsSecret: gcs-creds, pathStrategy: explicit}\n  \
+         utilityImages: {cloneRefs: img/clonerefs, initUpload: img/initupload, \
+         entrypoint: img/entrypoint, sidecar: img/sidecar}\n\
+         repos:\n  Codertocat/Hello-World:\n    coverageThreshold: 25\n    \
+         testPackages: ['./external-plugins/...', './robots/...']\n",
+        Path::new("config.yaml"),
+        true,
+    )
+    .unwrap();
+    let payload = std::fs::read(
+        workspace_root()
+            .join("crates/livecov-server/tests/fixtures/github/event-pull_request-opened.json"),
+    )
+    .unwrap();
+    let Decision::PullRequest { pr, action } = decide("pull_request", &payload, &config).unwrap()
+    else {
+        panic!("the recorded pull_request event is not queued");
+    };
+    let job = Job {
+        delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958".into(),
+        trigger: action,
+        repo: config.resolve(&pr.full_name()).unwrap(),
+        pr,
+        name: "5d4e5b3a-1111-4222-8333-444455556666".into(),
+    };
+    let conn = livecov_collect::kube::Connection::from_settings(&KubeSettings {
+        kubeconfig: Some(kubeconfig),
+        ..KubeSettings::default()
+    })
+    .unwrap();
+    let rt = runtime();
+    let runner = ProwJobRunner::new(conn.clone(), "ignored-the-repo-says".into());
+    let name = rt.block_on(runner.submit(&job)).unwrap();
+    assert_eq!(name, job.name);
+
+    let pj = admin_get(&format!(
+        "/apis/prow.k8s.io/v1/namespaces/{JOBS_NS}/prowjobs/{name}"
+    ));
+    let m = &pj["metadata"];
+    let s = &pj["spec"];
+    let c = &s["pod_spec"]["containers"][0];
+    // The plugin's fields (seed-system.md section 12), one by one.
+    let expect: Vec<(&str, &serde_json::Value, serde_json::Value)> = vec![
+        ("kind", &pj["kind"], "ProwJob".into()),
+        ("name", &m["name"], job.name.clone().into()),
+        ("namespace", &m["namespace"], JOBS_NS.into()),
+        (
+            "label coverage-plugin",
+            &m["labels"]["coverage-plugin"],
+            "true".into(),
+        ),
+        (
+            "label created-by-prow",
+            &m["labels"]["created-by-prow"],
+            "true".into(),
+        ),
+        (
+            "label type",
+            &m["labels"]["prow.k8s.io/type"],
+            "presubmit".into(),
+        ),
+        (
+            "label job",
+            &m["labels"]["prow.k8s.io/job"],
+            "coverage-auto".into(),
+        ),
+        (
+            "label refs.org",
+            &m["labels"]["prow.k8s.io/refs.org"],
+            "Codertocat".into(),
+        ),
+        (
+            "label refs.repo",
+            &m["labels"]["prow.k8s.io/refs.repo"],
+            "Hello-World".into(),
+        ),
+        (
+            "label refs.pull",
+            &m["labels"]["prow.k8s.io/refs.pull"],
+            "2".into(),
+        ),
+        (
+            "label event-GUID",
+            &m["labels"]["event-GUID"],
+            job.delivery.clone().into(),
+        ),
+        ("type", &s["type"], "presubmit".into()),
+        ("agent", &s["agent"], "kubernetes".into()),
+        (
+            "cluster",
+            &s["cluster"],
+            "kubevirt-prow-control-plane".into(),
+        ),
+        ("job", &s["job"], "coverage-auto".into()),
+        ("context", &s["context"], "coverage-auto".into()),
+        ("report (SkipReport: true)", &s["report"], false.into()),
+        ("refs.org", &s["refs"]["org"], "Codertocat".into()),
+        ("refs.repo", &s["refs"]["repo"], "Hello-World".into()),
+        ("refs.base_ref", &s["refs"]["base_ref"], "master".into()),
+        (
+            "refs.base_sha",
+            &s["refs"]["base_sha"],
+            "f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into(),
+        ),
+        ("pull number", &s["refs"]["pulls"][0]["number"], 2.into()),
+        (
+            "pull author",
+            &s["refs"]["pulls"][0]["author"],
+            "Codertocat".into(),
+        ),
+        (
+            "pull sha",
+            &s["refs"]["pulls"][0]["sha"],
+            "ec26c3e57ca3a959ca5aad62de7213c562f8c821".into(),
+        ),
+        (
+            "image",
+            &c["image"],
+            "quay.io/kubevirtci/covreport:v1".into(),
+        ),
+        (
+            "entrypoint",
+            &c["command"],
+            serde_json::json!(["/usr/local/bin/entrypoint.sh", "/bin/sh", "-ce"]),
+        ),
+        (
+            "packages",
+            &c["args"],
+            serde_json::json!([
+                "/usr/local/bin/coverage-report.sh ./external-plugins/... ./robots/..."
+            ]),
+        ),
+        (
+            "env (sorted, then COVERAGE_THRESHOLD)",
+            &c["env"],
+            serde_json::json!([
+                {"name": "AAA", "value": "first"},
+                {"name": "GIMME_GO_VERSION", "value": "1.25.1"},
+                {"name": "COVERAGE_THRESHOLD", "value": "25"}
+            ]),
+        ),
+        (
+            "token mount",
+            &c["volumeMounts"],
+            serde_json::json!([{"name": "github-token", "mountPath": "/etc/github-commenter", "readOnly": true}]),
+        ),
+        (
+            "token volume",
+            &s["pod_spec"]["volumes"],
+            serde_json::json!([{"name": "github-token", "secret": {"secretName": "commenter-oauth-token"}}]),
+        ),
+        (
+            "timeout",
+            &s["decoration_config"]["timeout"],
+            "2h0m0s".into(),
+        ),
+        (
+            "grace period",
+            &s["decoration_config"]["grace_period"],
+            "15s".into(),
+        ),
+        (
+            "utility images",
+            &s["decoration_config"]["utility_images"],
+            serde_json::json!({"clonerefs": "img/clonerefs", "initupload": "img/initupload",
+                "entrypoint": "img/entrypoint", "sidecar": "img/sidecar"}),
+        ),
+        (
+            "gcs",
+            &s["decoration_config"]["gcs_configuration"],
+            serde_json::json!({"bucket": "kubevirt-prow", "path_strategy": "explicit"}),
+        ),
+        (
+            "gcs credentials",
+            &s["decoration_config"]["gcs_credentials_secret"],
+            "gcs-creds".into(),
+        ),
+        ("state", &pj["status"]["state"], "triggered".into()),
+    ];
+    for (what, got, want) in expect {
+        assert_eq!(got, &want, "{what}");
+    }
+
+    // The account may create ProwJobs there and do nothing else.
+    rt.block_on(async {
+        let prow = "prow.k8s.io";
+        assert!(may_in(&token, "create", prow, "prowjobs", JOBS_NS).await);
+        for (verb, group, res, ns) in [
+            ("get", prow, "prowjobs", JOBS_NS),
+            ("list", prow, "prowjobs", JOBS_NS),
+            ("delete", prow, "prowjobs", JOBS_NS),
+            ("create", prow, "prowjobs", "default"),
+            ("create", "", "pods", JOBS_NS),
+            ("get", "", "secrets", JOBS_NS),
+        ] {
+            assert!(
+                !may_in(&token, verb, group, res, ns).await,
+                "{verb} {group}/{res} in {ns} is granted"
+            );
+        }
+    });
+    // Outside its namespace: a 403 that names the grant.
+    let mut elsewhere = job.clone();
+    elsewhere.repo.settings.namespace = Some("default".into());
+    elsewhere.name = "5d4e5b3a-1111-4222-8333-777788889999".into();
+    let e = rt
+        .block_on(runner.submit(&elsewhere))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("403 Forbidden"), "{e}");
+    assert!(
+        e.contains("hint: grant create on prowjobs.prow.k8s.io"),
+        "{e}"
+    );
+}
+
+/// [`may`] for a resource of an API group.
+async fn may_in(token: &str, verb: &str, group: &str, resource: &str, ns: &str) -> bool {
+    let http = Admin::new(&world().run).http;
+    let resp = http
+        .post(format!(
+            "{API}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        ))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"namespace": ns, "verb": verb, "group": group,
+                "resource": resource}}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{resp:?}");
+    let v: serde_json::Value = resp.json().await.unwrap();
+    v["status"]["allowed"].as_bool().unwrap_or(false)
 }

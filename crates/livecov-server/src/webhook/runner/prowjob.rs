@@ -219,6 +219,7 @@ pub fn prowjob(job: &Job, namespace: &str) -> Value {
         },
         "status": {
             "state": "triggered",
+            "startTime": crate::webhook::log::rfc3339(std::time::SystemTime::now()),
         },
     })
 }
