@@ -103,8 +103,9 @@ pub struct ServeArgs {
     /// Deliveries the queue holds; more get 503.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub queue_size: usize,
-    /// Workers taking deliveries off the queue.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    /// Workers taking deliveries off the queue (each waits on GitHub for one delivery
+    /// at a time, so a burst needs many).
+    #[arg(long, value_name = "N", default_value_t = 64)]
     pub workers: usize,
     /// The largest delivery body taken, in bytes (GitHub sends at most 25 MB).
     #[arg(long, value_name = "BYTES", default_value_t = 25 << 20)]

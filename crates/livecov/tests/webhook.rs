@@ -676,21 +676,22 @@ async fn a_burst_of_1000_deliveries_is_handled_once_each_and_none_is_lost() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let rec = standin.recorded();
-    assert_eq!(
-        rec.statuses.len(),
-        2000,
-        "one pending and one final status per delivery"
-    );
-    let mut per_sha = std::collections::HashMap::<&str, Vec<&str>>::new();
-    for s in &rec.statuses {
-        per_sha.entry(&s.sha).or_default().push(&s.state);
+    {
+        let rec = standin.recorded();
+        assert_eq!(
+            rec.statuses.len(),
+            2000,
+            "one pending and one final status per delivery"
+        );
+        let mut per_sha = std::collections::HashMap::<&str, Vec<&str>>::new();
+        for s in &rec.statuses {
+            per_sha.entry(&s.sha).or_default().push(&s.state);
+        }
+        assert_eq!(per_sha.len(), 1000);
+        for (sha, states) in per_sha {
+            assert_eq!(states, ["pending", "success"], "{sha}");
+        }
     }
-    assert_eq!(per_sha.len(), 1000);
-    for (sha, states) in per_sha {
-        assert_eq!(states, ["pending", "success"], "{sha}");
-    }
-    drop(rec);
     let q = get_json(&c, &format!("{url}/queue")).await;
     assert_eq!(q["handled"]["job_started"], 1000, "{q}");
     assert_eq!(q["queued"], 0, "{q}");
@@ -1035,9 +1036,12 @@ async fn the_local_runner_reports_pending_then_the_result_and_edits_one_comment(
         }
     }
     // One comment, created for the first push and edited for the second.
-    let rec = standin.recorded();
-    assert_eq!(rec.comments.len(), 1, "{:?}", rec.comments);
-    let comment = rec.comments.values().next().unwrap();
+    let (comments, requests) = {
+        let rec = standin.recorded();
+        (rec.comments.clone(), rec.requests.clone())
+    };
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let comment = comments.values().next().unwrap();
     assert_eq!(comment.writes, ["POST", "PATCH"]);
     assert!(
         comment
@@ -1075,11 +1079,9 @@ async fn the_local_runner_reports_pending_then_the_result_and_edits_one_comment(
         .unwrap()
         .starts_with("mode: "));
     // Every GitHub call carried the token; it appears nowhere else.
-    assert!(rec
-        .requests
+    assert!(requests
         .iter()
         .all(|(_, _, auth)| auth.as_deref() == Some(&format!("Bearer {TOKEN}"))));
-    drop(rec);
     assert!(!server.log().contains(TOKEN));
     assert!(
         !std::fs::read_to_string(&env_dump).unwrap().contains(TOKEN),

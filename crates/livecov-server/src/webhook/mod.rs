@@ -87,7 +87,8 @@ pub struct WebhookSettings {
     pub dry_run: bool,
     /// Deliveries the queue holds. Default 4096.
     pub queue_capacity: usize,
-    /// Workers taking deliveries off the queue. Default 8.
+    /// Workers taking deliveries off the queue, each waiting on GitHub for one delivery
+    /// at a time (GitHub answers in ~100 ms: a burst needs many). Default 64.
     pub workers: usize,
     /// Local jobs running at once. Default 2.
     pub max_jobs: usize,
@@ -113,7 +114,7 @@ impl WebhookSettings {
             runner,
             dry_run: false,
             queue_capacity: 4096,
-            workers: 8,
+            workers: 64,
             max_jobs: 2,
             dedup_capacity: 100_000,
             max_body_bytes: 25 << 20,
