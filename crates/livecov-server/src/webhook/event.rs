@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{Config, Resolved};
+use super::config::Config;
 
 /// The pull request a job is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,10 +145,10 @@ pub fn decide(event: &str, body: &[u8], config: &Config) -> Result<Decision, Pay
                     c.comment.user.login, c.comment.author_association
                 )));
             }
-            let (org, repo) = split(&resolved, &full);
+            let (org, repo) = full.split_once('/').unwrap_or((&full, ""));
             Ok(Decision::Comment {
-                org,
-                repo,
+                org: org.to_owned(),
+                repo: repo.to_owned(),
                 number: c.issue.number,
                 commenter: c.comment.user.login,
             })
@@ -161,11 +161,6 @@ pub fn decide(event: &str, body: &[u8], config: &Config) -> Result<Decision, Pay
 
 fn not_configured(full: &str) -> Decision {
     Decision::Ignore(format!("{full} is not in the configuration's repos"))
-}
-
-fn split(_resolved: &Resolved, full: &str) -> (String, String) {
-    let (org, repo) = full.split_once('/').unwrap_or((full, ""));
-    (org.to_owned(), repo.to_owned())
 }
 
 #[derive(Deserialize)]

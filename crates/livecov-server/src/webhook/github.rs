@@ -193,12 +193,9 @@ impl GitHub {
             if let Some(b) = body {
                 req = req.json(b);
             }
+            // An endpoint that cannot be reached (or times out) is skipped for the next.
             let resp = match req.send().await {
                 Ok(r) => r,
-                Err(e) if e.is_connect() || e.is_timeout() => {
-                    errors.push(format!("{endpoint}: {}", error_chain(&e)));
-                    continue;
-                }
                 Err(e) => {
                     errors.push(format!("{endpoint}: {}", error_chain(&e)));
                     continue;
