@@ -1061,7 +1061,18 @@ async fn the_local_runner_reports_pending_then_the_result_and_edits_one_comment(
             );
         }
     }
-    // One comment, created for the first push and edited for the second.
+    // One comment, created for the first push and edited for the second (the comment is
+    // written after the status).
+    wait_for("the comment's second write", &server, || {
+        standin
+            .recorded()
+            .comments
+            .values()
+            .map(|c| c.writes.len())
+            .sum::<usize>()
+            >= 2
+    })
+    .await;
     let (comments, requests) = {
         let rec = standin.recorded();
         (rec.comments.clone(), rec.requests.clone())
