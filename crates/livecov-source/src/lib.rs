@@ -7,6 +7,8 @@
 //! - [`SourceIndex`] indexes a run's trees once (go.mod, go.work, vendor) and maps a
 //!   build's recorded file paths to files in those trees, with an
 //!   [`explain`](SourceIndex::explain) that says why.
+//! - [`LocalRepo`] answers a diff-coverage run's questions of a checkout (merge-base,
+//!   ancestors, one `git diff`), and [`patch`] reads unified diffs.
 //! - [`check_units`] tells when a source file cannot be the one a build's layout was
 //!   made from.
 //!
@@ -19,7 +21,9 @@ mod check;
 mod error;
 mod gomod;
 mod index;
+pub mod patch;
 mod process;
+mod repo;
 mod tree;
 mod url;
 
@@ -27,5 +31,6 @@ pub use cache::{FetchMethod, FetchOutcome, Fetched, GitCache};
 pub use check::{check_units, Mismatch, MismatchReason};
 pub use error::{Error, Result};
 pub use index::{Explanation, Rename, Resolution, Rule, SourceIndex, Step, TreeRef, BUILD_ROOTS};
+pub use repo::LocalRepo;
 pub use tree::{DirTree, GitTree, SourceTree};
 pub use url::{check_remote, RemoteKey};

@@ -50,6 +50,30 @@ impl Git {
         }
     }
 
+    /// `git -C <dir> <args…>` in a working repository (a checkout, not the cache), with
+    /// the same settings as [`Git::new`]; local transports only, as nothing is fetched.
+    pub(crate) fn in_worktree(dir: &Path) -> Git {
+        let args = [
+            "--no-pager",
+            "-c",
+            "gc.auto=0",
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "core.quotePath=true",
+            "-C",
+        ]
+        .iter()
+        .map(OsString::from)
+        .chain([dir.as_os_str().to_os_string()])
+        .collect();
+        Git {
+            args,
+            ssh_command: None,
+            protocols: "file",
+        }
+    }
+
     /// The transports git may use (`GIT_ALLOW_PROTOCOL`, which also binds redirects and
     /// `ext::`). Default: `https:ssh:git`.
     pub(crate) fn allow_protocols(mut self, protocols: &'static str) -> Git {
@@ -111,6 +135,12 @@ impl Git {
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
+    }
+
+    /// The error of a run that ended with `out`, for callers that read the status
+    /// themselves.
+    pub(crate) fn failure(&self, what: String, out: &Output) -> Error {
+        self.failed(what, out)
     }
 
     fn failed(&self, what: String, out: &Output) -> Error {
