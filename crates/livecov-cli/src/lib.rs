@@ -8,6 +8,7 @@
 mod cluster;
 mod collect;
 mod demo;
+mod diff;
 mod doctor;
 mod exit;
 mod export;
@@ -61,6 +62,17 @@ enum Command {
     /// the others are reported. Paths are repo-relative where the build's repository is
     /// known (see --paths). Writes to stdout unless -o is given; prints a summary on stderr.
     Export(export::ExportArgs),
+    /// Coverage of the lines a change added: patch coverage, per-file uncovered lines,
+    /// gates.
+    ///
+    /// The change is one `git diff -M` from the merge-base of --base and --head (default:
+    /// the head's first parent) or a unified diff (--diff). Only added lines the coverage
+    /// data has as executable count, and not blank or comment-only ones; removed lines
+    /// never count; renamed files are followed. With a collection, the base's data is its
+    /// builds at the base commit, or at the nearest ancestor that has builds (the report
+    /// says which and why). Exit status: 0 the gates hold (or --informational), 1 a gate
+    /// failed, 2 an error.
+    Diff(diff::DiffArgs),
     /// Write the HTML site of a collection (`--collection`, like `cluster render`) or a
     /// page for one Go text profile (`--profile`), like `go tool cover -html` but with a
     /// file tree, search, deep links and sources loaded on demand.
@@ -171,6 +183,7 @@ where
         Command::Cluster(ClusterCommand::Compile(args)) => or_error(cluster::compile::run(&args)),
         Command::Report(args) => or_error(cluster::report::run(&args)),
         Command::Export(args) => or_error(export::run(&args)),
+        Command::Diff(args) => or_error(diff::run(&args)),
         Command::Collect(args) => or_error(collect::run(&args)),
         Command::Py(command) => or_error(pycmd::run(&command)),
         Command::Lcov(command) => or_error(lcovcmd::run(&command)),

@@ -9,6 +9,7 @@
 pub mod cobertura;
 pub mod codecov;
 pub mod coveragepy;
+pub mod diffcov;
 pub mod gocovdata;
 pub mod goprofile;
 pub mod json;

@@ -113,7 +113,7 @@ impl MarkdownWriter {
 
 /// `s` safe in a table cell: ASCII punctuation backslash-escaped (CommonMark allows it for
 /// all of them, and `|` must be escaped in GFM tables), controls replaced.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for ch in s.chars() {
         if ch.is_ascii_punctuation() && !matches!(ch, '/' | '.' | ',' | ':' | '@' | '%' | '=') {

@@ -657,7 +657,7 @@ fn same_repo(a: &str, b: &str) -> bool {
 }
 
 /// Either commit id is a prefix of the other (recorded ids are often abbreviated).
-fn same_commit(recorded: &str, wanted: &str) -> bool {
+pub(crate) fn same_commit(recorded: &str, wanted: &str) -> bool {
     let (r, w) = (recorded.to_ascii_lowercase(), wanted.to_ascii_lowercase());
     !r.is_empty() && (r.starts_with(&w) || w.starts_with(&r))
 }

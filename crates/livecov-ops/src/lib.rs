@@ -14,6 +14,7 @@ pub mod collect;
 pub mod collect_node;
 pub mod compile;
 pub mod demo;
+pub mod diff;
 pub mod doctor;
 pub mod download;
 pub mod export;

@@ -33,6 +33,16 @@ impl LocalRepo {
         &self.dir
     }
 
+    /// The top directory of the work tree, `None` for a bare repository.
+    pub fn toplevel(&self) -> Option<PathBuf> {
+        let out = self
+            .git(["rev-parse", "--show-toplevel"])
+            .run(String::new)
+            .ok()?;
+        let top = first_line(&out.stdout);
+        (!top.is_empty()).then(|| PathBuf::from(top))
+    }
+
     fn git<const N: usize>(&self, args: [&str; N]) -> Git {
         Git::in_worktree(&self.dir).args(args)
     }
@@ -122,6 +132,38 @@ impl LocalRepo {
             ])
             .run(|| format!("diffing {base}..{head} in {}", self.dir.display()))?;
         Ok(out.stdout)
+    }
+
+    /// The Go modules of `commit`: `(directory, module path)` of every `go.mod` outside
+    /// `vendor/` and `testdata/` (the directory is `""` at the root), at most `limit`,
+    /// read with one `git ls-tree` and one `git cat-file` per module.
+    pub fn go_modules(&self, commit: &str, limit: usize) -> Result<Vec<(String, String)>> {
+        let out = self
+            .git(["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit])
+            .run(|| format!("listing the files of {commit}"))?;
+        let mut modules = Vec::new();
+        for path in out.stdout.split(|&b| b == 0) {
+            let path = String::from_utf8_lossy(path);
+            let dir = if path == "go.mod" {
+                ""
+            } else if let Some(dir) = path.strip_suffix("/go.mod") {
+                dir
+            } else {
+                continue;
+            };
+            let skipped = dir
+                .split('/')
+                .any(|part| part == "vendor" || part == "testdata");
+            if skipped || modules.len() >= limit {
+                continue;
+            }
+            if let Some(text) = self.show(commit, &path)? {
+                if let Some(module) = crate::gomod::module_path(&String::from_utf8_lossy(&text)) {
+                    modules.push((dir.to_owned(), module));
+                }
+            }
+        }
+        Ok(modules)
     }
 
     /// The text of `path` at `commit`, `None` when it has no such file.

@@ -1,0 +1,266 @@
+//! `livecov diff`: flags to [`DiffSettings`], the report on stdout (or `-o`), the gates'
+//! outcome as the exit status (1 a gate failed, 2 an error).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use livecov_ops::diff::{
+    Changes, ComponentSpec, CoverageInput, DiffFormat, DiffSettings, Gates,
+};
+
+use crate::exit::Exit;
+
+/// Output formats of `livecov diff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Per-file table, patch and total coverage, gates, uncovered lines with links.
+    Table,
+    /// JSON: base, head, base_reason, patch {lines, covered, percent}, files[] {path,
+    /// lines, covered, uncovered_lines[]}, gates[]…
+    Json,
+    /// A Markdown pull-request comment.
+    Markdown,
+    /// GitHub Actions workflow commands: an annotation per range of uncovered lines.
+    Github,
+}
+
+/// Flags of `livecov diff`.
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// The head's coverage: a Go text profile or an LCOV tracefile.
+    #[arg(long, value_name = "FILE", required_unless_present = "collection")]
+    pub profile: Option<PathBuf>,
+    /// The head's coverage: a compiled collection (its builds made at the head commit
+    /// when it has any, else all of it).
+    #[arg(long, value_name = "DIR", conflicts_with = "profile")]
+    pub collection: Option<PathBuf>,
+    /// The git cache of `clone-sources`, which makes a collection's paths repo-relative
+    /// (default: <collection>/sources).
+    #[arg(long, value_name = "DIR")]
+    pub sources: Option<PathBuf>,
+    /// The base's coverage, as a profile file (for --max-drop). Default: with
+    /// --collection, its builds at the base commit or the nearest ancestor that has
+    /// builds; with --profile, none.
+    #[arg(long, value_name = "FILE")]
+    pub base_profile: Option<PathBuf>,
+    /// The base's coverage, as a compiled collection (searched like --collection).
+    #[arg(long, value_name = "DIR", conflicts_with = "base_profile")]
+    pub base_collection: Option<PathBuf>,
+    /// The checkout (any directory in it).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// The branch or commit the change is measured against: the patch is taken from the
+    /// merge-base of BASE and --head. Default: the head's first parent (for a merge
+    /// commit, the branch it was merged into).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// The commit of the change.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub head: String,
+    /// Read the change from a unified diff instead of git (`-` for stdin); --base and
+    /// --head then only name its commits (resolved in --repo when it is a checkout).
+    #[arg(long, value_name = "FILE")]
+    pub diff: Option<PathBuf>,
+    /// A recorded-path prefix to strip, so the data's paths match the diff's (a Go module
+    /// path, an absolute build directory). Repeatable. The checkout's go.mod modules and
+    /// its absolute path are always tried.
+    #[arg(long, value_name = "PREFIX")]
+    pub strip_prefix: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Fail (exit 1) when the patch coverage is under PERCENT.
+    #[arg(long, value_name = "PERCENT")]
+    pub fail_under_patch: Option<f64>,
+    /// Fail when the head's total coverage is under PERCENT.
+    #[arg(long, value_name = "PERCENT")]
+    pub fail_under_total: Option<f64>,
+    /// Fail when the total dropped from the base by more than POINTS (fails too when the
+    /// base has no coverage data).
+    #[arg(long, value_name = "POINTS")]
+    pub max_drop: Option<f64>,
+    /// A component: `NAME=GLOB[,GLOB…][;patch=PERCENT][;total=PERCENT]`, e.g.
+    /// `api=pkg/api/**;patch=90`. Reported on its own; gated by its thresholds, or by
+    /// --fail-under-patch/--fail-under-total when it has none. Repeatable.
+    #[arg(long, value_name = "SPEC")]
+    pub component: Vec<String>,
+    /// Report the gates but exit 0 even when one fails.
+    #[arg(long)]
+    pub informational: bool,
+    /// A link for each uncovered line: `{path}`, `{line}` and `{commit}` are replaced,
+    /// e.g. https://github.com/org/repo/blob/{commit}/{path}#L{line}.
+    #[arg(long, value_name = "URL")]
+    pub link_template: Option<String>,
+}
+
+impl DiffArgs {
+    fn settings(&self) -> Result<DiffSettings> {
+        let coverage = match (&self.profile, &self.collection) {
+            (Some(p), _) => CoverageInput::Profile(p.clone()),
+            (_, Some(c)) => CoverageInput::Collection {
+                dir: c.clone(),
+                sources: self.sources.clone(),
+            },
+            (None, None) => bail!("give --profile FILE or --collection DIR"),
+        };
+        let changes = match &self.diff {
+            Some(path) => {
+                let (text, label) = if path.as_os_str() == "-" {
+                    let mut text = Vec::new();
+                    std::io::stdin()
+                        .read_to_end(&mut text)
+                        .context("reading the diff from stdin")?;
+                    (text, "stdin".to_owned())
+                } else {
+                    (
+                        std::fs::read(path)
+                            .with_context(|| format!("reading {}", path.display()))?,
+                        path.display().to_string(),
+                    )
+                };
+                let repo = livecov_ops::diff::is_checkout(&self.repo).then(|| self.repo.clone());
+                Changes::Patch {
+                    text,
+                    label,
+                    head: repo.as_ref().map(|_| self.head.clone()),
+                    base: self.base.clone(),
+                    repo,
+                }
+            }
+            None => Changes::Git {
+                repo: self.repo.clone(),
+                base: self.base.clone(),
+                head: self.head.clone(),
+            },
+        };
+        let mut s = DiffSettings::new(coverage, changes);
+        s.base_coverage = match (&self.base_profile, &self.base_collection) {
+            (Some(p), _) => Some(CoverageInput::Profile(p.clone())),
+            (_, Some(c)) => Some(CoverageInput::Collection {
+                dir: c.clone(),
+                sources: self.sources.clone(),
+            }),
+            _ => None,
+        };
+        s.strip_prefixes = self.strip_prefix.clone();
+        s.components = self
+            .component
+            .iter()
+            .map(|c| parse_component(c))
+            .collect::<Result<_>>()?;
+        for (flag, v) in [
+            ("--fail-under-patch", self.fail_under_patch),
+            ("--fail-under-total", self.fail_under_total),
+            ("--max-drop", self.max_drop),
+        ] {
+            if let Some(v) = v {
+                check_percent(flag, v)?;
+            }
+        }
+        s.gates = Gates {
+            fail_under_patch: self.fail_under_patch,
+            fail_under_total: self.fail_under_total,
+            max_drop: self.max_drop,
+        };
+        s.informational = self.informational;
+        s.link_template = self.link_template.clone();
+        Ok(s)
+    }
+}
+
+fn check_percent(flag: &str, v: f64) -> Result<()> {
+    if !(0.0..=100.0).contains(&v) {
+        bail!("{flag} {v}: expected a percentage from 0 to 100");
+    }
+    Ok(())
+}
+
+/// `NAME=GLOB[,GLOB…][;patch=N][;total=N]`.
+fn parse_component(spec: &str) -> Result<ComponentSpec> {
+    let mut parts = spec.split(';');
+    let head = parts.next().unwrap_or("");
+    let Some((name, globs)) = head.split_once('=') else {
+        bail!("--component {spec:?}: expected NAME=GLOB[,GLOB…][;patch=PERCENT][;total=PERCENT]");
+    };
+    let globs: Vec<String> = globs
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if name.trim().is_empty() || globs.is_empty() {
+        bail!("--component {spec:?}: a component needs a name and at least one glob");
+    }
+    let mut c = ComponentSpec {
+        name: name.trim().to_owned(),
+        globs,
+        fail_under_patch: None,
+        fail_under_total: None,
+    };
+    for p in parts {
+        let (key, value) = p.split_once('=').unwrap_or((p, ""));
+        let v: f64 = value.trim().parse().map_err(|_| {
+            anyhow::anyhow!("--component {spec:?}: {p:?}: expected patch=PERCENT or total=PERCENT")
+        })?;
+        check_percent(&format!("--component {}: {key}", c.name), v)?;
+        match key.trim() {
+            "patch" => c.fail_under_patch = Some(v),
+            "total" => c.fail_under_total = Some(v),
+            other => bail!("--component {spec:?}: unknown threshold {other:?} (patch or total)"),
+        }
+    }
+    Ok(c)
+}
+
+/// Runs `livecov diff`.
+pub fn run(args: &DiffArgs) -> Result<Exit> {
+    let settings = args.settings()?;
+    let reporter = crate::progress::TermReporter::new();
+    let report = livecov_ops::diff::run(&settings, &reporter)?;
+    let format = match args.format {
+        Format::Table => DiffFormat::Table,
+        Format::Json => DiffFormat::Json,
+        Format::Markdown => DiffFormat::Markdown,
+        Format::Github => DiffFormat::Github,
+    };
+    let mut bytes = Vec::new();
+    livecov_ops::diff::write(&report, format, &mut bytes)?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes).context("writing the report")?;
+            out.flush().context("writing the report")?;
+        }
+    }
+    if report.passed() || report.informational {
+        Ok(Exit::Ok)
+    } else {
+        Ok(Exit::GateFailed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn component_specs() {
+        let c = parse_component("api=pkg/api/**, cmd/api/**;patch=90;total=50").unwrap();
+        assert_eq!(c.name, "api");
+        assert_eq!(c.globs, ["pkg/api/**", "cmd/api/**"]);
+        assert_eq!(
+            (c.fail_under_patch, c.fail_under_total),
+            (Some(90.0), Some(50.0))
+        );
+        assert!(parse_component("api").is_err());
+        assert!(parse_component("api=x;branch=3").is_err());
+        assert!(parse_component("api=x;patch=300").is_err());
+    }
+}

@@ -1,0 +1,281 @@
+//! The coverage data a diff is measured against: a profile file of any format livecov
+//! reads, or a compiled collection (all of it, or its builds made at one commit), and
+//! the mapping from the data's recorded paths to repository paths.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use livecov_formats::diffcov::Ratio;
+use livecov_formats::{goprofile, lcov};
+use livecov_model::{Profile, Severity};
+use livecov_store::OwnerRow;
+
+use crate::export::{ExportSource, PathStyle};
+use crate::Reporter;
+
+/// Where coverage data comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoverageInput {
+    /// A profile file: a Go text profile (`go tool covdata textfmt`, `go test
+    /// -coverprofile`) or an LCOV tracefile.
+    Profile(PathBuf),
+    /// A compiled collection directory (`livecov cluster compile`).
+    Collection {
+        /// The collection directory.
+        dir: PathBuf,
+        /// The git cache of `clone-sources` that makes paths repo-relative (default:
+        /// `<dir>/sources`).
+        sources: Option<PathBuf>,
+    },
+}
+
+impl CoverageInput {
+    /// The path the user gave.
+    pub fn path(&self) -> &Path {
+        match self {
+            CoverageInput::Profile(p) => p,
+            CoverageInput::Collection { dir, .. } => dir,
+        }
+    }
+}
+
+/// Reads a profile file, telling the format by its first bytes.
+pub fn read_profile_file(path: &Path) -> Result<Profile> {
+    if path.is_dir() {
+        bail!(
+            "{} is a directory, not a profile file\nhint: for Go coverage files (covmeta.*, \
+             covcounters.*) write a profile with `livecov go textfmt -i={} -o=profile.txt`, \
+             or compile a collection and give --collection",
+            path.display(),
+            path.display()
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map_or(&bytes[..0], |i| &bytes[i..]);
+    if start.starts_with(b"mode:") {
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not UTF-8 at byte {} (a Go text profile is text)",
+                path.display(),
+                e.valid_up_to()
+            )
+        })?;
+        let (profile, _warnings) =
+            goprofile::parse(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        return Ok(profile);
+    }
+    if start.starts_with(b"TN:") || start.starts_with(b"SF:") {
+        let (tracefile, _warnings) =
+            lcov::read(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let (layout, counters, _warnings) = lcov::to_layout(&tracefile);
+        return Profile::from_layout(&layout, &counters)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    if start.starts_with(b"SQLite format 3\0") {
+        bail!(
+            "{}: a coverage.py data file holds the lines that ran but not the lines that could \
+             have\nhint: write an LCOV report with `coverage lcov` and give that",
+            path.display()
+        );
+    }
+    if start.starts_with(b"<") {
+        bail!(
+            "{}: XML (Cobertura?) is not read as a profile\nhint: give the LCOV or Go text \
+             profile it was made from, or the collection",
+            path.display()
+        );
+    }
+    bail!(
+        "{}: not a profile livecov reads: expected a Go text profile (first line `mode: set|\
+         count|atomic`) or an LCOV tracefile (`TN:` or `SF:` records)",
+        path.display()
+    )
+}
+
+/// A compiled collection opened once, asked for the profile of the builds made at a
+/// commit.
+pub(crate) struct CollectionData {
+    source: ExportSource,
+}
+
+impl CollectionData {
+    pub(crate) fn open(
+        dir: &Path,
+        sources: Option<PathBuf>,
+        reporter: &dyn Reporter,
+    ) -> Result<CollectionData> {
+        Ok(CollectionData {
+            source: ExportSource::open(dir, sources, reporter)?,
+        })
+    }
+
+    /// The commits the collection's builds name.
+    pub(crate) fn commits(&self) -> BTreeSet<String> {
+        self.source
+            .owners()
+            .iter()
+            .map(|o| self.source.origin(o.build_id).1.to_owned())
+            .filter(|c| !c.is_empty())
+            .collect()
+    }
+
+    /// Whether some build was made at `commit`.
+    pub(crate) fn has(&self, commit: &str) -> bool {
+        self.commits()
+            .iter()
+            .any(|c| crate::export::same_commit(c, commit))
+    }
+
+    /// The profile of the builds made at `commit` (every build for `None`), paths
+    /// repo-relative where the collection knows the repository; `None` when no build
+    /// matches.
+    pub(crate) fn profile(
+        &self,
+        commit: Option<&str>,
+        reporter: &dyn Reporter,
+    ) -> Result<Option<Profile>> {
+        let mut chosen: Vec<(i64, Vec<&OwnerRow>)> = Vec::new();
+        for o in self.source.owners() {
+            let at = self.source.origin(o.build_id).1;
+            if commit.is_some_and(|c| !crate::export::same_commit(at, c)) {
+                continue;
+            }
+            match chosen.last_mut() {
+                Some((id, list)) if *id == o.build_id => list.push(o),
+                _ => match chosen.iter_mut().find(|(id, _)| *id == o.build_id) {
+                    Some((_, list)) => list.push(o),
+                    None => chosen.push((o.build_id, vec![o])),
+                },
+            }
+        }
+        if chosen.is_empty() {
+            return Ok(None);
+        }
+        chosen.sort_by_key(|(id, _)| *id);
+        let (profile, _) = self.source.profile(&chosen, PathStyle::Repo, reporter)?;
+        Ok(Some(profile))
+    }
+}
+
+/// How recorded paths become repository paths: a recorded path is taken as is when the
+/// change names it, else with the first of `roots` it starts with replaced (a Go module
+/// path by its directory, an absolute checkout directory by nothing).
+#[derive(Clone, Debug, Default)]
+pub struct PathRoots {
+    roots: Vec<(String, String)>,
+}
+
+impl PathRoots {
+    /// Adds a root: recorded paths starting with `prefix/` are `dir/` + the rest (`dir`
+    /// may be `""`). Longer prefixes are tried first.
+    pub fn add(&mut self, prefix: &str, dir: &str) {
+        let prefix = prefix.trim_end_matches('/').to_owned();
+        if prefix.is_empty() || self.roots.iter().any(|(p, _)| *p == prefix) {
+            return;
+        }
+        self.roots
+            .push((prefix, dir.trim_end_matches('/').to_owned()));
+        self.roots.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.cmp(b)));
+    }
+
+    /// The repository paths `recorded` may stand for, most specific first.
+    fn candidates<'a>(&'a self, recorded: &'a str) -> impl Iterator<Item = String> + 'a {
+        std::iter::once(recorded.to_owned()).chain(self.roots.iter().filter_map(
+            move |(prefix, dir)| {
+                let rest = recorded.strip_prefix(prefix.as_str())?.strip_prefix('/')?;
+                Some(if dir.is_empty() {
+                    rest.to_owned()
+                } else {
+                    format!("{dir}/{rest}")
+                })
+            },
+        ))
+    }
+}
+
+/// The executable lines of the files a change touched, keyed by repository path.
+pub(crate) struct LineData {
+    /// Repository path → (recorded path, (line, hits) in line order).
+    pub(crate) files: HashMap<String, (String, Vec<(u32, u32)>)>,
+    /// Every executable line of the data.
+    pub(crate) total: Ratio,
+}
+
+impl LineData {
+    /// Indexes `profile` for the repository paths in `wanted`; the total is over every
+    /// file. Two recorded files that map to one repository path keep the first, with a
+    /// warning.
+    pub(crate) fn new(
+        profile: &Profile,
+        wanted: &BTreeSet<&str>,
+        roots: &PathRoots,
+        reporter: &dyn Reporter,
+    ) -> LineData {
+        let mut files: HashMap<String, (String, Vec<(u32, u32)>)> = HashMap::new();
+        let mut total = Ratio::default();
+        for recorded in profile.files() {
+            let hits = profile.line_hits(recorded);
+            total.add(Ratio {
+                lines: hits.len() as u64,
+                covered: hits.iter().filter(|(_, h)| *h > 0).count() as u64,
+            });
+            let Some(repo_path) = roots.candidates(recorded).find(|c| wanted.contains(c.as_str()))
+            else {
+                continue;
+            };
+            match files.get(&repo_path) {
+                Some((first, _)) => reporter.diagnostic(
+                    Severity::Warning,
+                    &format!(
+                        "{repo_path}: the coverage data has it as {first} and as {recorded}; \
+                         {first} is used"
+                    ),
+                ),
+                None => {
+                    files.insert(repo_path, (recorded.to_owned(), hits));
+                }
+            }
+        }
+        LineData { files, total }
+    }
+
+    /// The total over the files whose repository path (or recorded path) `matches`.
+    pub(crate) fn total_where(
+        profile: &Profile,
+        roots: &PathRoots,
+        matches: impl Fn(&str) -> bool,
+    ) -> Ratio {
+        let mut total = Ratio::default();
+        for recorded in profile.files() {
+            if !roots.candidates(recorded).any(|c| matches(&c)) {
+                continue;
+            }
+            let hits = profile.line_hits(recorded);
+            total.add(Ratio {
+                lines: hits.len() as u64,
+                covered: hits.iter().filter(|(_, h)| *h > 0).count() as u64,
+            });
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_paths_map_to_their_directories_longest_first() {
+        let mut roots = PathRoots::default();
+        roots.add("example.com/m", "");
+        roots.add("example.com/m/sub", "sub");
+        let c: Vec<String> = roots.candidates("example.com/m/sub/x.go").collect();
+        assert_eq!(c, ["example.com/m/sub/x.go", "sub/x.go", "sub/x.go"]);
+        let c: Vec<String> = roots.candidates("example.com/mx/y.go").collect();
+        assert_eq!(c, ["example.com/mx/y.go"]);
+    }
+}
