@@ -109,19 +109,7 @@ impl DiffArgs {
         };
         let changes = match &self.diff {
             Some(path) => {
-                let (text, label) = if path.as_os_str() == "-" {
-                    let mut text = Vec::new();
-                    std::io::stdin()
-                        .read_to_end(&mut text)
-                        .context("reading the diff from stdin")?;
-                    (text, "stdin".to_owned())
-                } else {
-                    (
-                        std::fs::read(path)
-                            .with_context(|| format!("reading {}", path.display()))?,
-                        path.display().to_string(),
-                    )
-                };
+                let (text, label) = read_diff(path)?;
                 let repo = livecov_ops::diff::is_checkout(&self.repo).then(|| self.repo.clone());
                 Changes::Patch {
                     text,
@@ -243,6 +231,109 @@ pub fn run(args: &DiffArgs) -> Result<Exit> {
         Ok(Exit::Ok)
     } else {
         Ok(Exit::GateFailed)
+    }
+}
+
+/// Output formats of `livecov compare`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    /// Totals, the direct/indirect split, files, owners and builds.
+    Table,
+    /// The same as JSON.
+    Json,
+}
+
+/// Flags of `livecov compare`.
+#[derive(clap::Args, Debug)]
+pub struct CompareArgs {
+    /// The earlier reading: a collection directory (with livecov.db) or a profile file.
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The later reading.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// The checkout, for --base/--head and its Go module paths.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// With --head: the change from the merge-base of BASE and HEAD splits files into
+    /// direct (touched by it) and indirect.
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// The commit of the change (with --base).
+    #[arg(long, value_name = "REV", requires = "base")]
+    pub head: Option<String>,
+    /// The change as a unified diff (`-` for stdin), for the direct/indirect split.
+    #[arg(long, value_name = "FILE", conflicts_with = "base")]
+    pub diff: Option<PathBuf>,
+    /// A recorded-path prefix to strip (as `livecov diff --strip-prefix`). Repeatable.
+    #[arg(long, value_name = "PREFIX")]
+    pub strip_prefix: Vec<String>,
+    /// The git cache of `clone-sources` for collections' paths (default:
+    /// <collection>/sources).
+    #[arg(long, value_name = "DIR")]
+    pub sources: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+}
+
+/// Runs `livecov compare`.
+pub fn compare(args: &CompareArgs) -> Result<Exit> {
+    let input = |p: &PathBuf| {
+        if p.join("livecov.db").exists() {
+            CoverageInput::Collection {
+                dir: p.clone(),
+                sources: args.sources.clone(),
+            }
+        } else {
+            CoverageInput::Profile(p.clone())
+        }
+    };
+    let changes = match (&args.diff, &args.base) {
+        (Some(path), _) => Some(Changes::Patch {
+            text: read_diff(path)?.0,
+            label: path.display().to_string(),
+            repo: livecov_ops::diff::is_checkout(&args.repo).then(|| args.repo.clone()),
+            base: None,
+            head: None,
+        }),
+        (None, Some(base)) => Some(Changes::Git {
+            repo: args.repo.clone(),
+            base: Some(base.clone()),
+            head: args.head.clone().unwrap_or_else(|| "HEAD".to_owned()),
+        }),
+        (None, None) => None,
+    };
+    let settings = livecov_ops::compare::CompareSettings {
+        a: input(&args.a),
+        b: input(&args.b),
+        changes,
+        strip_prefixes: args.strip_prefix.clone(),
+    };
+    let reporter = crate::progress::TermReporter::new();
+    let report = livecov_ops::compare::compare(&settings, &reporter)?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        CompareFormat::Table => livecov_formats::compare::write_table(&report, &mut out),
+        CompareFormat::Json => livecov_formats::compare::write_json(&report, &mut out),
+    }
+    .context("writing the report")?;
+    Ok(Exit::Ok)
+}
+
+/// The bytes of a diff file (`-`: stdin) and its label.
+fn read_diff(path: &std::path::Path) -> Result<(Vec<u8>, String)> {
+    if path.as_os_str() == "-" {
+        let mut text = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut text)
+            .context("reading the diff from stdin")?;
+        Ok((text, "stdin".to_owned()))
+    } else {
+        Ok((
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            path.display().to_string(),
+        ))
     }
 }
 

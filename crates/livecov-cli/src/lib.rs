@@ -73,6 +73,11 @@ enum Command {
     /// says which and why). Exit status: 0 the gates hold (or --informational), 1 a gate
     /// failed, 2 an error.
     Diff(diff::DiffArgs),
+    /// What changed between two collections or profiles (A earlier, B later): lines newly
+    /// covered and newly uncovered per file, statements per owner and per build; with
+    /// the change between them (--base/--head or --diff), files it touched (direct) apart
+    /// from the others (indirect).
+    Compare(diff::CompareArgs),
     /// Write the HTML site of a collection (`--collection`, like `cluster render`) or a
     /// page for one Go text profile (`--profile`), like `go tool cover -html` but with a
     /// file tree, search, deep links and sources loaded on demand.
@@ -184,6 +189,7 @@ where
         Command::Report(args) => or_error(cluster::report::run(&args)),
         Command::Export(args) => or_error(export::run(&args)),
         Command::Diff(args) => or_error(diff::run(&args)),
+        Command::Compare(args) => or_error(diff::compare(&args)),
         Command::Collect(args) => or_error(collect::run(&args)),
         Command::Py(command) => or_error(pycmd::run(&command)),
         Command::Lcov(command) => or_error(lcovcmd::run(&command)),

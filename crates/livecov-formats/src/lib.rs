@@ -8,6 +8,7 @@
 
 pub mod cobertura;
 pub mod codecov;
+pub mod compare;
 pub mod coveragepy;
 pub mod diffcov;
 pub mod gocovdata;

@@ -12,6 +12,7 @@ pub mod bigquery;
 pub mod codecov_upload;
 pub mod collect;
 pub mod collect_node;
+pub mod compare;
 pub mod compile;
 pub mod demo;
 pub mod diff;

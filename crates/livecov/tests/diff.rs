@@ -765,3 +765,79 @@ fn patch_coverage_equals_diff_covers_on_a_real_go_program() {
         }
     }
 }
+
+// ---- livecov compare ----
+
+#[test]
+fn compare_splits_direct_from_indirect_changes() {
+    let (r, _base, _head) = changed_repo();
+    // A: the base's run; B: the head's. other.go is not in the change, yet a line of it
+    // stopped running (an indirect change).
+    let a = r.scratch_file(
+        "a.txt",
+        "mode: set\nexample.com/m/a.go:3.14,6.2 2 1\nexample.com/m/other.go:3.2,3.9 1 1\n\
+         example.com/m/other.go:4.2,4.9 1 0\n",
+    );
+    let b = r.scratch_file(
+        "b.txt",
+        "mode: set\nexample.com/m/a.go:3.14,7.2 3 1\nexample.com/m/a.go:9.14,11.2 1 0\n\
+         example.com/m/other.go:3.2,3.9 1 0\nexample.com/m/other.go:4.2,4.9 1 1\n",
+    );
+    let out = livecov(
+        &["compare", &a, &b, "--base", "main~1", "--format", "json"],
+        &r.dir,
+    );
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["direct"], json!({"files": 1, "newly_covered": 1, "newly_uncovered": 0}));
+    assert_eq!(v["indirect"], json!({"files": 1, "newly_covered": 1, "newly_uncovered": 1}));
+    assert_eq!(
+        v["files"],
+        json!([
+            {"path": "a.go", "direct": true,
+             "a": {"lines": 4, "covered": 4, "percent": 100.0},
+             "b": {"lines": 8, "covered": 5, "percent": 62.5},
+             "newly_covered": [7], "newly_uncovered": []},
+            {"path": "other.go", "direct": false,
+             "a": {"lines": 2, "covered": 1, "percent": 50.0},
+             "b": {"lines": 2, "covered": 1, "percent": 50.0},
+             "newly_covered": [4], "newly_uncovered": [3]},
+        ])
+    );
+    let table = ok(&livecov(&["compare", &a, &b, "--base", "main~1"], &r.dir));
+    assert!(
+        table.contains("  indirect (files it did not touch): +1 -1 lines in 1 files"),
+        "{table}"
+    );
+}
+
+#[test]
+fn compare_collections_per_owner_and_build() {
+    const URL: &str = "https://example.com/prog";
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    add_pod(&a, "web", "count", URL, commit);
+    add_pod(&b, "web", "count", URL, commit);
+    add_pod(&b, "worker", "prog2_count", URL, commit);
+    for c in [&a, &b] {
+        ok(&livecov(
+            &["cluster", "compile", "--collection", c.to_str().unwrap()],
+            tmp.path(),
+        ));
+    }
+    let out = livecov(
+        &["compare", a.to_str().unwrap(), b.to_str().unwrap(), "--format", "json"],
+        tmp.path(),
+    );
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    // Only the new owner and its build differ; web is the same on both sides.
+    let owners = v["owners"].as_array().unwrap();
+    assert_eq!(owners.len(), 1, "{v:#}");
+    assert_eq!(owners[0]["name"], json!("shop/Deployment/worker/worker"));
+    assert_eq!(owners[0]["a"], Value::Null);
+    assert!(owners[0]["b"]["statements"].as_u64().unwrap() > 0);
+    let builds = v["builds"].as_array().unwrap();
+    assert_eq!(builds.len(), 1, "{v:#}");
+    assert_eq!(builds[0]["name"], json!("da4ea8542a4ab76ec42b3129b9de1f22"));
+    assert_eq!(v["direct"], Value::Null);
+}

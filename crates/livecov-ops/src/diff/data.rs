@@ -40,6 +40,23 @@ impl CoverageInput {
     }
 }
 
+/// The profile of `input` (a whole collection), and the collection when it is one.
+pub(crate) fn load(
+    input: &CoverageInput,
+    reporter: &dyn Reporter,
+) -> Result<(Profile, Option<CollectionData>)> {
+    match input {
+        CoverageInput::Profile(p) => Ok((read_profile_file(p)?, None)),
+        CoverageInput::Collection { dir, sources } => {
+            let c = CollectionData::open(dir, sources.clone(), reporter)?;
+            let p = c
+                .profile(None, reporter)?
+                .with_context(|| format!("{}: the collection has no owners", dir.display()))?;
+            Ok((p, Some(c)))
+        }
+    }
+}
+
 /// Reads a profile file, telling the format by its first bytes.
 pub fn read_profile_file(path: &Path) -> Result<Profile> {
     if path.is_dir() {
@@ -123,6 +140,11 @@ impl CollectionData {
             .collect()
     }
 
+    /// The opened collection.
+    pub(crate) fn source(&self) -> &ExportSource {
+        &self.source
+    }
+
     /// Whether some build was made at `commit`.
     pub(crate) fn has(&self, commit: &str) -> bool {
         self.commits()
@@ -180,6 +202,14 @@ impl PathRoots {
         self.roots
             .push((prefix, dir.trim_end_matches('/').to_owned()));
         self.roots.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.cmp(b)));
+    }
+
+    /// The repository path of `recorded`: with the longest root it starts with replaced,
+    /// or as recorded.
+    pub fn map(&self, recorded: &str) -> String {
+        self.candidates(recorded)
+            .nth(1)
+            .unwrap_or_else(|| recorded.to_owned())
     }
 
     /// The repository paths `recorded` may stand for, most specific first.

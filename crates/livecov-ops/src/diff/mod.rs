@@ -20,7 +20,7 @@
 //! The command line and the webhook server are the two callers: settings in, a
 //! [`DiffReport`] out ([`run`]), written by [`write`].
 
-mod data;
+pub(crate) mod data;
 mod lines;
 
 use std::collections::BTreeSet;
@@ -162,36 +162,16 @@ pub fn is_checkout(dir: &std::path::Path) -> bool {
 }
 
 /// The commits of a run: where the patch starts, where the totals' base is, and why.
-struct Commits {
+pub(crate) struct Commits {
     diff_base: Option<String>,
-    head: Option<String>,
+    pub(crate) head: Option<String>,
     reason: String,
 }
 
 /// Measures the change against the coverage data and checks the gates.
 pub fn run(settings: &DiffSettings, reporter: &dyn Reporter) -> Result<DiffReport> {
-    let (repo, diff_text, commits) = changes(&settings.changes)?;
-    let text = String::from_utf8_lossy(&diff_text);
-    let label = match &settings.changes {
-        Changes::Patch { label, .. } => label.clone(),
-        Changes::Git { .. } => "the git diff".to_owned(),
-    };
-    let files = patch::parse(&text).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
-
-    let mut roots = PathRoots::default();
-    if let Some(repo) = &repo {
-        if let Some(head) = &commits.head {
-            for (dir, module) in repo.go_modules(head, 200)? {
-                roots.add(&module, &dir);
-            }
-        }
-        if let Some(top) = repo.toplevel() {
-            roots.add(&top.to_string_lossy(), "");
-        }
-    }
-    for p in &settings.strip_prefixes {
-        roots.add(p, "");
-    }
+    let (repo, commits, files) = load_changes(&settings.changes)?;
+    let roots = path_roots(repo.as_ref(), commits.head.as_deref(), &settings.strip_prefixes)?;
 
     // Coverage data: the head's, and the base's when there is a source for it.
     let collection = match &settings.coverage {
@@ -294,8 +274,46 @@ pub fn run(settings: &DiffSettings, reporter: &dyn Reporter) -> Result<DiffRepor
     Ok(report)
 }
 
+/// The checkout, the commits and the files of a change.
+pub(crate) fn load_changes(
+    changes: &Changes,
+) -> Result<(Option<LocalRepo>, Commits, Vec<FilePatch>)> {
+    let (repo, diff_text, commits) = diff_of(changes)?;
+    let label = match changes {
+        Changes::Patch { label, .. } => label.clone(),
+        Changes::Git { .. } => "the git diff".to_owned(),
+    };
+    let files = patch::parse(&String::from_utf8_lossy(&diff_text))
+        .map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+    Ok((repo, commits, files))
+}
+
+/// How recorded paths map to the checkout's: its Go modules at `head`, its absolute
+/// path, and the prefixes the user gave.
+pub(crate) fn path_roots(
+    repo: Option<&LocalRepo>,
+    head: Option<&str>,
+    strip_prefixes: &[String],
+) -> Result<PathRoots> {
+    let mut roots = PathRoots::default();
+    if let Some(repo) = repo {
+        if let Some(head) = head {
+            for (dir, module) in repo.go_modules(head, 200)? {
+                roots.add(&module, &dir);
+            }
+        }
+        if let Some(top) = repo.toplevel() {
+            roots.add(&top.to_string_lossy(), "");
+        }
+    }
+    for p in strip_prefixes {
+        roots.add(p, "");
+    }
+    Ok(roots)
+}
+
 /// The change's diff, the checkout, and the commits it names.
-fn changes(changes: &Changes) -> Result<(Option<LocalRepo>, Vec<u8>, Commits)> {
+fn diff_of(changes: &Changes) -> Result<(Option<LocalRepo>, Vec<u8>, Commits)> {
     match changes {
         Changes::Git { repo, base, head } => {
             let repo = LocalRepo::open(repo)?;
