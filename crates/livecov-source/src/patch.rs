@@ -221,7 +221,7 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
                             line: new_line,
                             text: body[1..].to_owned(),
                         });
-                        new_line += 1;
+                        new_line = new_line.saturating_add(1);
                         new_left -= 1;
                     }
                     Some(b'-') if old_left > 0 => {
@@ -230,7 +230,7 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
                     }
                     // Some tools strip the space of an empty context line.
                     Some(b' ') | None if old_left > 0 && new_left > 0 => {
-                        new_line += 1;
+                        new_line = new_line.saturating_add(1);
                         old_left -= 1;
                         new_left -= 1;
                     }
@@ -541,6 +541,27 @@ diff --git \"a/t\\303\\251st dir/x.go\" \"b/t\\303\\251st dir/x.go\"
         let files = parse(diff).unwrap();
         assert_eq!(files[0].path(), "tést dir/x.go");
         assert_eq!(split_git_header("a/x y b/x y").unwrap().0, "x y");
+    }
+
+    /// Untrusted diffs (a pull request's) never panic: every truncation of a diff with
+    /// every kind of header, and every byte of it replaced by a few odd ones.
+    #[test]
+    fn mangled_diffs_never_panic() {
+        let diff = "diff --git \"a/t\\303\\251 x.go\" \"b/t\\303\\251 x.go\"\nsimilarity index 90%\n\
+                    rename from a\nrename to b\nold mode 100644\nnew mode 100755\n--- a/x\n+++ b/x\n\
+                    @@ -4294967295,2 +4294967295,2 @@\n-a\n+b\n c\n\\ No newline at end of file\n\
+                    diff --git a/é b/é\nBinary files a/é and b/é differ\n";
+        let bytes = diff.as_bytes();
+        for cut in 0..=bytes.len() {
+            let _ = parse(&String::from_utf8_lossy(&bytes[..cut]));
+        }
+        for at in 0..bytes.len() {
+            for b in [b'\n', b'"', b'\\', b'@', b'+', b'-', b' ', 0xC3] {
+                let mut m = bytes.to_vec();
+                m[at] = b;
+                let _ = parse(&String::from_utf8_lossy(&m));
+            }
+        }
     }
 
     #[test]

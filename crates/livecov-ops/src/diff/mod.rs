@@ -174,44 +174,7 @@ pub fn run(settings: &DiffSettings, reporter: &dyn Reporter) -> Result<DiffRepor
     let roots = path_roots(repo.as_ref(), commits.head.as_deref(), &settings.strip_prefixes)?;
 
     // Coverage data: the head's, and the base's when there is a source for it.
-    let collection = match &settings.coverage {
-        CoverageInput::Collection { dir, sources } => Some(data::CollectionData::open(
-            dir,
-            sources.clone(),
-            reporter,
-        )?),
-        CoverageInput::Profile(_) => None,
-    };
-    let head_profile = match (&settings.coverage, &collection) {
-        (CoverageInput::Profile(p), _) => read_profile_file(p)?,
-        (_, Some(c)) => {
-            let at_head = match &commits.head {
-                Some(h) if c.has(h) => c.profile(Some(h), reporter)?,
-                _ => None,
-            };
-            match at_head {
-                Some(p) => p,
-                None => {
-                    if c.commits().len() > 1 {
-                        reporter.diagnostic(
-                            Severity::Warning,
-                            &format!(
-                                "no build of {} was made at the head {}: the whole \
-                                 collection (builds at {} commits) is the head's data",
-                                settings.coverage.path().display(),
-                                commits.head.as_deref().unwrap_or("(unknown)"),
-                                c.commits().len()
-                            ),
-                        );
-                    }
-                    c.profile(None, reporter)?
-                        .context("the collection has no owners: nothing to measure")?
-                }
-            }
-        }
-        _ => unreachable!("a collection input always opens a collection"),
-    };
-
+    let (head_profile, collection) = head_data(settings, commits.head.as_deref(), reporter)?;
     let (base, base_reason, base_profile) = base_data(
         settings,
         repo.as_ref(),
@@ -392,6 +355,41 @@ fn diff_of(changes: &Changes) -> Result<(Option<LocalRepo>, Vec<u8>, Commits)> {
     }
 }
 
+/// The head's profile, and the collection it came from when it is one: the builds made at
+/// the head commit when there are any, else the whole collection.
+fn head_data(
+    settings: &DiffSettings,
+    head: Option<&str>,
+    reporter: &dyn Reporter,
+) -> Result<(Profile, Option<data::CollectionData>)> {
+    let (dir, sources) = match &settings.coverage {
+        CoverageInput::Profile(p) => return Ok((read_profile_file(p)?, None)),
+        CoverageInput::Collection { dir, sources } => (dir, sources),
+    };
+    let c = data::CollectionData::open(dir, sources.clone(), reporter)?;
+    if let Some(h) = head.filter(|h| c.has(h)) {
+        if let Some(p) = c.profile(Some(h), reporter)? {
+            return Ok((p, Some(c)));
+        }
+    }
+    let commits = c.commits().len();
+    if commits > 1 {
+        reporter.diagnostic(
+            Severity::Warning,
+            &format!(
+                "no build of {} was made at the head {}: the whole collection (builds at \
+                 {commits} commits) is the head's data",
+                dir.display(),
+                head.unwrap_or("(unknown)"),
+            ),
+        );
+    }
+    let p = c
+        .profile(None, reporter)?
+        .with_context(|| format!("{}: the collection has no owners", dir.display()))?;
+    Ok((p, Some(c)))
+}
+
 /// The base commit, why, and its coverage profile (when there is a source of base data).
 fn base_data(
     settings: &DiffSettings,
@@ -529,8 +527,10 @@ fn measure(f: &FilePatch, head: &data::LineData, report: &mut DiffReport) {
 fn gates(settings: &DiffSettings, report: &DiffReport) -> Vec<Gate> {
     let g = &settings.gates;
     let mut out = Vec::new();
-    let mut minimum = |name: String, flag: &str, threshold: f64, r: Ratio, what: &str| {
-        let (actual, passed, detail) = if r.lines == 0 && what == "lines" {
+    // A minimum over `r`; with `need_lines`, no line at all fails (no data is no pass).
+    let mut minimum = |name: String, flag: &str, threshold: f64, r: Ratio, need_lines: bool| {
+        let what = if need_lines { "lines" } else { "changed lines" };
+        let (actual, passed, detail) = if r.lines == 0 && need_lines {
             (
                 None,
                 false,
@@ -565,11 +565,11 @@ fn gates(settings: &DiffSettings, report: &DiffReport) -> Vec<Gate> {
             "--fail-under-patch",
             t,
             report.patch,
-            "changed lines",
+            false,
         );
     }
     if let Some(t) = g.fail_under_total {
-        minimum("total".into(), "--fail-under-total", t, report.total, "lines");
+        minimum("total".into(), "--fail-under-total", t, report.total, true);
     }
     for (spec, c) in settings.components.iter().zip(&report.components) {
         if let Some(t) = spec.fail_under_patch.or(g.fail_under_patch) {
@@ -578,7 +578,7 @@ fn gates(settings: &DiffSettings, report: &DiffReport) -> Vec<Gate> {
                 "--component …;patch=",
                 t,
                 c.patch,
-                "changed lines",
+                false,
             );
         }
         if let Some(t) = spec.fail_under_total.or(g.fail_under_total) {
@@ -587,7 +587,7 @@ fn gates(settings: &DiffSettings, report: &DiffReport) -> Vec<Gate> {
                 "--component …;total=",
                 t,
                 c.total,
-                "lines",
+                true,
             );
         }
     }
