@@ -5,9 +5,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use livecov_ops::diff::{
-    Changes, ComponentSpec, CoverageInput, DiffFormat, DiffSettings, Gates,
-};
+use livecov_ops::diff::{Changes, ComponentSpec, CoverageInput, DiffFormat, DiffSettings, Gates};
 
 use crate::exit::Exit;
 

@@ -171,7 +171,13 @@ fn group_side(s: Option<(u64, u64)>) -> String {
 fn lines_text(lines: &[u32]) -> String {
     ranges(lines)
         .iter()
-        .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -197,7 +203,10 @@ pub fn write_table(r: &CompareReport, out: &mut impl Write) -> io::Result<()> {
         all.newly_covered, all.newly_uncovered, all.files
     )?;
     if r.change_given {
-        for (name, m) in [("direct", r.moved(Some(true))), ("indirect", r.moved(Some(false)))] {
+        for (name, m) in [
+            ("direct", r.moved(Some(true))),
+            ("indirect", r.moved(Some(false))),
+        ] {
             writeln!(
                 out,
                 "  {name} ({}): +{} -{} lines in {} files",

@@ -166,8 +166,7 @@ impl DiffReport {
 
     /// The drop of the total from the base, in percentage points (positive: lower now).
     pub fn drop(&self) -> Option<f64> {
-        self.base_total
-            .map(|b| b.percent() - self.total.percent())
+        self.base_total.map(|b| b.percent() - self.total.percent())
     }
 
     /// The link to `line` of `path` in the head, when a template is set.
@@ -196,7 +195,13 @@ pub fn ranges(lines: &[u32]) -> Vec<(u32, u32)> {
 fn ranges_text(lines: &[u32]) -> String {
     ranges(lines)
         .iter()
-        .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -351,12 +356,7 @@ pub fn write_table(report: &DiffReport, out: &mut impl Write) -> io::Result<()> 
         report.total.lines
     )?;
     match (report.base_total, report.drop()) {
-        (Some(b), Some(d)) => writeln!(
-            out,
-            "; base {}% ({:+.1} points)",
-            b.percent_text(),
-            -d
-        )?,
+        (Some(b), Some(d)) => writeln!(out, "; base {}% ({:+.1} points)", b.percent_text(), -d)?,
         _ => writeln!(out)?,
     }
     for c in &report.components {
@@ -421,10 +421,7 @@ pub fn write_markdown(
         report.patch.covered,
         report.patch.lines
     );
-    text.push_str(&format!(
-        "Total {}%",
-        report.total.percent_text()
-    ));
+    text.push_str(&format!("Total {}%", report.total.percent_text()));
     if let (Some(b), Some(d)) = (report.base_total, report.drop()) {
         text.push_str(&format!(" (base {}%, {:+.1} points)", b.percent_text(), -d));
     }
@@ -464,7 +461,11 @@ pub fn write_markdown(
             let lines: Vec<String> = ranges(&f.uncovered_lines)
                 .iter()
                 .map(|&(a, b)| {
-                    let label = if a == b { a.to_string() } else { format!("{a}-{b}") };
+                    let label = if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}-{b}")
+                    };
                     match report.link(&f.path, a) {
                         Some(url) => format!("[{label}]({url})"),
                         None => label,
@@ -676,7 +677,10 @@ mod tests {
     #[test]
     fn json_has_the_documented_fields() {
         let v = to_json(&report());
-        assert_eq!(v["patch"], json!({"lines": 4, "covered": 1, "percent": 25.0}));
+        assert_eq!(
+            v["patch"],
+            json!({"lines": 4, "covered": 1, "percent": 25.0})
+        );
         assert_eq!(v["files"][0]["uncovered_lines"], json!([3, 4, 9]));
         assert_eq!(v["drop"], json!(10.0));
         assert_eq!(v["passed"], json!(false));
@@ -715,7 +719,9 @@ mod tests {
         let mut out = Vec::new();
         write_markdown(&big, 60_000, &mut out).unwrap();
         assert!(out.len() < 60_000, "{}", out.len());
-        assert!(String::from_utf8(out).unwrap().contains("more files with uncovered lines"));
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("more files with uncovered lines"));
     }
 
     #[test]

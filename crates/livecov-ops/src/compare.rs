@@ -47,15 +47,12 @@ pub fn compare(settings: &CompareSettings, reporter: &dyn Reporter) -> Result<Co
         }
         None => (None, None, None),
     };
-    let roots =
-        crate::diff::path_roots(repo.as_ref(), head.as_deref(), &settings.strip_prefixes)?;
+    let roots = crate::diff::path_roots(repo.as_ref(), head.as_deref(), &settings.strip_prefixes)?;
     let (pa, ca) = load(&settings.a, reporter)?;
     let (pb, cb) = load(&settings.b, reporter)?;
 
     let lines_of = |p: &Profile| -> BTreeMap<String, Vec<(u32, u32)>> {
-        p.files()
-            .map(|f| (roots.map(f), p.line_hits(f)))
-            .collect()
+        p.files().map(|f| (roots.map(f), p.line_hits(f))).collect()
     };
     let la = lines_of(&pa);
     let lb = lines_of(&pb);

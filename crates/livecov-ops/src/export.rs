@@ -411,7 +411,17 @@ impl ExportSource {
                 .iter()
                 .filter(|(recorded, mapped)| *recorded != mapped)
                 .count();
-            let total = total.get_or_insert_with(|| Profile::new(layout.mode));
+            let Some(total) = total.as_mut() else {
+                // The first build is the export so far: none of its files can conflict,
+                // so it is taken whole instead of merged file by file into nothing.
+                for f in profile.files() {
+                    first_of.insert(f.to_owned(), hex.to_owned());
+                }
+                summary.builds += 1;
+                summary.owners += members.len();
+                total = Some(profile);
+                continue;
+            };
             if total.mode() != profile.mode() {
                 reporter.diagnostic(
                     Severity::Warning,

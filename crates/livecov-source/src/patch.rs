@@ -350,12 +350,18 @@ fn split_git_header(rest: &str) -> Option<(String, String)> {
         let end = closing_quote(rest)?;
         let a = unquote(&rest[..=end]);
         let b = unquote(rest[end + 1..].trim_start());
-        return Some((a.strip_prefix("a/")?.to_owned(), b.strip_prefix("b/")?.to_owned()));
+        return Some((
+            a.strip_prefix("a/")?.to_owned(),
+            b.strip_prefix("b/")?.to_owned(),
+        ));
     }
     if let Some(pos) = rest.find(" \"b/") {
         let a = &rest[..pos];
         let b = unquote(&rest[pos + 1..]);
-        return Some((a.strip_prefix("a/")?.to_owned(), b.strip_prefix("b/")?.to_owned()));
+        return Some((
+            a.strip_prefix("a/")?.to_owned(),
+            b.strip_prefix("b/")?.to_owned(),
+        ));
     }
     let a = rest.strip_prefix("a/")?;
     // Same path on both sides: "a/P b/P", so the split is in the middle.

@@ -51,7 +51,13 @@ impl LocalRepo {
     pub fn commit_of(&self, rev: &str) -> Result<String> {
         let spec = format!("{rev}^{{commit}}");
         let out = self
-            .git(["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])
+            .git([
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ])
             .run(|| {
                 format!(
                     "{rev:?} names no commit of {} (fetch it, or give a full commit id)",

@@ -286,7 +286,10 @@ func A() int {
     r.commit("comments");
     let profile = r.scratch_file("p.txt", "mode: set\nexample.com/m/a.go:4.14,9.2 2 0\n");
     let v = r.diff_json(&["--profile", &profile, "--fail-under-patch", "100"]);
-    assert_eq!(v["patch"], json!({"lines": 0, "covered": 0, "percent": 100.0}));
+    assert_eq!(
+        v["patch"],
+        json!({"lines": 0, "covered": 0, "percent": 100.0})
+    );
     assert_eq!(v["files"][0]["path"], json!("a.go"));
     assert_eq!(v["files"][0]["comment_lines"], json!(2));
     assert_eq!(v["files"][0]["uncovered_lines"], json!([]));
@@ -327,7 +330,10 @@ fn a_merge_commit_as_head_is_measured_against_its_first_parent() {
             .collect();
         assert_eq!(files, ["a.go"]);
         assert_eq!(v["no_data"], json!([]));
-        assert_eq!(v["patch"], json!({"lines": 5, "covered": 3, "percent": 60.0}));
+        assert_eq!(
+            v["patch"],
+            json!({"lines": 5, "covered": 3, "percent": 60.0})
+        );
     }
     let v = r.diff_json(&["--profile", &profile]);
     assert_eq!(
@@ -352,7 +358,10 @@ fn gates_exit_1_when_they_fail_0_when_informational_and_2_on_errors() {
     // 5-10 of a.go are the added ones), total 9/13 = 69.2%.
     assert_eq!(code(&["--fail-under-patch", "50"]), Some(0));
     assert_eq!(code(&["--fail-under-patch", "50.1"]), Some(1));
-    assert_eq!(code(&["--fail-under-patch", "51", "--informational"]), Some(0));
+    assert_eq!(
+        code(&["--fail-under-patch", "51", "--informational"]),
+        Some(0)
+    );
     assert_eq!(code(&["--fail-under-total", "69.2"]), Some(0));
     assert_eq!(code(&["--fail-under-total", "69.3"]), Some(1));
     // No base data: the drop cannot be measured, so the gate fails.
@@ -364,8 +373,14 @@ fn gates_exit_1_when_they_fail_0_when_informational_and_2_on_errors() {
          example.com/m/moved/new.go:3.21,4.11 1 1\nexample.com/m/moved/new.go:4.11,6.3 1 1\n\
          example.com/m/moved/new.go:7.2,7.14 1 0\n",
     );
-    assert_eq!(code(&["--max-drop", "23.1", "--base-profile", &base_profile]), Some(0));
-    assert_eq!(code(&["--max-drop", "23", "--base-profile", &base_profile]), Some(1));
+    assert_eq!(
+        code(&["--max-drop", "23.1", "--base-profile", &base_profile]),
+        Some(0)
+    );
+    assert_eq!(
+        code(&["--max-drop", "23", "--base-profile", &base_profile]),
+        Some(1)
+    );
     // Components: moved/ is 0/1 of the patch.
     assert_eq!(code(&["--component", "moved=moved/**;patch=1"]), Some(1));
     // `*` crosses `/` (as every livecov glob): 3/6 of the patch.
@@ -424,12 +439,27 @@ fn gates_exit_1_when_they_fail_0_when_informational_and_2_on_errors() {
         "https://example.com/m/blob/{commit}/{path}#L{line}",
     ]);
     let table = ok(&out);
-    assert!(table.contains("patch coverage: 50.0% (3 of 6 changed executable lines)"), "{table}");
-    assert!(table.contains("a.go               5        3    60.0%  9-10"), "{table}");
-    assert!(table.contains("no coverage data for 1 changed file: README.md"), "{table}");
-    assert!(table.contains("uncovered moved/new.go:7 https://example.com/m/blob/"), "{table}");
+    assert!(
+        table.contains("patch coverage: 50.0% (3 of 6 changed executable lines)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("a.go               5        3    60.0%  9-10"),
+        "{table}"
+    );
+    assert!(
+        table.contains("no coverage data for 1 changed file: README.md"),
+        "{table}"
+    );
+    assert!(
+        table.contains("uncovered moved/new.go:7 https://example.com/m/blob/"),
+        "{table}"
+    );
     let md = ok(&r.diff(&["--profile", &profile, "--format", "markdown"]));
-    assert!(md.starts_with("### Patch coverage: 50.0% (3 of 6 changed lines)\n"), "{md}");
+    assert!(
+        md.starts_with("### Patch coverage: 50.0% (3 of 6 changed lines)\n"),
+        "{md}"
+    );
     let gh = ok(&r.diff(&["--profile", &profile, "--format", "github"]));
     assert!(
         gh.starts_with(
@@ -502,18 +532,31 @@ fn a_base_without_data_uses_the_nearest_ancestor_with_data_and_says_so() {
     let no_data = r.commit("notes");
     r.git(&["checkout", "-q", "-b", "change"]);
     let dep = fs::read_to_string(r.dir.join("dep/dep.go")).unwrap();
-    r.write("dep/dep.go", &dep.replace("\treturn x + 1\n", "\treturn x + 2\n"));
+    r.write(
+        "dep/dep.go",
+        &dep.replace("\treturn x + 1\n", "\treturn x + 2\n"),
+    );
     let head = r.commit("change");
 
     let collection = r.scratch.join("collection");
     add_pod(&collection, "web", "count", URL, &with_data);
     add_pod(&collection, "worker", "prog2_count", URL, &head);
     ok(&livecov(
-        &["cluster", "compile", "--collection", collection.to_str().unwrap()],
+        &[
+            "cluster",
+            "compile",
+            "--collection",
+            collection.to_str().unwrap(),
+        ],
         &r.dir,
     ));
 
-    let v = r.diff_json(&["--collection", collection.to_str().unwrap(), "--base", "main"]);
+    let v = r.diff_json(&[
+        "--collection",
+        collection.to_str().unwrap(),
+        "--base",
+        "main",
+    ]);
     assert_eq!(v["base"], json!(with_data), "{v:#}");
     assert_eq!(v["diff_base"], json!(no_data));
     assert_eq!(v["head"], json!(head));
@@ -537,7 +580,12 @@ fn a_base_without_data_uses_the_nearest_ancestor_with_data_and_says_so() {
     let lonely = r.scratch.join("lonely");
     add_pod(&lonely, "worker", "prog2_count", URL, &head);
     ok(&livecov(
-        &["cluster", "compile", "--collection", lonely.to_str().unwrap()],
+        &[
+            "cluster",
+            "compile",
+            "--collection",
+            lonely.to_str().unwrap(),
+        ],
         &r.dir,
     ));
     let v = r.diff_json(&["--collection", lonely.to_str().unwrap(), "--base", "main"]);
@@ -639,14 +687,17 @@ func init() {
 
 #[test]
 fn patch_coverage_equals_diff_covers_on_a_real_go_program() {
-    let Some(()) = external::require("go (the Go toolchain)", found("go").or_else(|| {
-        // `go --version` is not a Go flag; `go version` is.
-        go().arg("version")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|_| ())
-    })) else {
+    let Some(()) = external::require(
+        "go (the Go toolchain)",
+        found("go").or_else(|| {
+            // `go --version` is not a Go flag; `go version` is.
+            go().arg("version")
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|_| ())
+        }),
+    ) else {
         return;
     };
     let diff_cover = std::env::var_os("LIVECOV_DIFF_COVER")
@@ -702,7 +753,15 @@ fn patch_coverage_equals_diff_covers_on_a_real_go_program() {
     // livecov's Cobertura export is diff-cover's input.
     let xml = r.scratch.join("coverage.xml");
     ok(&livecov(
-        &["export", "--collection", c, "--format", "cobertura", "-o", xml.to_str().unwrap()],
+        &[
+            "export",
+            "--collection",
+            c,
+            "--format",
+            "cobertura",
+            "-o",
+            xml.to_str().unwrap(),
+        ],
         &r.dir,
     ));
     let report = r.scratch.join("diff-cover.json");
@@ -736,7 +795,10 @@ fn patch_coverage_equals_diff_covers_on_a_real_go_program() {
         let v = r.diff_json(&args);
         let lines = v["patch"]["lines"].as_u64().unwrap();
         let covered = v["patch"]["covered"].as_u64().unwrap();
-        assert!(lines >= 10, "the change should have executable lines: {v:#}");
+        assert!(
+            lines >= 10,
+            "the change should have executable lines: {v:#}"
+        );
         assert!(covered > 0 && covered < lines, "{v:#}");
         assert_eq!(
             (lines, lines - covered),
@@ -788,8 +850,14 @@ fn compare_splits_direct_from_indirect_changes() {
         &r.dir,
     );
     let v: Value = serde_json::from_str(&ok(&out)).unwrap();
-    assert_eq!(v["direct"], json!({"files": 1, "newly_covered": 1, "newly_uncovered": 0}));
-    assert_eq!(v["indirect"], json!({"files": 1, "newly_covered": 1, "newly_uncovered": 1}));
+    assert_eq!(
+        v["direct"],
+        json!({"files": 1, "newly_covered": 1, "newly_uncovered": 0})
+    );
+    assert_eq!(
+        v["indirect"],
+        json!({"files": 1, "newly_covered": 1, "newly_uncovered": 1})
+    );
     assert_eq!(
         v["files"],
         json!([
@@ -826,7 +894,13 @@ fn compare_collections_per_owner_and_build() {
         ));
     }
     let out = livecov(
-        &["compare", a.to_str().unwrap(), b.to_str().unwrap(), "--format", "json"],
+        &[
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
         tmp.path(),
     );
     let v: Value = serde_json::from_str(&ok(&out)).unwrap();

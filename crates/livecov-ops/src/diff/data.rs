@@ -117,6 +117,8 @@ pub fn read_profile_file(path: &Path) -> Result<Profile> {
 /// commit.
 pub(crate) struct CollectionData {
     source: ExportSource,
+    /// The commits its builds name.
+    commits: BTreeSet<String>,
 }
 
 impl CollectionData {
@@ -125,19 +127,19 @@ impl CollectionData {
         sources: Option<PathBuf>,
         reporter: &dyn Reporter,
     ) -> Result<CollectionData> {
-        Ok(CollectionData {
-            source: ExportSource::open(dir, sources, reporter)?,
-        })
+        let source = ExportSource::open(dir, sources, reporter)?;
+        let commits = source
+            .owners()
+            .iter()
+            .map(|o| source.origin(o.build_id).1.to_owned())
+            .filter(|c| !c.is_empty())
+            .collect();
+        Ok(CollectionData { source, commits })
     }
 
     /// The commits the collection's builds name.
-    pub(crate) fn commits(&self) -> BTreeSet<String> {
-        self.source
-            .owners()
-            .iter()
-            .map(|o| self.source.origin(o.build_id).1.to_owned())
-            .filter(|c| !c.is_empty())
-            .collect()
+    pub(crate) fn commits(&self) -> &BTreeSet<String> {
+        &self.commits
     }
 
     /// The opened collection.
@@ -147,7 +149,7 @@ impl CollectionData {
 
     /// Whether some build was made at `commit`.
     pub(crate) fn has(&self, commit: &str) -> bool {
-        self.commits()
+        self.commits
             .iter()
             .any(|c| crate::export::same_commit(c, commit))
     }
@@ -160,24 +162,18 @@ impl CollectionData {
         commit: Option<&str>,
         reporter: &dyn Reporter,
     ) -> Result<Option<Profile>> {
-        let mut chosen: Vec<(i64, Vec<&OwnerRow>)> = Vec::new();
+        let mut by_build: std::collections::BTreeMap<i64, Vec<&OwnerRow>> =
+            std::collections::BTreeMap::new();
         for o in self.source.owners() {
             let at = self.source.origin(o.build_id).1;
-            if commit.is_some_and(|c| !crate::export::same_commit(at, c)) {
-                continue;
-            }
-            match chosen.last_mut() {
-                Some((id, list)) if *id == o.build_id => list.push(o),
-                _ => match chosen.iter_mut().find(|(id, _)| *id == o.build_id) {
-                    Some((_, list)) => list.push(o),
-                    None => chosen.push((o.build_id, vec![o])),
-                },
+            if commit.is_none_or(|c| crate::export::same_commit(at, c)) {
+                by_build.entry(o.build_id).or_default().push(o);
             }
         }
-        if chosen.is_empty() {
+        if by_build.is_empty() {
             return Ok(None);
         }
-        chosen.sort_by_key(|(id, _)| *id);
+        let chosen: Vec<(i64, Vec<&OwnerRow>)> = by_build.into_iter().collect();
         let (profile, _) = self.source.profile(&chosen, PathStyle::Repo, reporter)?;
         Ok(Some(profile))
     }
@@ -201,7 +197,8 @@ impl PathRoots {
         }
         self.roots
             .push((prefix, dir.trim_end_matches('/').to_owned()));
-        self.roots.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.cmp(b)));
+        self.roots
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.cmp(b)));
     }
 
     /// The repository path of `recorded`: with the longest root it starts with replaced,
@@ -253,7 +250,9 @@ impl LineData {
                 lines: hits.len() as u64,
                 covered: hits.iter().filter(|(_, h)| *h > 0).count() as u64,
             });
-            let Some(repo_path) = roots.candidates(recorded).find(|c| wanted.contains(c.as_str()))
+            let Some(repo_path) = roots
+                .candidates(recorded)
+                .find(|c| wanted.contains(c.as_str()))
             else {
                 continue;
             };

@@ -171,7 +171,11 @@ pub(crate) struct Commits {
 /// Measures the change against the coverage data and checks the gates.
 pub fn run(settings: &DiffSettings, reporter: &dyn Reporter) -> Result<DiffReport> {
     let (repo, commits, files) = load_changes(&settings.changes)?;
-    let roots = path_roots(repo.as_ref(), commits.head.as_deref(), &settings.strip_prefixes)?;
+    let roots = path_roots(
+        repo.as_ref(),
+        commits.head.as_deref(),
+        &settings.strip_prefixes,
+    )?;
 
     // Coverage data: the head's, and the base's when there is a source for it.
     let (head_profile, collection) = head_data(settings, commits.head.as_deref(), reporter)?;
@@ -196,7 +200,10 @@ pub fn run(settings: &DiffSettings, reporter: &dyn Reporter) -> Result<DiffRepor
     let mut report = DiffReport {
         base: base.clone(),
         head: commits.head.clone(),
-        diff_base: commits.diff_base.clone().filter(|d| Some(d) != base.as_ref()),
+        diff_base: commits
+            .diff_base
+            .clone()
+            .filter(|d| Some(d) != base.as_ref()),
         base_reason,
         patch: Ratio::default(),
         total: head_lines.total,
@@ -494,10 +501,12 @@ fn measure(f: &FilePatch, head: &data::LineData, report: &mut DiffReport) {
     let skip = lines::non_code(&path, &f.added);
     let mut file = FileDiff {
         path,
-        old_path: f
-            .old_path
-            .clone()
-            .filter(|_| matches!(f.status, FileStatus::Renamed { .. } | FileStatus::Copied { .. })),
+        old_path: f.old_path.clone().filter(|_| {
+            matches!(
+                f.status,
+                FileStatus::Renamed { .. } | FileStatus::Copied { .. }
+            )
+        }),
         status: f.status.name().to_owned(),
         data_path: recorded.clone(),
         patch: Ratio::default(),
@@ -560,13 +569,7 @@ fn gates(settings: &DiffSettings, report: &DiffReport) -> Vec<Gate> {
         });
     };
     if let Some(t) = g.fail_under_patch {
-        minimum(
-            "patch".into(),
-            "--fail-under-patch",
-            t,
-            report.patch,
-            false,
-        );
+        minimum("patch".into(), "--fail-under-patch", t, report.patch, false);
     }
     if let Some(t) = g.fail_under_total {
         minimum("total".into(), "--fail-under-total", t, report.total, true);
