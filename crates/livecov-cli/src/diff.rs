@@ -37,6 +37,9 @@ pub struct DiffArgs {
     /// (default: <collection>/sources).
     #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,
+    /// The store of --collection (and of --base-collection).
+    #[command(flatten)]
+    pub store: crate::store::StoreArgs,
     /// The base's coverage, as a profile file (for --max-drop). Default: with
     /// --collection, its builds at the base commit or the nearest ancestor that has
     /// builds; with --profile, none.
@@ -102,6 +105,7 @@ impl DiffArgs {
             (_, Some(c)) => CoverageInput::Collection {
                 dir: c.clone(),
                 sources: self.sources.clone(),
+                store: self.store.choice(),
             },
             (None, None) => bail!("give --profile FILE or --collection DIR"),
         };
@@ -129,6 +133,7 @@ impl DiffArgs {
             (_, Some(c)) => Some(CoverageInput::Collection {
                 dir: c.clone(),
                 sources: self.sources.clone(),
+                store: self.store.choice(),
             }),
             _ => None,
         };
@@ -282,6 +287,7 @@ pub fn compare(args: &CompareArgs) -> Result<Exit> {
             CoverageInput::Collection {
                 dir: p.clone(),
                 sources: args.sources.clone(),
+                store: livecov_ops::StoreChoice::default(),
             }
         } else {
             CoverageInput::Profile(p.clone())

@@ -337,15 +337,6 @@ impl ExportSource {
         &self.owners
     }
 
-    /// The hex hash of a build.
-    pub fn build_hex(&self, build_id: i64) -> String {
-        self.builds
-            .iter()
-            .find(|b| b.id == build_id)
-            .map(|b| hex16(&b.hash))
-            .unwrap_or_default()
-    }
-
     /// The (repository, commit) a build was made from; empty strings when unknown.
     pub fn origin(&self, build_id: i64) -> (&str, &str) {
         self.origins

@@ -27,6 +27,8 @@ pub enum CoverageInput {
         /// The git cache of `clone-sources` that makes paths repo-relative (default:
         /// `<dir>/sources`).
         sources: Option<PathBuf>,
+        /// Its store (default: `<dir>/livecov.db`).
+        store: crate::StoreChoice,
     },
 }
 
@@ -47,8 +49,12 @@ pub(crate) fn load(
 ) -> Result<(Profile, Option<CollectionData>)> {
     match input {
         CoverageInput::Profile(p) => Ok((read_profile_file(p)?, None)),
-        CoverageInput::Collection { dir, sources } => {
-            let c = CollectionData::open(dir, sources.clone(), reporter)?;
+        CoverageInput::Collection {
+            dir,
+            sources,
+            store,
+        } => {
+            let c = CollectionData::open(dir, store, sources.clone(), reporter)?;
             let p = c
                 .profile(None, reporter)?
                 .with_context(|| format!("{}: the collection has no owners", dir.display()))?;
@@ -124,10 +130,11 @@ pub(crate) struct CollectionData {
 impl CollectionData {
     pub(crate) fn open(
         dir: &Path,
+        store: &crate::StoreChoice,
         sources: Option<PathBuf>,
         reporter: &dyn Reporter,
     ) -> Result<CollectionData> {
-        let source = ExportSource::open(dir, sources, reporter)?;
+        let source = ExportSource::open(dir, store, sources, reporter)?;
         let commits = source
             .owners()
             .iter()

@@ -12,13 +12,13 @@
 //!   which and why.
 //! - Measured lines: an added line counts when the coverage data has it as executable
 //!   (inside a unit with statements, the line view every export writes) and its text is
-//!   not blank or only a comment ([`lines`]).
+//!   not blank or only a comment (the `lines` module).
 //! - Gates: minimum patch and total coverage, a largest drop from the base, per component
 //!   (path globs) too; a gate that cannot be measured fails. Informational runs report the
 //!   gates and never fail.
 //!
 //! The command line and the webhook server are the two callers: settings in, a
-//! [`DiffReport`] out ([`run`]), written by [`write`].
+//! [`DiffReport`] out ([`run`]), written by [`write()`].
 
 pub(crate) mod data;
 mod lines;
@@ -369,11 +369,15 @@ fn head_data(
     head: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<(Profile, Option<data::CollectionData>)> {
-    let (dir, sources) = match &settings.coverage {
+    let (dir, sources, store) = match &settings.coverage {
         CoverageInput::Profile(p) => return Ok((read_profile_file(p)?, None)),
-        CoverageInput::Collection { dir, sources } => (dir, sources),
+        CoverageInput::Collection {
+            dir,
+            sources,
+            store,
+        } => (dir, sources, store),
     };
-    let c = data::CollectionData::open(dir, sources.clone(), reporter)?;
+    let c = data::CollectionData::open(dir, store, sources.clone(), reporter)?;
     if let Some(h) = head.filter(|h| c.has(h)) {
         if let Some(p) = c.profile(Some(h), reporter)? {
             return Ok((p, Some(c)));
@@ -412,8 +416,12 @@ fn base_data(
             format!("{}; its coverage from {}", commits.reason, p.display()),
             Some(read_profile_file(p)?),
         )),
-        Some(CoverageInput::Collection { dir, sources }) => {
-            let c = data::CollectionData::open(dir, sources.clone(), reporter)?;
+        Some(CoverageInput::Collection {
+            dir,
+            sources,
+            store,
+        }) => {
+            let c = data::CollectionData::open(dir, store, sources.clone(), reporter)?;
             nearest_with_data(&c, repo, commits, reporter)
         }
         None => match collection {
