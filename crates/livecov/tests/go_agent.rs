@@ -158,6 +158,20 @@ fn start(bin: &Path, env: &[(&str, &str)], agent: bool) -> Service {
     for (k, v) in env {
         cmd.env(k, v);
     }
+    // A program starts with the signals its parent ignores ignored, and the agent leaves
+    // an ignored signal alone (as it should for nohup). A test run in the background
+    // (`cmd &` in a script ignores SIGINT and SIGQUIT) must not make the fixtures
+    // immune: they start with the default dispositions, as from a terminal.
+    // SAFETY: signal(2) only, between fork and exec; it allocates nothing.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGQUIT, libc::SIGHUP] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
     let mut child = cmd.spawn().expect("starting the fixture");
     let stdout = Arc::new(Mutex::new(Vec::new()));
     let stderr = Arc::new(Mutex::new(Vec::new()));
