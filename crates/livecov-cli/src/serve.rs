@@ -10,7 +10,7 @@ use livecov_server::webhook::github::{GitHub, TokenSource};
 use livecov_server::webhook::runner::local::LocalRunner;
 use livecov_server::webhook::runner::prowjob::ProwJobRunner;
 use livecov_server::webhook::signature::Secret;
-use livecov_server::webhook::{log::log, serve, Runner, Webhook, WebhookSettings};
+use livecov_server::webhook::{log::log, Runner, WebhookSettings};
 
 use crate::exit::Exit;
 
@@ -231,56 +231,11 @@ pub fn run(args: &ServeArgs) -> Result<Exit> {
     settings.max_body_bytes = args.max_body_bytes;
     settings.grace = args.shutdown_grace;
     settings.handoff = args.handoff_file.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let hook = Webhook::new(settings)?;
-        let listener = tokio::net::TcpListener::bind((args.address.as_str(), args.port))
-            .await
-            .with_context(|| format!("listening on {}:{}", args.address, args.port))?;
-        let addr = listener.local_addr()?;
-        log(
-            "info",
-            &format!(
-                "livecov webhook listening on http://{addr}{} (runner {}{})",
-                args.endpoint,
-                match args.runner {
-                    RunnerKind::Prowjob => "prowjob",
-                    RunnerKind::Local => "local",
-                    RunnerKind::DryRun => "dry-run",
-                },
-                if args.dry_run { ", --dry-run" } else { "" }
-            ),
-        );
-        let report = serve(hook, listener, signalled()).await?;
-        log(
-            "info",
-            &format!(
-                "stopped: {} deliveries finished during shutdown, {} handed back{}",
-                report.finished,
-                report.handed_back.len(),
-                report
-                    .handoff
-                    .as_ref()
-                    .map(|p| format!(" to {}", p.display()))
-                    .unwrap_or_default()
-            ),
-        );
-        Ok(Exit::Ok)
-    })
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn signalled() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
+    let runner = match args.runner {
+        RunnerKind::Prowjob => "prowjob",
+        RunnerKind::Local => "local",
+        RunnerKind::DryRun => "dry-run",
     };
-    tokio::select! {
-        _ = term.recv() => log("info", "SIGTERM"),
-        _ = tokio::signal::ctrl_c() => log("info", "SIGINT"),
-    }
+    livecov_server::webhook::run_until_signalled(settings, &args.address, args.port, runner)?;
+    Ok(Exit::Ok)
 }

@@ -411,3 +411,63 @@ pub async fn serve(
     server.await??;
     Ok(report)
 }
+
+/// Runs the webhook on `address:port` until SIGTERM or SIGINT, then shuts down as
+/// [`serve`] does and logs what was finished and handed back. `runner` names the runner
+/// in the first log line. Blocks: it owns its multi-threaded runtime.
+pub fn run_until_signalled(
+    settings: WebhookSettings,
+    address: &str,
+    port: u16,
+    runner: &str,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let dry_run = settings.dry_run;
+    let endpoint = settings.endpoint.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let hook = Webhook::new(settings)?;
+        let listener = tokio::net::TcpListener::bind((address, port))
+            .await
+            .with_context(|| format!("listening on {address}:{port}"))?;
+        let addr = listener.local_addr()?;
+        log::log(
+            "info",
+            &format!(
+                "livecov webhook listening on http://{addr}{endpoint} (runner {runner}{})",
+                if dry_run { ", --dry-run" } else { "" }
+            ),
+        );
+        let report = serve(hook, listener, signalled()).await?;
+        log::log(
+            "info",
+            &format!(
+                "stopped: {} deliveries finished during shutdown, {} handed back{}",
+                report.finished,
+                report.handed_back.len(),
+                report
+                    .handoff
+                    .as_ref()
+                    .map(|p| format!(" to {}", p.display()))
+                    .unwrap_or_default()
+            ),
+        );
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn signalled() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => log::log("info", "SIGTERM"),
+        _ = tokio::signal::ctrl_c() => log::log("info", "SIGINT"),
+    }
+}
