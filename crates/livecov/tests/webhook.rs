@@ -606,14 +606,25 @@ async fn oversize_bodies_get_413() {
     if let Ok(resp) = sent {
         assert_eq!(resp.status().as_u16(), 413);
     }
-    let metrics = c
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // When the close won, the server may count the refusal just after the client gave
+    // up: read the counters until it has (or a deadline passes).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let metrics = loop {
+        let m = c
+            .get(format!("{}/metrics", server.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metric(&m, "livecov_webhook_deliveries_total{result=\"too_large\"}") >= 2
+            || std::time::Instant::now() > deadline
+        {
+            break m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(
         metric(
             &metrics,
