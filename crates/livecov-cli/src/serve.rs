@@ -1,5 +1,6 @@
-//! `livecov serve --webhook`: the GitHub webhook server, with the Prow coverage plugin's
-//! flags (so its Deployment runs unchanged) and livecov's own.
+//! `livecov serve`: the dashboard over a store (the site rendered on demand, a JSON API)
+//! or, with `--webhook`, the GitHub webhook server, with the Prow coverage plugin's flags
+//! (so its Deployment runs unchanged) and livecov's own.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,8 +29,17 @@ pub enum RunnerKind {
 /// Flags of `livecov serve`.
 #[derive(clap::Args, Debug)]
 #[command(
-    about = "Serve livecov over HTTP: the GitHub webhook for pull-request coverage",
-    long_about = "Serve livecov over HTTP. With --webhook: GitHub deliveries (pull_request \
+    about = "Serve livecov over HTTP: the dashboard of a store, or the GitHub webhook",
+    long_about = "Serve livecov over HTTP.\n\n\
+Without --webhook: the dashboard. GET / lists the collections (--root DIR: every \
+subdirectory holding a livecov.db; --collection DIR: one), /c/NAME/ is a collection's site \
+(the same index and build pages as `cluster render` writes, rendered on demand from the \
+store and cached; a compile or a sources fetch shows within a second), and /api/... answers \
+in JSON: /api/collections, /api/collections/NAME (summary and diagnostics), …/builds, \
+…/owners, …/builds/ID/files, …/builds/ID/lines?file=PATH, …/export?format=lcov&build=ID. \
+Listens on 127.0.0.1:8080 unless --listen says otherwise; it has no authentication, so \
+put it behind one before listening on other addresses.\n\n\
+With --webhook: GitHub deliveries (pull_request \
 opened, synchronize, reopened, ready_for_review; issue_comment `/coverage` from an allowed \
 member) are checked (X-Hub-Signature-256), deduplicated by X-GitHub-Delivery and queued; \
 each starts a coverage job (a ProwJob, a local command or a dry run) with a pending commit \
@@ -44,12 +54,40 @@ command line.",
 livecov serve --webhook --hmac-secret-file /etc/webhook/hmac --github-token-path /etc/github/oauth \\\n    \
 --github-endpoint http://ghproxy --github-endpoint https://api.github.com \\\n    \
 --jobs-namespace kubevirt-prow-jobs --config /etc/coverage/config.yaml\n  \
-livecov serve --webhook --runner local --config coverage.yaml --port 9901"
+livecov serve --webhook --runner local --config coverage.yaml --port 9901\n  \
+livecov serve --root /data/collections --listen 127.0.0.1:8080\n  \
+livecov serve --collection run1 --sources /var/cache/livecov-sources"
 )]
 pub struct ServeArgs {
-    /// Serve the GitHub webhook (the only part `serve` has today).
+    /// Serve the GitHub webhook instead of the dashboard.
     #[arg(long)]
     pub webhook: bool,
+    /// Dashboard: serve every collection under this directory (each subdirectory that
+    /// holds a livecov.db).
+    #[arg(long, value_name = "DIR", help_heading = "Dashboard", conflicts_with_all = ["collection"])]
+    pub root: Option<PathBuf>,
+    /// Dashboard: serve this one collection directory.
+    #[arg(long, value_name = "DIR", help_heading = "Dashboard")]
+    pub collection: Option<PathBuf>,
+    /// Dashboard: the address to listen on.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080",
+        help_heading = "Dashboard"
+    )]
+    pub listen: String,
+    /// Dashboard: the git cache of `clone-sources` shared by the collections [default:
+    /// each collection's sources/].
+    #[arg(long, value_name = "DIR", help_heading = "Dashboard")]
+    pub sources: Option<PathBuf>,
+    /// Dashboard: bytes of rendered build pages kept in memory.
+    #[arg(long, value_name = "BYTES", default_value_t = 512 << 20, help_heading = "Dashboard")]
+    pub cache_bytes: usize,
+    /// Dashboard: a namespace prefix the index hides by default (repeatable) [default:
+    /// e2e- and openshift-must-gather-].
+    #[arg(long, value_name = "PREFIX", help_heading = "Dashboard")]
+    pub hide_namespace_prefix: Vec<String>,
     /// The port to listen on (0: any free port, printed at start).
     #[arg(long, default_value_t = 9901)]
     pub port: u16,
@@ -140,9 +178,7 @@ fn parse_grace(s: &str) -> Result<Duration, String> {
 /// Runs `livecov serve`.
 pub fn run(args: &ServeArgs) -> Result<Exit> {
     if !args.webhook {
-        anyhow::bail!(
-            "nothing to serve\nhint: pass --webhook (the GitHub webhook is what serve has)"
-        );
+        return dashboard(args);
     }
     let secret = match std::fs::read(&args.hmac_secret_file) {
         Ok(bytes) => bytes,
@@ -237,5 +273,40 @@ pub fn run(args: &ServeArgs) -> Result<Exit> {
         RunnerKind::DryRun => "dry-run",
     };
     livecov_server::webhook::run_until_signalled(settings, &args.address, args.port, runner)?;
+    Ok(Exit::Ok)
+}
+
+/// `livecov serve` without `--webhook`: the dashboard.
+fn dashboard(args: &ServeArgs) -> Result<Exit> {
+    use livecov_server::dashboard::{Collections, DashboardSettings};
+    let collections = match (&args.root, &args.collection) {
+        (Some(root), _) => {
+            std::fs::read_dir(root)
+                .with_context(|| format!("reading the collections under {}", root.display()))?;
+            Collections::Directory(root.clone())
+        }
+        (None, Some(dir)) => {
+            let db = dir.join("livecov.db");
+            if !db.is_file() {
+                anyhow::bail!(
+                    "{} does not exist\nhint: run `livecov cluster compile --collection {}` first",
+                    db.display(),
+                    dir.display()
+                );
+            }
+            Collections::One(dir.clone())
+        }
+        (None, None) => anyhow::bail!(
+            "nothing to serve\nhint: pass --root DIR (every collection under it) or --collection \
+             DIR for the dashboard, or --webhook for the GitHub webhook"
+        ),
+    };
+    let mut settings = DashboardSettings::new(collections);
+    settings.sources = args.sources.clone();
+    settings.cache_bytes = args.cache_bytes;
+    if !args.hide_namespace_prefix.is_empty() {
+        settings.hide_namespace_prefixes = args.hide_namespace_prefix.clone();
+    }
+    livecov_server::dashboard::run_until_signalled(settings, &args.listen)?;
     Ok(Exit::Ok)
 }

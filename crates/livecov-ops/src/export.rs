@@ -48,6 +48,17 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
+    /// Every format.
+    pub const ALL: [ExportFormat; 7] = [
+        ExportFormat::Lcov,
+        ExportFormat::Cobertura,
+        ExportFormat::Go,
+        ExportFormat::Sonar,
+        ExportFormat::Codecov,
+        ExportFormat::Json,
+        ExportFormat::Markdown,
+    ];
+
     /// The name flags use.
     pub fn name(self) -> &'static str {
         match self {

@@ -14,6 +14,7 @@ pub use model::{
     SourceStatus, MAX_PAGE_SCENARIOS,
 };
 pub use site::{
-    build_page_path, render_single, render_site, renderer_version, PageSource, RenderError,
-    RenderOptions, RenderSummary, MANIFEST,
+    asset, build_page_path, index_html, page_in_memory, render_single, render_site,
+    renderer_version, PageInMemory, PageSource, RenderError, RenderOptions, RenderSummary,
+    MANIFEST,
 };

@@ -332,13 +332,7 @@ pub fn render_site(
         }
     }
 
-    let html = fill(
-        INDEX_TEMPLATE,
-        &index.title,
-        "assets",
-        &script_json(&index),
-        &index.generator,
-    );
+    let html = index_html(&index, "assets");
     summary.bytes_written += write_if_changed(&out.join("index.html"), html.as_bytes())?;
     manifest.files.insert("index.html".into());
 
@@ -418,8 +412,32 @@ fn write_page_files(
 ) -> Result<(Vec<String>, u64), RenderError> {
     let dir = out.join(prefix);
     let fdir = real_dir(out, &format!("{prefix}f"))?;
-    // Chunks are cut by an estimate of each file's script size, so scripts are written
-    // straight into one reused buffer per thread instead of one allocation per file.
+    let (html, chunks) = page_parts(assets, data, files);
+    let written: Vec<Result<u64, RenderError>> = chunks
+        .par_iter()
+        .enumerate()
+        .map(|(k, bytes)| write_plain_if_changed(&fdir.join(format!("{k}.js")), bytes))
+        .collect();
+    let mut bytes = 0;
+    for w in written {
+        bytes += w?;
+    }
+    let mut names = vec![format!("{prefix}index.html")];
+    names.extend((0..chunks.len()).map(|k| format!("{prefix}f/{k}.js")));
+    // The page last: once it is there, every chunk it names is complete.
+    bytes += write_if_changed(&dir.join("index.html"), html.as_bytes())?;
+    Ok((names, bytes))
+}
+
+/// A build page's HTML (its assets at `assets`) and its chunk scripts (`f/<k>.js`, in
+/// order), in memory.
+fn page_parts(
+    assets: &str,
+    data: &crate::model::BuildData,
+    files: &[FileData],
+) -> (String, Vec<Vec<u8>>) {
+    // Chunks are cut by an estimate of each file's script size, so each chunk's scripts
+    // are written straight into one buffer instead of one allocation per file.
     let estimate = |f: &FileData| {
         f.text.as_ref().map_or(4, String::len)
             + f.path.len()
@@ -454,26 +472,71 @@ fn write_page_files(
         &script_json(&data),
         &data.generator,
     );
-    let mut names = vec![format!("{prefix}index.html")];
-    let written: Vec<Result<u64, RenderError>> = chunks
+    let scripts = chunks
         .par_iter()
-        .enumerate()
-        .map_init(Vec::new, |buf, (k, range)| {
-            buf.clear();
+        .map(|range| {
+            let mut buf = Vec::new();
             for n in range.clone() {
-                file_script(n, &files[n], buf);
+                file_script(n, &files[n], &mut buf);
             }
-            write_plain_if_changed(&fdir.join(format!("{k}.js")), buf)
+            buf
         })
         .collect();
-    let mut bytes = 0;
-    for w in written {
-        bytes += w?;
+    (html, scripts)
+}
+
+/// A build page in memory, for a server that renders on demand: its HTML (linking the
+/// assets at `assets` and the index at `index`) and its chunk scripts, served at
+/// `f/<k>.js` beside the page.
+#[derive(Clone, Debug, Default)]
+pub struct PageInMemory {
+    /// `index.html` of the page.
+    pub html: String,
+    /// `f/<k>.js`, by k.
+    pub chunks: Vec<Vec<u8>>,
+    /// The page's source verdict (for the index, as a written site's manifest keeps it).
+    pub source: SourceStatus,
+    /// The note that goes with [`PageInMemory::source`].
+    pub source_note: String,
+}
+
+impl PageInMemory {
+    /// The bytes held (for a cache's budget).
+    pub fn size(&self) -> usize {
+        self.html.len() + self.chunks.iter().map(Vec::len).sum::<usize>()
     }
-    names.extend((0..chunks.len()).map(|k| format!("{prefix}f/{k}.js")));
-    // The page last: once it is there, every chunk it names is complete.
-    bytes += write_if_changed(&dir.join("index.html"), html.as_bytes())?;
-    Ok((names, bytes))
+}
+
+/// Renders a build page in memory (see [`PageInMemory`]).
+pub fn page_in_memory(page: &BuildPage, assets: &str, index: Option<&str>) -> PageInMemory {
+    let mut data = page.data.clone();
+    data.index = index.map(str::to_owned);
+    let (html, chunks) = page_parts(assets, &data, &page.files);
+    PageInMemory {
+        html,
+        chunks,
+        source: page.data.source.status,
+        source_note: page.data.source.note.clone(),
+    }
+}
+
+/// The index page's HTML, its assets at `assets`; each build's `page` link is as given.
+pub fn index_html(index: &IndexData, assets: &str) -> String {
+    fill(
+        INDEX_TEMPLATE,
+        &index.title,
+        assets,
+        &script_json(index),
+        &index.generator,
+    )
+}
+
+/// A shared asset by name (`livecov.css`, `index.js`, `build.js`).
+pub fn asset(name: &str) -> Option<&'static str> {
+    ASSETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
 }
 
 /// `livecovFile(n, {...});` for one file.

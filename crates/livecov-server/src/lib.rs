@@ -3,13 +3,13 @@
 //! "server: axum … calls ops, like the CLI"). It holds no pipeline logic.
 //!
 //! Each part of the server is a module that builds its own [`axum::Router`]; a process
-//! merges the ones it serves. Today there is one part, the GitHub [`webhook`]
-//! (`livecov serve --webhook`); the dashboard is meant to be another module beside it,
-//! merged into the same router.
+//! merges the ones it serves: the GitHub [`webhook`] (`livecov serve --webhook`) and the
+//! [`dashboard`] (`livecov serve`: the site rendered from the store, its JSON API).
 //!
 //! Must not depend on the CLI crate (clap types stop at the CLI).
 #![deny(missing_docs)]
 
+pub mod dashboard;
 pub mod webhook;
 
 /// The router of every part a process serves, merged: `parts` are built by their

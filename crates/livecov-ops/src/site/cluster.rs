@@ -81,12 +81,55 @@ struct BuildSource<'r> {
     generator: String,
 }
 
+/// A collection's site ready to render: the index and one page source per build
+/// (assembled only when asked for). Written to a directory by [`render_collection`];
+/// served page by page by `livecov serve`.
+pub struct CollectionSite<'r> {
+    /// The index, each build's `page` link still unset.
+    pub index: IndexData,
+    pages: Vec<BuildSource<'r>>,
+}
+
+impl<'r> CollectionSite<'r> {
+    /// Every build's page source, by build id.
+    pub fn pages(&self) -> Vec<&dyn PageSource> {
+        self.pages.iter().map(|p| p as &dyn PageSource).collect()
+    }
+
+    /// The page source of one build (hex id), if the collection has it.
+    pub fn page(&self, build: &str) -> Option<&dyn PageSource> {
+        self.pages
+            .iter()
+            .find(|p| p.id == build)
+            .map(|p| p as &dyn PageSource)
+    }
+}
+
 /// Renders the collection's site into `out`.
 pub fn render_collection(
     args: &RenderSettings,
     out: &Path,
     reporter: &dyn Reporter,
 ) -> Result<livecov_render::RenderSummary> {
+    let site = prepare_site(args, reporter)?;
+    let refs = site.pages();
+    let opts = RenderOptions {
+        out_dir: out.to_path_buf(),
+        skip_build_pages: args.skip_build_pages,
+        force: args.force,
+    };
+    reporter.start("render", None);
+    let summary = livecov_render::render_site(&opts, &site.index, &refs);
+    reporter.finish();
+    Ok(summary?)
+}
+
+/// Reads what the collection's site shows from its store and sources: the index data
+/// and one page source per build (see [`CollectionSite`]).
+pub fn prepare_site<'r>(
+    args: &RenderSettings,
+    reporter: &'r dyn Reporter,
+) -> Result<CollectionSite<'r>> {
     let store_at = args.store.location(&args.collection)?;
     let store = crate::open_compiled(&args.collection, &args.store)?;
     let builds = store.builds()?;
@@ -157,7 +200,10 @@ pub fn render_collection(
     let mut index = IndexData {
         generator: generator.clone(),
         title: "Coverage by owner".into(),
-        collection: collection_name(&args.collection),
+        collection: match &args.store.name {
+            Some(name) => name.clone(),
+            None => collection_name(&args.collection),
+        },
         hide_namespace_prefixes: args
             .hide_namespace_prefixes
             .iter()
@@ -266,16 +312,7 @@ pub fn render_collection(
             &b.binary,
         ))
     });
-    let refs: Vec<&dyn PageSource> = pages.iter().map(|p| p as &dyn PageSource).collect();
-    let opts = RenderOptions {
-        out_dir: out.to_path_buf(),
-        skip_build_pages: args.skip_build_pages,
-        force: args.force,
-    };
-    reporter.start("render", None);
-    let summary = livecov_render::render_site(&opts, &index, &refs);
-    reporter.finish();
-    Ok(summary?)
+    Ok(CollectionSite { index, pages })
 }
 
 /// (repo, commit) of a build, and every (repo, commit) of the collection.

@@ -460,7 +460,7 @@ pub fn run_until_signalled(
 }
 
 /// Resolves on SIGTERM or SIGINT.
-async fn signalled() {
+pub(crate) async fn signalled() {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut term) = signal(SignalKind::terminate()) else {
         let _ = tokio::signal::ctrl_c().await;
