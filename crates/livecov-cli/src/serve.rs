@@ -37,8 +37,14 @@ subdirectory holding a livecov.db; --collection DIR: one), /c/NAME/ is a collect
 store and cached; a compile or a sources fetch shows within a second), and /api/... answers \
 in JSON: /api/collections, /api/collections/NAME (summary and diagnostics), …/builds, \
 …/owners, …/builds/ID/files, …/builds/ID/lines?file=PATH, …/export?format=lcov&build=ID. \
-Listens on 127.0.0.1:8080 unless --listen says otherwise; it has no authentication, so \
-put it behind one before listening on other addresses.\n\n\
+Listens on 127.0.0.1:8080 unless --listen says otherwise; the pages and the API have no \
+authentication, so put it behind one before listening on other addresses.\n\n\
+With --ingest-token-file: POST /api/ingest/NAME takes an agent's pushed snapshot \
+(LIVECOV_PUSH_URL=http://HOST:8080/api/ingest/NAME), PUT /api/ingest/NAME/files/DIR/FILE \
+one file of a report directory (CI uploads), POST /api/ingest/NAME/compile compiles now; \
+otherwise a compile runs half a second after the last write. Each needs \
+`Authorization: Bearer TOKEN`; bodies over --max-upload-bytes get 413; what is already held \
+is not written again.\n\n\
 With --webhook: GitHub deliveries (pull_request \
 opened, synchronize, reopened, ready_for_review; issue_comment `/coverage` from an allowed \
 member) are checked (X-Hub-Signature-256), deduplicated by X-GitHub-Delivery and queued; \
@@ -88,6 +94,14 @@ pub struct ServeArgs {
     /// e2e- and openshift-must-gather-].
     #[arg(long, value_name = "PREFIX", help_heading = "Dashboard")]
     pub hide_namespace_prefix: Vec<String>,
+    /// Dashboard: turn on ingest (/api/ingest/NAME for agents' pushes and CI uploads);
+    /// every request must carry `Authorization: Bearer <the file's token>`. Without the
+    /// file, LIVECOV_INGEST_TOKEN.
+    #[arg(long, value_name = "FILE", help_heading = "Dashboard")]
+    pub ingest_token_file: Option<PathBuf>,
+    /// Dashboard: the largest ingest body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, help_heading = "Dashboard")]
+    pub max_upload_bytes: usize,
     /// The port to listen on (0: any free port, printed at start).
     #[arg(long, default_value_t = 9901)]
     pub port: u16,
@@ -306,6 +320,22 @@ fn dashboard(args: &ServeArgs) -> Result<Exit> {
     settings.cache_bytes = args.cache_bytes;
     if !args.hide_namespace_prefix.is_empty() {
         settings.hide_namespace_prefixes = args.hide_namespace_prefix.clone();
+    }
+    let token = match &args.ingest_token_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading the ingest token {}", p.display()))?,
+        ),
+        None => std::env::var("LIVECOV_INGEST_TOKEN").ok(),
+    };
+    if let Some(token) = token {
+        let token = token.trim().to_owned();
+        if token.is_empty() {
+            anyhow::bail!("the ingest token is empty");
+        }
+        let mut ingest = livecov_server::dashboard::IngestSettings::new(token);
+        ingest.max_body = args.max_upload_bytes;
+        settings.ingest = Some(ingest);
     }
     livecov_server::dashboard::run_until_signalled(settings, &args.listen)?;
     Ok(Exit::Ok)

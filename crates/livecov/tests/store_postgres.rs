@@ -11,83 +11,21 @@
 //! - a wrong password is refused with a clear error that does not hold it; the password
 //!   is also taken from PGPASSWORD and from a passfile.
 
+#[path = "support/cluster.rs"]
+mod cluster;
 #[path = "support/external.rs"]
 mod external;
 #[path = "support/postgres.rs"]
 mod pgserver;
 
+use cluster::{builds_of, collection, golden, pod, LONE_BUILD};
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use pgserver::Postgres;
-
-fn golden(scenario: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/go/golden/data")
-        .join(scenario)
-}
-
-/// The build of the `prog2_count` scenario: in one pod only of [`collection`].
-const LONE_BUILD: &str = "da4ea8542a4ab76ec42b3129b9de1f22";
-
-/// Pod `i` of the test cluster: its directory name, golden scenario and metadata.
-fn pod(i: usize) -> (String, &'static str, String) {
-    let scenarios = ["set1", "count", "atomic_snap", "two_binaries", "coverpkg"];
-    let scenario = if i == 7 {
-        "prog2_count"
-    } else {
-        scenarios[i % scenarios.len()]
-    };
-    let ns = ["shop", "auth", "infra"][i % 3];
-    let labels = if i.is_multiple_of(4) {
-        r#", "labels": {"scenario": "login"}"#
-    } else {
-        ""
-    };
-    let meta = format!(
-        r#"{{"pod_name": "web-{}-x{i}", "namespace": "{ns}", "container": {{"name": "app", "image": "img/{ns}:{}"}},
-           "binary_name": "prog", "collected_at": "2026-11-21T09:{:02}:00Z", "hostname": "node-{}",
-           "host_process": false{labels}}}"#,
-        i % 5,
-        i % 2,
-        i % 60,
-        i % 3
-    );
-    (format!("{ns}-web-x{i}-app"), scenario, meta)
-}
-
-/// The distinct builds (meta files) of the pods `range`.
-fn builds_of(range: std::ops::Range<usize>) -> usize {
-    let mut metas = std::collections::BTreeSet::new();
-    for i in range {
-        for e in fs::read_dir(golden(pod(i).1)).unwrap() {
-            let name = e.unwrap().file_name().to_string_lossy().into_owned();
-            if name.starts_with("covmeta.") {
-                metas.insert(name);
-            }
-        }
-    }
-    metas.len()
-}
-
-/// A collection at `dir` holding the pods `range`.
-fn collection(dir: &Path, range: std::ops::Range<usize>) -> PathBuf {
-    for i in range {
-        let (name, scenario, meta) = pod(i);
-        let d = dir.join("coverage").join(name);
-        fs::create_dir_all(&d).unwrap();
-        for e in fs::read_dir(golden(scenario)).unwrap() {
-            let e = e.unwrap();
-            if e.file_name() != ".gitkeep" {
-                fs::copy(e.path(), d.join(e.file_name())).unwrap();
-            }
-        }
-        fs::write(d.join("metadata.json"), meta).unwrap();
-    }
-    dir.to_path_buf()
-}
 
 fn livecov() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_livecov"));

@@ -50,6 +50,43 @@ impl Collections {
         is_collection(&dir).then(|| (dir, StoreChoice::default()))
     }
 
+    /// Whether `name` may name a new collection: letters, digits, `.`, `_` and `-`, at
+    /// most 128, not starting with `.`.
+    pub fn valid_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= 128
+            && !name.starts_with('.')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    }
+
+    /// Where ingest writes the collection `name` (created when missing): under the
+    /// root, or the one collection's directory when the name is its own.
+    pub fn ingest_dir(&self, name: &str) -> Option<PathBuf> {
+        if !Collections::valid_name(name) {
+            return None;
+        }
+        match self {
+            Collections::One(dir) => {
+                (livecov_ops::collection_name(dir) == name).then(|| dir.clone())
+            }
+            Collections::Directory(root) => {
+                let dir = root.join(name);
+                match std::fs::symlink_metadata(&dir) {
+                    Ok(m) if !m.is_dir() => None,
+                    _ => Some(dir),
+                }
+            }
+        }
+    }
+
+    /// The directory and store a compile of ingested data writes (the store need not
+    /// exist yet).
+    pub fn open_for_ingest(&self, name: &str) -> Option<(PathBuf, StoreChoice)> {
+        self.ingest_dir(name).map(|d| (d, StoreChoice::default()))
+    }
+
     /// Changes whenever the collection's store does (a compile, a sources fetch): the
     /// size and modification time of its `livecov.db` and `livecov.db-wal`.
     pub fn generation(&self, name: &str) -> Option<String> {

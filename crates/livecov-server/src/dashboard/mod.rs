@@ -11,6 +11,7 @@
 
 pub mod catalog;
 mod html;
+mod ingest;
 mod pages;
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ use livecov_ops::site::cluster::{prepare_site, CollectionSite, RenderSettings};
 use serde::Deserialize;
 
 pub use catalog::Collections;
+pub use ingest::IngestSettings;
 use pages::PageCache;
 
 /// What the dashboard serves and how.
@@ -43,6 +45,8 @@ pub struct DashboardSettings {
     pub cache_bytes: usize,
     /// How often a collection's generation is read again (a compile shows within this).
     pub recheck: Duration,
+    /// Ingest (`/api/ingest/…`), when on.
+    pub ingest: Option<IngestSettings>,
 }
 
 impl DashboardSettings {
@@ -57,6 +61,7 @@ impl DashboardSettings {
                 .collect(),
             cache_bytes: 512 << 20,
             recheck: Duration::from_secs(1),
+            ingest: None,
         }
     }
 }
@@ -80,6 +85,7 @@ pub struct Dashboard {
     settings: DashboardSettings,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     pages: PageCache,
+    ingest: ingest::Ingest,
 }
 
 /// An answer that is not a page: a status and a message (JSON under /api).
@@ -134,6 +140,7 @@ impl Dashboard {
             settings,
             slots: Mutex::new(HashMap::new()),
             pages,
+            ingest: ingest::Ingest::default(),
         })
     }
 
@@ -164,6 +171,7 @@ impl Dashboard {
                 get(api_lines),
             )
             .route("/api/collections/{name}/export", get(api_export))
+            .merge(ingest::routes())
             .with_state(self.clone())
     }
 

@@ -1,0 +1,732 @@
+//! `livecov serve`: the dashboard over compiled collections, as a user reaches it over
+//! HTTP on 127.0.0.1.
+//!
+//! - the served site is byte for byte the site `cluster render` writes (index, every
+//!   build page, every chunk script), and the JSON API gives the figures `report` gives;
+//! - a compile shows without a restart, and only the pages it changed are assembled;
+//! - every value from metadata is escaped (collection names, pod names, labels);
+//! - ingest: refused without or with a wrong token, oversize bodies refused, files and
+//!   pushed snapshots land once, a client that goes away mid-upload writes nothing, and
+//!   what is ingested reports the same as the same files compiled by hand; a real Go
+//!   program built by `livecov go build` pushes to it.
+
+#[path = "support/cluster.rs"]
+mod cluster;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn livecov() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_livecov"));
+    c.env_remove("LIVECOV_STORE")
+        .env_remove("LIVECOV_INGEST_TOKEN");
+    c
+}
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn compile(c: &Path) {
+    ok(livecov()
+        .args(["cluster", "compile", "--collection"])
+        .arg(c)
+        .output()
+        .unwrap());
+}
+
+fn report(c: &Path) -> Value {
+    let out = ok(livecov()
+        .args(["report", "--format", "json", "--collection"])
+        .arg(c)
+        .output()
+        .unwrap());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A `livecov serve` on 127.0.0.1 (any free port), stopped on drop.
+struct Served {
+    child: Child,
+    addr: String,
+    /// The rest of its log (kept so its writer never blocks).
+    _log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(args: &[&str]) -> Served {
+    let mut child = livecov()
+        .arg("serve")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Killed on drop from here on, should the address never come.
+    let mut served = Served {
+        child,
+        addr: String::new(),
+        _log: rx,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while served.addr.is_empty() {
+        let line = served
+            ._log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("serve printed its address");
+        if let Some(at) = line.find(" on http://") {
+            served.addr = line[at + " on http://".len()..]
+                .trim_end_matches('/')
+                .to_owned();
+        }
+    }
+    served
+}
+
+struct Response {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// One HTTP/1.1 request (the connection closed after it).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    // A server that refuses the body (413) may close before it is all sent: its answer
+    // is read all the same.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+fn get(addr: &str, path: &str) -> Response {
+    request(addr, "GET", path, &[], b"")
+}
+
+/// Every file of a directory tree, by relative path.
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// (statements, covered) of every build in a `report --format json`.
+fn report_builds(r: &Value) -> BTreeMap<String, (u64, u64)> {
+    r["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["build"].as_str().unwrap().to_owned(),
+                (
+                    b["statements"].as_u64().unwrap(),
+                    b["covered_statements"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn api_builds(addr: &str, name: &str) -> BTreeMap<String, (u64, u64)> {
+    let r = get(addr, &format!("/api/collections/{name}/builds"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["build"].as_str().unwrap().to_owned(),
+                (
+                    b["statements"].as_u64().unwrap(),
+                    b["covered"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_served_site_is_the_rendered_site_and_the_api_gives_reports_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("collections");
+    let a = cluster::collection(&root.join("run-a"), 0..6);
+    let b = cluster::collection(&root.join("run-b"), 3..9);
+    compile(&a);
+    compile(&b);
+    // Something that is not a collection is not listed.
+    fs::create_dir_all(root.join("not-compiled/coverage")).unwrap();
+    let served = serve(&["--root", root.to_str().unwrap()]);
+    let addr = &served.addr;
+
+    let list = get(addr, "/api/collections").json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["run-a", "run-b"]);
+    for (c, dir) in [("run-a", &a), ("run-b", &b)] {
+        let want = report_builds(&report(dir));
+        assert_eq!(api_builds(addr, c), want, "{c}");
+        let listed = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == c)
+            .unwrap();
+        assert_eq!(
+            listed["statements"].as_u64().unwrap(),
+            want.values().map(|v| v.0).sum::<u64>()
+        );
+        assert_eq!(
+            listed["covered"].as_u64().unwrap(),
+            want.values().map(|v| v.1).sum::<u64>()
+        );
+    }
+    assert!(a.join("livecov.db").exists());
+    let home = get(addr, "/");
+    assert_eq!(home.status, 200);
+    assert!(home.text().contains("href=\"c/run-a/\""), "{}", home.text());
+    assert!(!home.text().contains("not-compiled"));
+
+    // Byte for byte what `cluster render` writes.
+    let site = tmp.path().join("site-a");
+    ok(livecov()
+        .args(["cluster", "render", "--collection"])
+        .arg(&a)
+        .arg("--output-dir")
+        .arg(&site)
+        .output()
+        .unwrap());
+    let written = tree(&site);
+    let mut pages = 0;
+    for (rel, bytes) in &written {
+        if rel.starts_with('.') {
+            continue;
+        }
+        let r = get(addr, &format!("/c/run-a/{rel}"));
+        assert_eq!(r.status, 200, "{rel}: {}", r.text());
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+        assert!(
+            &r.body == bytes,
+            "{rel} served differs from the rendered file"
+        );
+        if rel.ends_with("/index.html") {
+            pages += 1;
+        }
+    }
+    assert_eq!(
+        pages,
+        report_builds(&report(&a)).len(),
+        "one page per build"
+    );
+    assert!(get(addr, "/c/run-a/index.html").headers["content-type"].starts_with("text/html"));
+    assert!(
+        get(addr, "/c/run-a/assets/build.js").headers["content-type"]
+            .starts_with("text/javascript")
+    );
+
+    // Files and lines of a build: the store's files, the LCOV export's lines.
+    let build = cluster::LONE_BUILD;
+    let files = get(
+        addr,
+        &format!("/api/collections/run-b/builds/{build}/files"),
+    )
+    .json();
+    let files = files.as_array().unwrap();
+    assert!(!files.is_empty());
+    let want = report_builds(&report(&b))[build];
+    let counted: u64 = files
+        .iter()
+        .filter(|f| f["excluded"] == false)
+        .map(|f| f["statements"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, want.0);
+    let file = files[0]["path"].as_str().unwrap();
+    let lines = get(
+        addr,
+        &format!("/api/collections/run-b/builds/{build}/lines?file={file}"),
+    )
+    .json();
+    let lcov = ok(livecov()
+        .args([
+            "export", "--format", "lcov", "--paths", "recorded", "--build", build,
+        ])
+        .arg("--collection")
+        .arg(&b)
+        .output()
+        .unwrap());
+    let lcov = String::from_utf8(lcov.stdout).unwrap();
+    let section = lcov
+        .split("end_of_record")
+        .find(|s| s.contains(&format!("SF:{file}\n")))
+        .unwrap();
+    let want: Vec<[u64; 2]> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("DA:"))
+        .map(|l| {
+            let (a, b) = l.split_once(',').unwrap();
+            [
+                a.parse().unwrap(),
+                b.split(',').next().unwrap().parse().unwrap(),
+            ]
+        })
+        .collect();
+    let got: Vec<[u64; 2]> = serde_json::from_value(lines["lines"].clone()).unwrap();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+    let export = get(
+        addr,
+        &format!("/api/collections/run-b/export?format=lcov&build={build}"),
+    );
+    assert_eq!(export.status, 200);
+    assert!(export.text().contains("end_of_record"));
+
+    // What is not there is a 404 with a reason, never a file outside.
+    for path in [
+        "/c/nope/",
+        "/c/run-a/b/00000000000000000000000000000000/index.html",
+        "/c/..%2F..%2Fetc/index.html",
+        "/c/run-a/b/x/f/../../../../livecov.db",
+        "/c/run-a/assets/..%2Flivecov.db",
+        "/api/collections/not-compiled/builds",
+    ] {
+        let r = get(addr, path);
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+    }
+    assert_eq!(
+        get(addr, "/api/collections/run-a/export?format=nope").status,
+        400
+    );
+}
+
+#[test]
+fn a_compile_shows_without_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = cluster::collection(&tmp.path().join("run"), 0..4);
+    compile(&c);
+    let served = serve(&["--collection", c.to_str().unwrap()]);
+    let addr = &served.addr;
+    assert_eq!(api_builds(addr, "run"), report_builds(&report(&c)));
+    let before = get(addr, "/c/run/index.html").body;
+    cluster::collection(&c, 4..9);
+    compile(&c);
+    let want = report_builds(&report(&c));
+    assert!(want.contains_key(cluster::LONE_BUILD));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api_builds(addr, "run") != want {
+        assert!(Instant::now() < deadline, "the compile never showed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_ne!(get(addr, "/c/run/index.html").body, before);
+    let page = get(
+        addr,
+        &format!("/c/run/b/{}/index.html", cluster::LONE_BUILD),
+    );
+    assert_eq!(page.status, 200);
+}
+
+#[test]
+fn every_value_from_metadata_is_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let hostile = "x<img src=q onerror=alert(1)>&\"'y";
+    let c = root.join(hostile);
+    let d = c.join("coverage/pod");
+    fs::create_dir_all(&d).unwrap();
+    for (f, bytes) in cluster::pod_files(1) {
+        if f != "metadata.json" {
+            fs::write(d.join(f), bytes).unwrap();
+        }
+    }
+    fs::write(
+        d.join("metadata.json"),
+        serde_json::json!({
+            "pod_name": "<script>alert('pod')</script>",
+            "namespace": "ns</script><script>alert(2)</script>",
+            "container": {"name": "c\"><b>", "image": "img/<i>:1"},
+            "binary_name": "<svg onload=alert(3)>",
+            "labels": {"scenario": "<u>s</u>"},
+            "host_process": false,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    compile(&c);
+    let served = serve(&["--root", root.to_str().unwrap()]);
+    let addr = &served.addr;
+    let home = get(addr, "/").text();
+    assert!(!home.contains("<img"), "{home}");
+    assert!(home.contains("x&lt;img src=q onerror=alert(1)&gt;&amp;&quot;&#39;y"));
+    let seg = "x%3Cimg%20src%3Dq%20onerror%3Dalert%281%29%3E%26%22%27y";
+    assert!(home.contains(&format!("href=\"c/{seg}/\"")), "{home}");
+    let index = get(addr, &format!("/c/{seg}/index.html"));
+    assert_eq!(index.status, 200, "{}", index.text());
+    let text = index.text();
+    for raw in ["<script>alert", "</script><script>", "<svg", "<img", "<u>s"] {
+        assert!(!text.contains(raw), "{raw} is in the index unescaped");
+    }
+    assert!(text.contains("\\u003cscript\\u003ealert('pod')"));
+    let builds = get(addr, &format!("/api/collections/{seg}/builds")).json();
+    let build = builds[0]["build"].as_str().unwrap().to_owned();
+    let page = get(addr, &format!("/c/{seg}/b/{build}/index.html")).text();
+    for raw in ["<script>alert", "<svg", "<img", "c\"><b>"] {
+        assert!(!page.contains(raw), "{raw} is in the build page unescaped");
+    }
+    // The JSON API holds the values as they are (JSON escapes what JSON needs).
+    let owners = get(addr, &format!("/api/collections/{seg}/owners")).json();
+    assert_eq!(
+        owners[0]["namespace"],
+        "ns</script><script>alert(2)</script>"
+    );
+}
+
+const TOKEN: &str = "ingest-t0ken-for-tests";
+
+fn auth() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+fn ingest_server(root: &Path, max: usize) -> Served {
+    let token = root.parent().unwrap().join("token");
+    fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    fs::create_dir_all(root).unwrap();
+    serve(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--ingest-token-file",
+        token.to_str().unwrap(),
+        "--max-upload-bytes",
+        &max.to_string(),
+    ])
+}
+
+fn put_file(addr: &str, name: &str, rel: &str, body: &[u8], auth: &str) -> Response {
+    request(
+        addr,
+        "PUT",
+        &format!("/api/ingest/{name}/files/{rel}"),
+        &[("Authorization", auth)],
+        body,
+    )
+}
+
+#[test]
+fn ingest_takes_files_once_with_the_token_and_refuses_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let served = ingest_server(&root, 1 << 20);
+    let addr = &served.addr;
+    let meta = b"{}";
+
+    // No token, a wrong one, a token of another length: 401, nothing written.
+    for bad in ["", "Bearer nope", &format!("Bearer {TOKEN}x"), TOKEN] {
+        let r = put_file(addr, "ci", "pod/metadata.json", meta, bad);
+        assert_eq!(r.status, 401, "{bad:?}: {}", r.text());
+    }
+    assert!(!root.join("ci").exists());
+    // Oversize: 413 before the body is read.
+    let big = vec![b'x'; (1 << 20) + 1];
+    assert_eq!(put_file(addr, "ci", "pod/big", &big, &auth()).status, 413);
+    // Paths out of coverage/ and names that are not names.
+    for (name, rel) in [
+        ("ci", "../x/metadata.json"),
+        ("ci", "pod/../../x"),
+        ("ci", "metadata.json"),
+        (".hidden", "pod/metadata.json"),
+        ("a%2Fb", "pod/metadata.json"),
+    ] {
+        let r = put_file(addr, name, rel, meta, &auth());
+        assert!(
+            r.status == 400 || r.status == 404,
+            "{name} {rel}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+    assert!(!tmp.path().join("x").exists());
+
+    // Seven pods uploaded file by file, then compiled.
+    let mut sent = 0;
+    for i in 0..7 {
+        let (dir, _, _) = cluster::pod(i);
+        for (f, bytes) in cluster::pod_files(i) {
+            let r = put_file(addr, "ci", &format!("{dir}/{f}"), &bytes, &auth());
+            assert_eq!(r.status, 201, "{}", r.text());
+            sent += 1;
+        }
+    }
+    // Again: held already, not written, no compile needed.
+    let (dir, _, _) = cluster::pod(0);
+    for (f, bytes) in cluster::pod_files(0) {
+        let r = put_file(addr, "ci", &format!("{dir}/{f}"), &bytes, &auth());
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["stored"], false);
+    }
+    let r = request(
+        addr,
+        "POST",
+        "/api/ingest/ci/compile",
+        &[("Authorization", &auth())],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["failed"], 0);
+    // The same files compiled by hand report the same.
+    let by_hand = cluster::collection(&tmp.path().join("by-hand"), 0..7);
+    compile(&by_hand);
+    let want = report_builds(&report(&by_hand));
+    assert_eq!(api_builds(addr, "ci"), want);
+    assert!(sent > 7);
+    // No temporary file is left anywhere.
+    for rel in tree(&root.join("ci/coverage")).keys() {
+        assert!(!rel.contains(".livecov-ingest-"), "{rel}");
+    }
+}
+
+#[test]
+fn a_client_gone_mid_upload_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let served = ingest_server(&root, 1 << 20);
+    let addr = &served.addr;
+    {
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "PUT /api/ingest/cut/files/pod/covmeta.abc HTTP/1.1\r\nHost: x\r\n\
+             Authorization: {}\r\nContent-Length: 100000\r\n\r\n",
+            auth()
+        )
+        .unwrap();
+        s.write_all(&[7u8; 5000]).unwrap();
+        s.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        // Dropped: the connection closes with 95,000 bytes missing.
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !root.join("cut/coverage/pod/covmeta.abc").exists(),
+        "half a body was written"
+    );
+    if root.join("cut/coverage/pod").exists() {
+        assert!(tree(&root.join("cut/coverage/pod")).is_empty());
+    }
+    // And the server goes on.
+    assert_eq!(get(addr, "/healthz").status, 200);
+    let r = put_file(addr, "cut", "pod/metadata.json", b"{}", &auth());
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+fn go_available() -> bool {
+    Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn a_go_program_built_by_livecov_pushes_to_the_dashboard() {
+    if !go_available() {
+        assert!(std::env::var_os("CI").is_none(), "go is needed under CI");
+        eprintln!("skipped: no go");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("go.mod"), "module example.com/pushed\n\ngo 1.21\n").unwrap();
+    fs::write(
+        src.join("main.go"),
+        r#"package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func work(n int) int {
+	if n > 3 {
+		return n * 2
+	}
+	return n + 1
+}
+
+func unused() { fmt.Println("never") }
+
+func main() {
+	total := 0
+	for i := 0; i < 5; i++ {
+		total += work(i)
+	}
+	fmt.Println("ready", total)
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGTERM, syscall.SIGINT)
+	<-c
+}
+"#,
+    )
+    .unwrap();
+    let bin = tmp.path().join("pushed");
+    let out = livecov()
+        .current_dir(&src)
+        .env("GOPROXY", "off")
+        .args(["go", "build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .output()
+        .unwrap();
+    ok(out);
+    let root = tmp.path().join("root");
+    let served = ingest_server(&root, 16 << 20);
+    let token = tmp.path().join("agent-token");
+    fs::write(&token, TOKEN).unwrap();
+    let mut prog = Command::new(&bin)
+        .env(
+            "LIVECOV_PUSH_URL",
+            format!("http://{}/api/ingest/live", served.addr),
+        )
+        .env("LIVECOV_TOKEN_FILE", &token)
+        .env("LIVECOV_PUSH_INTERVAL", "200ms")
+        .env("LIVECOV_SERVE", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let live = loop {
+        let r = get(&served.addr, "/api/collections/live/builds");
+        if r.status == 200 {
+            let builds = r.json();
+            if builds.as_array().is_some_and(|b| !b.is_empty()) {
+                break builds;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no push was ingested and compiled"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // SAFETY: a signal to the child this test started.
+    unsafe {
+        libc::kill(prog.id() as i32, libc::SIGTERM);
+    }
+    let status = prog.wait().unwrap();
+    assert!(status.success(), "{status}");
+    // What the dashboard shows is what `report` reads from the ingested collection, and
+    // the program's own counts: work ran, unused did not.
+    let want = report_builds(&report(&root.join("live")));
+    let got: BTreeMap<String, (u64, u64)> = live
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["build"].as_str().unwrap().to_owned(),
+                (
+                    b["statements"].as_u64().unwrap(),
+                    b["covered"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    let (statements, covered) = *want.values().next().unwrap();
+    assert!(
+        covered > 0 && covered < statements,
+        "{covered}/{statements}"
+    );
+}
