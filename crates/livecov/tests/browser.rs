@@ -19,6 +19,10 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use livecov_render::*;
 use serde_json::{json, Value};
 
+#[path = "support/cluster.rs"]
+mod cluster;
+#[path = "support/dashboard.rs"]
+mod dashboard;
 #[path = "support/external.rs"]
 mod external;
 
@@ -602,6 +606,106 @@ fn demo_site_shows_sources_fetched_at_the_commit() {
         let spans = js(&c, "return [document.querySelectorAll('#L4 .cov-hit').length > 0, document.querySelectorAll('#L27 .cov-none').length > 0];").await;
         assert_eq!(spans, json!([true, true]));
         shot(&c, "demo-dep-go").await;
+        c.close().await.unwrap();
+    });
+}
+
+/// The dashboard (`livecov serve`) in the browser: the list of collections, a
+/// collection's index and build page with sources, served over HTTP under its Content
+/// Security Policy; and hostile metadata in another collection runs nothing.
+#[test]
+fn the_served_dashboard_works_and_hostile_metadata_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let demo = root.join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_livecov"))
+        .args(["demo", "--dir", demo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A collection whose metadata tries to run script wherever it is shown.
+    let evil = root.join("evil");
+    let pod = evil.join("coverage/pod");
+    std::fs::create_dir_all(&pod).unwrap();
+    for (f, bytes) in cluster::pod_files(1) {
+        if f != "metadata.json" {
+            std::fs::write(pod.join(f), bytes).unwrap();
+        }
+    }
+    let payload = "<img src=x onerror=\"window.__pwned=1\">";
+    std::fs::write(
+        pod.join("metadata.json"),
+        json!({
+            "pod_name": format!("pod{payload}"),
+            "namespace": format!("ns{payload}"),
+            "container": {"name": format!("c{payload}"), "image": "img/x:1"},
+            "binary_name": format!("bin{payload}"),
+            "host_process": false,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_livecov"))
+        .args(["cluster", "compile", "--collection", evil.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let Some(driver) = start_driver() else {
+        return;
+    };
+    let served = dashboard::serve(&["--root", root.to_str().unwrap()]);
+    let base = format!("http://{}", served.addr);
+    rt().block_on(async {
+        let c = connect(&driver).await;
+        c.goto(&format!("{base}/")).await.unwrap();
+        let rows = js(&c, "return Array.from(document.querySelectorAll('#collections tbody tr')).map(r => r.dataset.name);").await;
+        assert_eq!(rows, json!(["demo", "evil"]));
+        shot(&c, "served-collections").await;
+        c.find(Locator::Css("a[href=\"c/demo/\"]")).await.unwrap().click().await.unwrap();
+        until(&c, "window.livecovReady", "served demo index").await;
+        assert_eq!(visible_rows(&c, "tr.owner-row").await, 3);
+        shot(&c, "served-demo-index").await;
+        c.find(Locator::Css("a[href=\"b/fb5d9fb229349f9b25b93ba370b3e169/index.html\"]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(&c, "window.livecovReady && document.querySelector('tr.file-row')", "served build page").await;
+        c.goto(&format!(
+            "{base}/c/demo/b/fb5d9fb229349f9b25b93ba370b3e169/index.html#example.com/prog/dep/dep.go:L5"
+        ))
+        .await
+        .unwrap();
+        until(&c, "document.querySelector('tr.target') && document.querySelector('tr.target').id === 'L5'", "served dep.go line 5").await;
+        let line4 = js(&c, "return document.getElementById('L4').textContent;").await;
+        assert!(line4.as_str().unwrap().contains("func Dep1(x int) int {"), "{line4}");
+        let spans = js(&c, "return [document.querySelectorAll('#L4 .cov-hit').length > 0, document.querySelectorAll('#L27 .cov-none').length > 0];").await;
+        assert_eq!(spans, json!([true, true]));
+        shot(&c, "served-dep-go").await;
+
+        // The hostile collection: its values are shown as text, and nothing runs.
+        c.goto(&format!("{base}/c/evil/")).await.unwrap();
+        until(&c, "window.livecovReady", "evil index").await;
+        js(&c, "document.querySelectorAll('tr.owner-row').forEach(r => r.click()); return 1;").await;
+        let text = js(&c, "return document.body.textContent;").await;
+        assert!(text.as_str().unwrap().contains(&format!("ns{payload}")), "{text}");
+        let link = js(&c, "return document.querySelector('a[href^=\"b/\"]').getAttribute('href');").await;
+        c.goto(&format!("{base}/c/evil/{}", link.as_str().unwrap())).await.unwrap();
+        until(&c, "window.livecovReady", "evil build page").await;
+        let page = js(&c, "return document.body.textContent;").await;
+        assert!(page.as_str().unwrap().contains(&format!("bin{payload}")), "{page}");
+        let state = js(&c, "return [window.__pwned === undefined, document.querySelectorAll('img[src=\"x\"]').length];").await;
+        assert_eq!(state, json!([true, 0]), "an injected element or handler");
+        shot(&c, "served-evil").await;
         c.close().await.unwrap();
     });
 }

@@ -273,6 +273,20 @@ fn content(kind: &'static str, body: impl Into<axum::body::Body>) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if kind == HTML {
+        // Scripts only from the dashboard itself: an event handler or inline script
+        // smuggled into a value would not run even if escaping ever failed. The pages
+        // set styles inline (bars, colours).
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                 img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+                 frame-ancestors 'none'; form-action 'self'",
+            ),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     r
 }
 
