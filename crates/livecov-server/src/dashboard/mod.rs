@@ -86,6 +86,8 @@ pub struct Dashboard {
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     pages: PageCache,
     ingest: ingest::Ingest,
+    /// Collections' sites read from their stores since start.
+    prepared: std::sync::atomic::AtomicU64,
 }
 
 /// An answer that is not a page: a status and a message (JSON under /api).
@@ -141,6 +143,7 @@ impl Dashboard {
             slots: Mutex::new(HashMap::new()),
             pages,
             ingest: ingest::Ingest::default(),
+            prepared: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -150,6 +153,7 @@ impl Dashboard {
         Router::new()
             .route("/", get(collections_page))
             .route("/healthz", get(|| async { "ok\n" }))
+            .route("/metrics", get(metrics))
             .route("/assets/{file}", get(asset))
             .route("/c/{name}", get(to_index))
             .route("/c/{name}/", get(index_page))
@@ -235,6 +239,8 @@ impl Dashboard {
     }
 
     fn prepare(&self, name: &str) -> Result<Arc<Prepared>, String> {
+        self.prepared
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let settings = self.render_settings(name).ok_or("no longer served")?;
         let site = prepare_site(&settings, &livecov_ops::Silent).map_err(|e| format!("{e:#}"))?;
         let mut index = site.index.clone();
@@ -297,6 +303,37 @@ const JSON: &str = "application/json; charset=utf-8";
 fn json(value: &impl serde::Serialize) -> Answer {
     let body = serde_json::to_vec(value).map_err(|e| Failure::internal(e.to_string()))?;
     Ok(content(JSON, body))
+}
+
+/// Prometheus text: the page cache and the sites read.
+async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (pages, bytes) = d.pages.held();
+    let sites = d.slots.lock().expect("slots").len();
+    let text = format!(
+        "# HELP livecov_dashboard_pages_assembled_total Build pages assembled (cache misses).\n\
+         # TYPE livecov_dashboard_pages_assembled_total counter\n\
+         livecov_dashboard_pages_assembled_total {}\n\
+         # HELP livecov_dashboard_pages_evicted_total Build pages dropped for the budget.\n\
+         # TYPE livecov_dashboard_pages_evicted_total counter\n\
+         livecov_dashboard_pages_evicted_total {}\n\
+         # HELP livecov_dashboard_pages_cached Build pages held.\n\
+         # TYPE livecov_dashboard_pages_cached gauge\n\
+         livecov_dashboard_pages_cached {pages}\n\
+         # HELP livecov_dashboard_page_cache_bytes Bytes of the build pages held.\n\
+         # TYPE livecov_dashboard_page_cache_bytes gauge\n\
+         livecov_dashboard_page_cache_bytes {bytes}\n\
+         # HELP livecov_dashboard_sites_prepared_total Collections read from their stores.\n\
+         # TYPE livecov_dashboard_sites_prepared_total counter\n\
+         livecov_dashboard_sites_prepared_total {}\n\
+         # HELP livecov_dashboard_sites Collections held.\n\
+         # TYPE livecov_dashboard_sites gauge\n\
+         livecov_dashboard_sites {sites}\n",
+        d.pages.assembled.load(Relaxed),
+        d.pages.evicted.load(Relaxed),
+        d.prepared.load(Relaxed),
+    );
+    content("text/plain; version=0.0.4; charset=utf-8", text)
 }
 
 async fn collections_page(State(d): State<Arc<Dashboard>>) -> Answer {

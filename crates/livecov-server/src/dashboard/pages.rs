@@ -26,6 +26,9 @@ struct Inner {
 pub(crate) struct PageCache {
     budget: usize,
     clock: AtomicU64,
+    /// Pages assembled since start (a miss each), and pages evicted.
+    pub(crate) assembled: AtomicU64,
+    pub(crate) evicted: AtomicU64,
     inner: Mutex<Inner>,
 }
 
@@ -34,6 +37,8 @@ impl PageCache {
         PageCache {
             budget,
             clock: AtomicU64::new(0),
+            assembled: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
                 bytes: 0,
@@ -68,6 +73,7 @@ impl PageCache {
             .cell
             .get_or_init(|| async {
                 made = true;
+                self.assembled.fetch_add(1, Ordering::Relaxed);
                 match tokio::task::spawn_blocking(make).await {
                     Ok(r) => r.map(Arc::new),
                     Err(e) => Err(format!("the page's worker failed: {e}")),
@@ -108,6 +114,7 @@ impl PageCache {
                 .map(|(k, _)| k.clone());
             let Some(k) = oldest else { break };
             if let Some(e) = inner.entries.remove(&k) {
+                self.evicted.fetch_add(1, Ordering::Relaxed);
                 if let Some(Ok(page)) = e.cell.get() {
                     inner.bytes = inner.bytes.saturating_sub(page.size());
                 }
@@ -115,8 +122,7 @@ impl PageCache {
         }
     }
 
-    /// Pages held and their bytes (for /metrics and tests).
-    #[allow(dead_code)]
+    /// Pages held and their bytes (for /metrics).
     pub(crate) fn held(&self) -> (usize, usize) {
         let inner = self.inner.lock().expect("page cache");
         (inner.entries.len(), inner.bytes)
