@@ -3,7 +3,8 @@
 //!
 //! - the served site is byte for byte the site `cluster render` writes (index, every
 //!   build page, every chunk script), and the JSON API gives the figures `report` gives;
-//! - a compile shows without a restart, and only the pages it changed are assembled;
+//! - a compile shows without a restart; each page is assembled once however many of its
+//!   files are asked for;
 //! - every value from metadata is escaped (collection names, pod names, labels);
 //! - ingest: refused without or with a wrong token, oversize bodies refused, files and
 //!   pushed snapshots land once, a client that goes away mid-upload writes nothing, and
