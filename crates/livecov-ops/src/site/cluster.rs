@@ -79,6 +79,9 @@ struct BuildSource<'r> {
     store_at: livecov_store::StoreLocation,
     sources: Arc<CollectionSources>,
     generator: String,
+    /// The owners' counters were dropped ([`CollectionSite::drop_counters`]): read them
+    /// from the store.
+    counters_in_store: bool,
 }
 
 /// A collection's site ready to render: the index and one page source per build
@@ -94,6 +97,19 @@ impl<'r> CollectionSite<'r> {
     /// Every build's page source, by build id.
     pub fn pages(&self) -> Vec<&dyn PageSource> {
         self.pages.iter().map(|p| p as &dyn PageSource).collect()
+    }
+
+    /// Drops the owner groups' counters held for the pages (most of a prepared site's
+    /// memory): each page reads its build's counters from the store when it is
+    /// assembled. For a server holding many collections.
+    pub fn drop_counters(&mut self) {
+        for p in &mut self.pages {
+            p.counters_in_store = true;
+            let scenario_owners = p.scenarios.iter_mut().flat_map(|(_, list)| list);
+            for o in p.owners.iter_mut().chain(scenario_owners) {
+                o.counters = Vec::new();
+            }
+        }
     }
 
     /// The page source of one build (hex id), if the collection has it.
@@ -302,6 +318,7 @@ pub fn prepare_site<'r>(
             store_at: store_at.clone(),
             sources: sources.clone(),
             generator: generator.clone(),
+            counters_in_store: false,
         });
     }
     index.owners.sort_by(|a, b| {
@@ -407,9 +424,44 @@ impl BuildSource<'_> {
             crate::compile::stored_layout(&store, self.build.id).map_err(|e| e.to_string())?;
         let total = layout.units.len();
         let mode = layout.mode;
+        // The counters as held, or as the store has them (by owner key; a group the
+        // store no longer has is an error: the page is of another generation).
+        let stored: BTreeMap<String, Vec<u8>> = if self.counters_in_store {
+            let mut by_key: BTreeMap<String, Vec<u8>> = store
+                .owners_of_build(self.build.id)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|o| (o.key, o.counters))
+                .collect();
+            for (name, _) in &self.scenarios {
+                for o in store
+                    .scenario_owners(name, Some(self.build.id))
+                    .map_err(|e| e.to_string())?
+                {
+                    by_key.insert(format!("{name}\u{0}{}", o.key), o.counters);
+                }
+            }
+            by_key
+        } else {
+            BTreeMap::new()
+        };
+        let counters_of = |scenario: Option<&str>, o: &OwnerRow| -> Result<Vec<u8>, String> {
+            if !self.counters_in_store {
+                return Ok(o.counters.clone());
+            }
+            let key = match scenario {
+                Some(name) => format!("{name}\u{0}{}", o.key),
+                None => o.key.clone(),
+            };
+            stored
+                .get(&key)
+                .cloned()
+                .ok_or_else(|| format!("owner group {} is no longer in the store", o.key))
+        };
         let mut merged = vec![0u32; total];
         for o in &self.owners {
-            let counters = decompress_counters(&o.counters, total)
+            let blob = counters_of(None, o)?;
+            let counters = decompress_counters(&blob, total)
                 .map_err(|e| format!("counters of owner {}: {e}", o.key))?;
             self.rule.merge(mode, &mut merged, &counters);
         }
@@ -419,7 +471,8 @@ impl BuildSource<'_> {
         for (i, (name, list)) in self.scenarios.iter().enumerate() {
             let mut counters = vec![0u32; total];
             for o in list {
-                let c = decompress_counters(&o.counters, total)
+                let blob = counters_of(Some(name), o)?;
+                let c = decompress_counters(&blob, total)
                     .map_err(|e| format!("counters of scenario group {}: {e}", o.key))?;
                 self.rule.merge(mode, &mut counters, &c);
             }

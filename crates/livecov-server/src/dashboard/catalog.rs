@@ -93,7 +93,8 @@ impl Collections {
         let (dir, _) = self.open(name)?;
         let mut parts = Vec::new();
         for f in ["livecov.db", "livecov.db-wal"] {
-            let m = std::fs::metadata(dir.join(f)).ok();
+            // An empty -wal is what opening the store to read makes: not a change.
+            let m = std::fs::metadata(dir.join(f)).ok().filter(|m| m.len() > 0);
             parts.push(m.map_or_else(String::new, |m| {
                 let t = m
                     .modified()

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -242,7 +242,10 @@ impl Dashboard {
         self.prepared
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let settings = self.render_settings(name).ok_or("no longer served")?;
-        let site = prepare_site(&settings, &livecov_ops::Silent).map_err(|e| format!("{e:#}"))?;
+        let mut site =
+            prepare_site(&settings, &livecov_ops::Silent).map_err(|e| format!("{e:#}"))?;
+        // Many collections are held: pages read their counters from the store.
+        site.drop_counters();
         let mut index = site.index.clone();
         for (id, b) in index.builds.iter_mut() {
             b.page = Some(livecov_render::build_page_path(id));
@@ -364,17 +367,45 @@ async fn index_page(State(d): State<Arc<Dashboard>>, Path(name): Path<String>) -
     Ok(content(HTML, site.index_html.clone()))
 }
 
+/// A kept (gzipped) part: sent as it is to a client that takes gzip, else unpacked.
+fn packed(kind: &'static str, gz: &[u8], request: &HeaderMap) -> Response {
+    let takes_gzip = request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            let mut parts = e.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|q| q.trim().replace(' ', "") == "q=0");
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        });
+    let mut r = if takes_gzip {
+        let mut r = content(kind, gz.to_vec());
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        content(kind, pages::gunzip(gz))
+    };
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    r
+}
+
 async fn build_page(
     State(d): State<Arc<Dashboard>>,
     Path((name, build)): Path<(String, String)>,
+    request: HeaderMap,
 ) -> Answer {
     let page = page_of(&d, &name, &build).await?;
-    Ok(content(HTML, page.html.clone()))
+    Ok(packed(HTML, &page.html, &request))
 }
 
 async fn build_chunk(
     State(d): State<Arc<Dashboard>>,
     Path((name, build, chunk)): Path<(String, String, String)>,
+    request: HeaderMap,
 ) -> Answer {
     let k: usize = chunk
         .strip_suffix(".js")
@@ -385,14 +416,14 @@ async fn build_chunk(
         .chunks
         .get(k)
         .ok_or_else(|| Failure::not_found("no such script"))?;
-    Ok(content(JS, bytes.clone()))
+    Ok(packed(JS, bytes, &request))
 }
 
 async fn page_of(
     d: &Arc<Dashboard>,
     name: &str,
     build: &str,
-) -> Result<Arc<livecov_render::PageInMemory>, Failure> {
+) -> Result<Arc<pages::Packed>, Failure> {
     let site = d.site(name).await?;
     let source = site
         .site

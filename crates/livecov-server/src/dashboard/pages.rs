@@ -1,16 +1,62 @@
-//! Rendered build pages, kept up to a budget of bytes; the least recently used go first.
-//! A page is assembled once however many requests ask for it at the same time.
+//! Rendered build pages, kept gzipped up to a budget of bytes; the least recently used
+//! go first. A page is assembled once however many requests ask for it at the same
+//! time. Pages compress about tenfold (their scripts are mostly digits and commas), so
+//! the budget holds ten times the pages, and they are sent as they are kept to every
+//! client that takes gzip.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::io::Write;
+
 use livecov_render::PageInMemory;
+
+/// A build page as kept: its HTML and chunk scripts, each gzipped.
+pub(crate) struct Packed {
+    pub(crate) html: Vec<u8>,
+    pub(crate) chunks: Vec<Vec<u8>>,
+}
+
+impl Packed {
+    fn of(page: &PageInMemory) -> Result<Packed, String> {
+        Ok(Packed {
+            html: gzip(page.html.as_bytes())?,
+            chunks: page
+                .chunks
+                .iter()
+                .map(|c| gzip(c))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn size(&self) -> usize {
+        self.html.len() + self.chunks.iter().map(Vec::len).sum::<usize>()
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut e = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 8),
+        flate2::Compression::fast(),
+    );
+    e.write_all(bytes).map_err(|e| e.to_string())?;
+    e.finish().map_err(|e| e.to_string())
+}
+
+/// The bytes of a kept part, for a client that does not take gzip.
+pub(crate) fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() * 8);
+    let mut d = flate2::write::GzDecoder::new(&mut out);
+    // Written by `gzip` above: it always decodes.
+    let _ = d.write_all(bytes).and_then(|()| d.finish().map(|_| ()));
+    out
+}
 
 /// (collection, build, page key).
 pub(crate) type PageKey = (String, String, String);
 
-type Rendered = Result<Arc<PageInMemory>, String>;
+type Rendered = Result<Arc<Packed>, String>;
 
 struct Entry {
     cell: tokio::sync::OnceCell<Rendered>,
@@ -52,7 +98,7 @@ impl PageCache {
         &self,
         key: PageKey,
         make: impl FnOnce() -> Result<PageInMemory, String> + Send + 'static,
-    ) -> Result<Arc<PageInMemory>, String> {
+    ) -> Result<Arc<Packed>, String> {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         let entry = {
             let mut inner = self.inner.lock().expect("page cache");
@@ -74,7 +120,8 @@ impl PageCache {
             .get_or_init(|| async {
                 made = true;
                 self.assembled.fetch_add(1, Ordering::Relaxed);
-                match tokio::task::spawn_blocking(make).await {
+                let packed = move || make().and_then(|page| Packed::of(&page));
+                match tokio::task::spawn_blocking(packed).await {
                     Ok(r) => r.map(Arc::new),
                     Err(e) => Err(format!("the page's worker failed: {e}")),
                 }
