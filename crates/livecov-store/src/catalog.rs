@@ -224,8 +224,7 @@ impl Catalog {
         }
     }
 
-    /// Removes collection `name`: in PostgreSQL its rows (one transaction; every row
-    /// scoped by it cascades), then the layouts its builds used that no build refers to
+    /// Removes collection `name`: in PostgreSQL its rows (one transaction), then the layouts its builds used that no build refers to
     /// any more; in a directory its `livecov.db` (with `-wal` and `-shm`), keeping the
     /// raw `coverage/`. A collection being compiled is refused (its compile lock is held).
     pub fn remove(&self, name: &str) -> Result<Removal> {
@@ -570,7 +569,16 @@ fn pg_remove(url: &str, name: &str) -> Result<Removal> {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        tx.execute("DELETE FROM collections WHERE id = $1", &[&id])?;
+        // The rows that refer to its builds first: a cascade from the collection does
+        // not order them before the builds (`processes` refers to both sides).
+        for sql in [
+            "DELETE FROM inputs WHERE collection_id = $1",
+            "DELETE FROM owners WHERE collection_id = $1",
+            "DELETE FROM scenario_owners WHERE collection_id = $1",
+            "DELETE FROM collections WHERE id = $1",
+        ] {
+            tx.execute(sql, &[&id])?;
+        }
         tx.commit()?;
         Ok(PgRemoved::Removed(hashes))
     })?;
