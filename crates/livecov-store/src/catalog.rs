@@ -448,9 +448,16 @@ fn connect(url: &str, shown: &str) -> Result<Client> {
     Ok(client)
 }
 
-/// True when the database has a livecov schema.
-fn has_schema(client: &mut Client) -> std::result::Result<bool, postgres::Error> {
-    Ok(crate::pg::stored_version(client)? != 0)
+/// `result`, or `empty` when the database has no livecov schema (yet): a catalog
+/// query then finds no table, which costs no extra round trip to ask first.
+fn or_if_no_schema<T>(
+    result: std::result::Result<T, postgres::Error>,
+    empty: impl FnOnce() -> T,
+) -> std::result::Result<T, postgres::Error> {
+    match result {
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => Ok(empty()),
+        other => other,
+    }
 }
 
 /// Times as the catalog reads them from PostgreSQL (see [`utc_timestamp`]).
@@ -466,18 +473,16 @@ macro_rules! utc {
 
 fn pg_list(url: &str) -> Result<Vec<CollectionInfo>> {
     with_pg(url, |client| {
-        if !has_schema(client)? {
-            return Ok(Vec::new());
-        }
         // Totals are those the last finished compile kept; summed here for a collection
         // none finished yet (COALESCE evaluates the sum only then).
-        let rows = client.query(
-            concat!(
-                "SELECT c.name, ",
-                utc!("c.created_at"),
-                ", ",
-                utc!("c.compiled_at"),
-                ", c.labels, \
+        let rows = or_if_no_schema(
+            client.query(
+                concat!(
+                    "SELECT c.name, ",
+                    utc!("c.created_at"),
+                    ", ",
+                    utc!("c.compiled_at"),
+                    ", c.labels, \
                  coalesce(c.builds, (SELECT count(*) FROM builds b WHERE b.collection_id = c.id)), \
                  coalesce(c.statements, (SELECT coalesce(sum(f.statements), 0)::bigint \
                    FROM builds b JOIN build_files f ON f.build_id = b.id \
@@ -486,8 +491,10 @@ fn pg_list(url: &str) -> Result<Vec<CollectionInfo>> {
                    FROM builds b JOIN build_files f ON f.build_id = b.id \
                    WHERE b.collection_id = c.id AND NOT f.excluded)) \
                  FROM collections c"
+                ),
+                &[],
             ),
-            &[],
+            Vec::new,
         )?;
         Ok(rows
             .iter()
@@ -513,15 +520,13 @@ fn missing_collection(url: &str, name: &str) -> StoreError {
 
 fn pg_generation(url: &str, name: &str) -> Result<String> {
     let row = with_pg(url, |client| {
-        if !has_schema(client)? {
-            return Ok(None);
-        }
-        client.query_opt(
+        let row = client.query_opt(
             "SELECT (SELECT s.value FROM settings s \
                      WHERE s.collection_id = c.id AND s.key = $2) \
              FROM collections c WHERE c.name = $1",
             &[&name, &GENERATION],
-        )
+        );
+        or_if_no_schema(row, || None)
     })?;
     match row {
         None => Err(missing_collection(url, name)),
@@ -542,15 +547,12 @@ enum PgRemoved {
 
 fn pg_remove(url: &str, name: &str) -> Result<Removal> {
     let outcome = with_pg(url, |client| {
-        if !has_schema(client)? {
-            return Ok(PgRemoved::Missing);
-        }
         let mut tx = client.transaction()?;
-        let Some(row) = tx.query_opt(
+        let row = tx.query_opt(
             "SELECT id FROM collections WHERE name = $1 FOR UPDATE",
             &[&name],
-        )?
-        else {
+        );
+        let Some(row) = or_if_no_schema(row, || None)? else {
             return Ok(PgRemoved::Missing);
         };
         let id: i64 = row.get(0);
@@ -614,20 +616,15 @@ fn pg_remove(url: &str, name: &str) -> Result<Removal> {
 
 fn pg_layouts_freed(url: &str, names: &[String]) -> Result<u64> {
     with_pg(url, |client| {
-        if !has_schema(client)? {
-            return Ok(0);
-        }
-        let n: i64 = client
-            .query_one(
-                "SELECT count(DISTINCT b.hash) FROM builds b \
+        let row = client.query_opt(
+            "SELECT count(DISTINCT b.hash) FROM builds b \
                  JOIN collections c ON c.id = b.collection_id \
                  WHERE c.name = ANY($1) AND NOT EXISTS (SELECT 1 FROM builds o \
                    JOIN collections oc ON oc.id = o.collection_id \
                    WHERE o.hash = b.hash AND NOT (oc.name = ANY($1)))",
-                &[&names],
-            )?
-            .get(0);
-        Ok(n as u64)
+            &[&names],
+        );
+        Ok(or_if_no_schema(row, || None)?.map_or(0, |r| r.get::<_, i64>(0) as u64))
     })
 }
 

@@ -515,6 +515,16 @@ fn postgres_store_keeps_history_labels_and_prunes() {
         return;
     };
     history_and_retention(&f);
+    // A database without a livecov schema holds no collection (and says so plainly).
+    let empty = Catalog::Postgres {
+        url: f.pg.as_ref().unwrap().create_database("empty"),
+    };
+    assert_eq!(empty.list().unwrap(), []);
+    let e = empty.generation("a").unwrap_err().to_string();
+    assert!(
+        e.contains("holds no collection \"a\"") && !e.contains(pgserver::PASSWORD),
+        "{e}"
+    );
 }
 
 #[test]
