@@ -7,7 +7,7 @@
 //!   `labels`, `compiled_at` and the totals of the last finished compile), the
 //!   generation in `settings`;
 //! - **SQLite** (one file per collection): rows of the file's `settings` table
-//!   ([`CREATED_AT`], [`COMPILED_AT`], [`LABELS`], [`GENERATION`]); totals are summed
+//!   (`created_at`, `compiled_at`, `collection_labels`, `generation`); totals are summed
 //!   from the file's build files when listed (one collection per file keeps that small).
 //!
 //! Times are RFC 3339 in UTC with microseconds (`2026-12-04T03:54:22.123456Z`, see
