@@ -15,63 +15,21 @@
 //!   in PostgreSQL the layouts a kept collection shares survive and the others go; in a
 //!   directory the livecov.db goes and the raw coverage stays.
 
+#[path = "support/cluster.rs"]
+mod cluster;
 #[path = "support/external.rs"]
 mod external;
 #[path = "support/postgres.rs"]
 mod pgserver;
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
+use cluster::{builds_of, collection, LONE_BUILD};
 use livecov_store::Catalog;
 use pgserver::Postgres;
 use serde_json::Value;
-
-fn golden(scenario: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/go/golden/data")
-        .join(scenario)
-}
-
-/// The build of the `prog2_count` scenario: pod 7 only, so collection `b` only.
-const LONE_BUILD: &str = "da4ea8542a4ab76ec42b3129b9de1f22";
-
-/// Pod `i`: its directory name, golden scenario and metadata.
-fn pod(i: usize) -> (String, &'static str, String) {
-    let scenarios = ["set1", "count", "atomic_snap", "two_binaries", "coverpkg"];
-    let scenario = if i == 7 {
-        "prog2_count"
-    } else {
-        scenarios[i % scenarios.len()]
-    };
-    let ns = ["shop", "auth", "infra"][i % 3];
-    let meta = format!(
-        r#"{{"pod_name": "web-{}-x{i}", "namespace": "{ns}", "container": {{"name": "app", "image": "img/{ns}:1"}},
-           "binary_name": "prog", "collected_at": "2026-11-21T09:{:02}:00Z", "hostname": "node-1",
-           "host_process": false}}"#,
-        i % 5,
-        i % 60,
-    );
-    (format!("{ns}-web-x{i}-app"), scenario, meta)
-}
-
-/// A collection at `dir` holding the pods `range`.
-fn collection(dir: &Path, range: std::ops::Range<usize>) {
-    for i in range {
-        let (name, scenario, meta) = pod(i);
-        let d = dir.join("coverage").join(name);
-        fs::create_dir_all(&d).unwrap();
-        for e in fs::read_dir(golden(scenario)).unwrap() {
-            let e = e.unwrap();
-            if e.file_name() != ".gitkeep" {
-                fs::copy(e.path(), d.join(e.file_name())).unwrap();
-            }
-        }
-        fs::write(d.join("metadata.json"), meta).unwrap();
-    }
-}
 
 fn ok(out: Output) -> Output {
     assert!(
@@ -427,6 +385,14 @@ fn history_and_retention(f: &Fixture) {
     f.compile("a", &[]);
     let g1 = catalog.generation("a").unwrap();
     assert_ne!(g1, g0, "a compile commits");
+    // So does a sources fetch (here of no commit: the collection names no repository).
+    let dir = f.dir("a").display().to_string();
+    let mut fetch = vec!["sources", "fetch", "--collection", &dir];
+    let store = f.store_flags();
+    fetch.extend(store.iter().map(String::as_str));
+    ok(f.livecov(&fetch));
+    let g2 = catalog.generation("a").unwrap();
+    assert_ne!(g2, g1, "a sources fetch commits");
     assert_eq!(
         catalog.generation("c").unwrap(),
         catalog.generation("c").unwrap()
@@ -462,6 +428,8 @@ fn history_and_retention(f: &Fixture) {
         Some((n, lone_kept)) => {
             let (before, _) = layouts_before.unwrap();
             // b's builds but the lone one are a's too (c's are a subset of a's).
+            assert_eq!(before, builds_of(0..8));
+            assert_eq!(builds_of(0..8) - builds_of(0..5), 1);
             assert_eq!(n, before - 1, "{pruned}");
             assert!(!lone_kept, "b's own layout went");
             assert!(
