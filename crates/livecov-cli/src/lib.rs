@@ -20,6 +20,8 @@ mod serve;
 mod site;
 // --- store selection (issue 12) ---
 mod store;
+// --- history and retention (issue 12) ---
+mod storecmd;
 
 use std::process::ExitCode;
 
@@ -97,6 +99,13 @@ enum Command {
     /// Serve livecov over HTTP: `--webhook`, the GitHub webhook for pull-request
     /// coverage (jobs, commit statuses, one comment per pull request).
     Serve(serve::ServeArgs),
+    /// The collections of a store or a directory: list them, prune them by age or count.
+    #[command(subcommand)]
+    Store(storecmd::StoreCommand),
+    /// One subject's coverage across collections, oldest first: the whole collection,
+    /// a build (--build), an owner (--owner) or a file (--file), in every collection of a
+    /// store or a directory (with --label, those with the labels).
+    History(storecmd::HistoryArgs),
     /// Run livecov on real example coverage data shipped in the binary.
     ///
     /// Writes a few pods of coverage data (written by real programs built with
@@ -200,6 +209,8 @@ where
         Command::Sources(SourcesCommand::Explain(args)) => or_error(site::explain(&args)),
         Command::Cluster(ClusterCommand::Render(args)) => or_error(site::render_collection(&args)),
         Command::Serve(args) => or_error(serve::run(&args)),
+        Command::Store(command) => or_error(storecmd::run_store(&command)),
+        Command::History(args) => or_error(storecmd::run_history(&args)),
         Command::Demo { dir } => demo::run(&dir).unwrap_or_else(|e| {
             eprintln!("error: {e:#}");
             Exit::Error

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use livecov_formats::gocovdata::read::{merge_records, read_data_file};
@@ -61,6 +62,9 @@ pub struct CompileSettings {
     pub python: PythonSettings,
     /// The store compiled into (default: `<collection>/livecov.db`).
     pub store: crate::StoreChoice,
+    /// Edits of the collection's labels (`cluster=prod-1`): each sets its key, an empty
+    /// value removes it; labels not named stay as stored.
+    pub labels: Vec<(String, String)>,
 }
 
 impl CompileSettings {
@@ -75,6 +79,7 @@ impl CompileSettings {
             registry: Default::default(),
             python: PythonSettings::default(),
             store: crate::StoreChoice::default(),
+            labels: Vec::new(),
         }
     }
 }
@@ -1084,6 +1089,7 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
     // Marked unfinished until the end: a compile killed half way leaves a store that
     // `report` calls incomplete, instead of showing whatever part was written.
     store.transaction(|tx| {
+        tx.note_created(&livecov_store::catalog::utc_timestamp(SystemTime::now()))?;
         tx.set_setting(COMPILE_STATE, &format!("running since {}", now_rfc3339()))
     })?;
     let stored: HashMap<String, InputRow> = store
@@ -1280,6 +1286,8 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
     store.transaction(|tx| {
         tx.set_setting(MERGE_RULE, args.merge.name())?;
         tx.set_setting(EXCLUDE_FILES, &args.exclude_files.join("\n"))?;
+        tx.edit_labels(&args.labels)?;
+        tx.mark_compiled(&livecov_store::catalog::utc_timestamp(SystemTime::now()))?;
         tx.set_setting(COMPILE_STATE, COMPILE_DONE)
     })?;
     Ok(summary)

@@ -19,12 +19,14 @@ pub mod diff;
 pub mod doctor;
 pub mod download;
 pub mod export;
+pub mod history;
 pub mod images;
 pub mod lcovmerge;
 pub mod pyagent;
 pub mod pycombine;
 pub mod pypaths;
 pub mod report;
+pub mod retention;
 pub mod site;
 
 pub use livecov_model::{Recorder, Reporter, Silent};

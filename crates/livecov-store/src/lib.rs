@@ -27,6 +27,7 @@
 //! the PostgreSQL connection.
 #![deny(missing_docs)]
 
+pub mod catalog;
 mod counters;
 mod location;
 mod pg;
@@ -37,6 +38,7 @@ mod sqlite;
 
 use std::path::Path;
 
+pub use catalog::{Catalog, CollectionInfo};
 pub use counters::{
     compress_counters, compress_layout, decompress_counters, for_each_nonzero, CompressError,
 };
@@ -228,6 +230,22 @@ fn unescape_label(s: &str) -> String {
         .replace("%25", "%")
 }
 
+/// `stored` with `edits` applied (an empty value removes its key), sorted by key.
+fn apply_label_edits(
+    stored: Vec<(String, String)>,
+    edits: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut labels: std::collections::BTreeMap<String, String> = stored.into_iter().collect();
+    for (k, v) in edits {
+        if v.is_empty() {
+            labels.remove(k);
+        } else {
+            labels.insert(k.clone(), v.clone());
+        }
+    }
+    labels.into_iter().collect()
+}
+
 fn decode_labels(s: &str) -> Vec<(String, String)> {
     s.lines()
         .filter_map(|l| l.split_once('='))
@@ -414,6 +432,19 @@ pub trait WriteTx {
     fn set_build_files(&self, build_id: i64, statements: u64, files: &[BuildFile]) -> Result<()>;
     /// Keeps a setting between compiles (`key` → `value`).
     fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+    /// Edits the collection's labels (`cluster compile --label KEY=VALUE`): each pair
+    /// sets its key, an empty value removes the key; keys not named are kept.
+    fn edit_labels(&self, edits: &[(String, String)]) -> Result<()>;
+    /// Records `at` (see [`catalog::utc_timestamp`]) as the collection's creation time,
+    /// unless it has one (PostgreSQL: the collection row's, set when it was made).
+    fn note_created(&self, at: &str) -> Result<()>;
+    /// Records a finished compile at `at` (see [`catalog::utc_timestamp`]) and gives the
+    /// collection a new generation; PostgreSQL also keeps the collection's totals for
+    /// its catalog.
+    fn mark_compiled(&self, at: &str) -> Result<()>;
+    /// Gives the collection a new generation (see [`Catalog::generation`]): what its
+    /// pages show changed (a sources fetch).
+    fn bump_generation(&self) -> Result<()>;
     /// Keys and input hashes of the stored owners.
     fn owner_hashes(&self) -> Result<Vec<(String, String)>>;
     /// Keys and input hashes of the stored scenario owner groups.

@@ -28,21 +28,21 @@ use postgres::{Client, Config, NoTls, Row, Statement};
 
 use crate::pg_schema::{MIGRATE_LOCK, MIGRATIONS, PG_SCHEMA_VERSION};
 use crate::{
-    decode_labels, decode_list, encode_labels, encode_list, redact_url, Backend, BuildFile,
-    BuildRow, CompileLock, CoverageStore, ImageSourceRow, InputRow, OwnerRow, ProcessRow, Result,
-    SourceFetchRow, StoreError, StoredLayout, WriteTx,
+    apply_label_edits, decode_labels, decode_list, encode_labels, encode_list, redact_url, Backend,
+    BuildFile, BuildRow, CompileLock, CoverageStore, ImageSourceRow, InputRow, OwnerRow,
+    ProcessRow, Result, SourceFetchRow, StoreError, StoredLayout, WriteTx,
 };
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 type Cache = RefCell<HashMap<&'static str, Statement>>;
 
 /// The advisory lock key of a collection's compile: a fixed prefix and the id.
-fn compile_key(collection: i64) -> i64 {
+pub(crate) fn compile_key(collection: i64) -> i64 {
     (0x6c76_i64 << 48) | (collection & 0xffff_ffff_ffff)
 }
 
 /// What PostgreSQL said, without anything from the URL.
-fn describe(e: &postgres::Error) -> String {
+pub(crate) fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => {
             let mut s = format!("{}: {}", db.severity(), db.message());
@@ -71,7 +71,7 @@ fn env(key: &str) -> Option<String> {
 
 /// The connection settings of `url`, with libpq's defaults from the environment
 /// (`PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`, `PGPASSWORD`, the passfile).
-fn config(url: &str, shown: &str) -> Result<Config> {
+pub(crate) fn config(url: &str, shown: &str) -> Result<Config> {
     let mut c: Config = url
         .parse()
         .map_err(|e: postgres::Error| StoreError::Postgres {
@@ -257,7 +257,7 @@ fn image_source_row(r: &Row) -> ImageSourceRow {
 }
 
 /// The schema version of the database (0: no livecov schema).
-fn stored_version(client: &mut Client) -> std::result::Result<i64, postgres::Error> {
+pub(crate) fn stored_version(client: &mut Client) -> std::result::Result<i64, postgres::Error> {
     let exists: bool = client
         .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
         .get(0);
@@ -1175,6 +1175,56 @@ impl WriteTx for PgTx<'_> {
             "INSERT INTO settings (collection_id, key, value) VALUES ($1, $2, $3) \
              ON CONFLICT (collection_id, key) DO UPDATE SET value = excluded.value",
             &[&self.collection, &key, &value],
+        )?;
+        Ok(())
+    }
+
+    fn edit_labels(&self, edits: &[(String, String)]) -> Result<()> {
+        let rows = self.query(
+            "SELECT labels FROM collections WHERE id = $1 FOR UPDATE",
+            &[&self.collection],
+        )?;
+        let stored: String = rows.first().map(|r| r.get(0)).unwrap_or_default();
+        let labels = encode_labels(&apply_label_edits(decode_labels(&stored), edits));
+        self.execute(
+            "UPDATE collections SET labels = $2 WHERE id = $1",
+            &[&self.collection, &labels],
+        )?;
+        Ok(())
+    }
+
+    fn note_created(&self, _at: &str) -> Result<()> {
+        // The collection row's `created_at` was set when the row was made.
+        Ok(())
+    }
+
+    fn mark_compiled(&self, at: &str) -> Result<()> {
+        self.flush()?;
+        self.execute(
+            "UPDATE collections c SET compiled_at = $2::text::timestamptz, \
+             builds = (SELECT count(*) FROM builds b WHERE b.collection_id = c.id), \
+             statements = t.statements, covered = t.covered \
+             FROM (SELECT coalesce(sum(f.statements), 0)::bigint AS statements, \
+                          coalesce(sum(f.covered), 0)::bigint AS covered \
+                   FROM builds b JOIN build_files f ON f.build_id = b.id \
+                   WHERE b.collection_id = $1 AND NOT f.excluded) t \
+             WHERE c.id = $1",
+            &[&self.collection, &at],
+        )?;
+        self.bump_generation()
+    }
+
+    fn bump_generation(&self) -> Result<()> {
+        // Strictly increasing even when the clock steps back.
+        self.execute(
+            "INSERT INTO settings (collection_id, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (collection_id, key) DO UPDATE \
+             SET value = greatest(settings.value::bigint + 1, excluded.value::bigint)::text",
+            &[
+                &self.collection,
+                &crate::catalog::GENERATION,
+                &crate::catalog::clock_generation().to_string(),
+            ],
         )?;
         Ok(())
     }

@@ -10,7 +10,7 @@
 //! that start at once migrate once, the others wait and find the schema current.
 
 /// The schema version this livecov writes into PostgreSQL.
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 
 /// The advisory lock (one 64-bit key) held while migrating.
 pub const MIGRATE_LOCK: i64 = 0x6c69_7665_636f_7601; // "livecov" 01
@@ -159,4 +159,14 @@ pub const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL,
         PRIMARY KEY (collection_id, key)
     );"#,
+    // 1 -> 2: a collection's place in the history (`livecov history`, `store list`,
+    // `store prune`): its labels (`cluster compile --label`, stored as `inputs.labels`
+    // are), when its last compile finished, and the totals that compile left, so a
+    // catalog of 1,000 collections is one small query instead of a sum over every file
+    // of every build.
+    r#"ALTER TABLE collections ADD COLUMN labels TEXT NOT NULL DEFAULT '';
+    ALTER TABLE collections ADD COLUMN compiled_at TIMESTAMPTZ;
+    ALTER TABLE collections ADD COLUMN builds BIGINT;
+    ALTER TABLE collections ADD COLUMN statements BIGINT;
+    ALTER TABLE collections ADD COLUMN covered BIGINT;"#,
 ];

@@ -6,9 +6,9 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::{
-    decode_labels, decode_list, encode_labels, encode_list, schema, Backend, BuildFile, BuildRow,
-    CompileLock, ImageSourceRow, InputRow, OwnerRow, ProcessRow, Result, SourceFetchRow,
-    StoreError, StoredLayout, WriteTx, SCHEMA_VERSION,
+    apply_label_edits, catalog, decode_labels, decode_list, encode_labels, encode_list, schema,
+    Backend, BuildFile, BuildRow, CompileLock, ImageSourceRow, InputRow, OwnerRow, ProcessRow,
+    Result, SourceFetchRow, StoreError, StoredLayout, WriteTx, SCHEMA_VERSION,
 };
 
 /// Reads the image source columns in their usual order.
@@ -482,6 +482,26 @@ impl SqliteStore {
             .map_err(|e| self.err(e))
     }
 
+    /// (builds, statements, covered) of the collection, each build's statements counted
+    /// once, infrastructure files left out.
+    pub fn totals(&self) -> Result<(u64, u64, u64)> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM builds), \
+                 coalesce(sum(statements), 0), coalesce(sum(covered), 0) \
+                 FROM build_files WHERE excluded = 0",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)? as u64,
+                    ))
+                },
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// Diagnostics recorded for inputs: (dir, severity, message).
     pub fn diagnostics(&self) -> Result<Vec<(String, String, String)>> {
         let mut stmt = self
@@ -810,6 +830,49 @@ impl WriteTx for SqliteTx<'_> {
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 params![key, value],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn edit_labels(&self, edits: &[(String, String)]) -> Result<()> {
+        let stored: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                [catalog::LABELS],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let labels = apply_label_edits(decode_labels(&stored.unwrap_or_default()), edits);
+        self.set_setting(catalog::LABELS, &encode_labels(&labels))
+    }
+
+    fn note_created(&self, at: &str) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                params![catalog::CREATED_AT, at],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn mark_compiled(&self, at: &str) -> Result<()> {
+        self.note_created(at)?;
+        self.set_setting(catalog::COMPILED_AT, at)?;
+        self.bump_generation()
+    }
+
+    fn bump_generation(&self) -> Result<()> {
+        // Strictly increasing even when the clock steps back.
+        self.tx
+            .execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE \
+                 SET value = CAST(max(CAST(settings.value AS INTEGER) + 1, \
+                 CAST(excluded.value AS INTEGER)) AS TEXT)",
+                params![catalog::GENERATION, catalog::clock_generation().to_string()],
             )
             .map_err(|e| self.err(e))?;
         Ok(())

@@ -488,9 +488,9 @@ fn postgres_machines_starting_at_once_migrate_once() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for o in &opened {
-        assert_eq!(o.as_ref().ok(), Some(&1), "{opened:?}");
+        assert_eq!(o.as_ref().ok(), Some(&2), "{opened:?}");
     }
-    assert_eq!(pg.psql("fresh", "SELECT version FROM schema_version"), "1");
+    assert_eq!(pg.psql("fresh", "SELECT version FROM schema_version"), "2");
     assert_eq!(
         pg.psql(
             "fresh",

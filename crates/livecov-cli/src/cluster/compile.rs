@@ -70,6 +70,11 @@ pub struct CompileArgs {
     /// recorded absolute paths exist here.
     #[arg(long = "python-source", value_name = "DIR")]
     pub python_sources: Vec<PathBuf>,
+    /// A label of the collection, `KEY=VALUE` (repeatable: cluster=prod-1,
+    /// run=nightly-42, scenario=upgrade), shown and filtered on by `livecov history` and
+    /// `livecov store list|prune`; `KEY=` removes one. Labels not named stay as stored.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = crate::storecmd::parse_label)]
+    pub labels: Vec<(String, String)>,
     /// The store compiled into.
     #[command(flatten)]
     pub store: crate::store::StoreArgs,
@@ -89,6 +94,7 @@ impl CompileArgs {
                 sources: self.python_sources.clone(),
             },
             store: self.store.choice(),
+            labels: self.labels.clone(),
         }
     }
 }

@@ -68,7 +68,7 @@ pub struct ReportArgs {
 /// Lays out rows as aligned columns for a terminal. Cells are escaped first (see
 /// [`escape_for_terminal`]), and padded by hand: `format!`'s width is limited to
 /// 65,535, and metadata fields can be longer.
-fn table(rows: &[Vec<String>]) -> String {
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(|s| escape_for_terminal(s)).collect())

@@ -475,7 +475,8 @@ pub fn fetch(args: &FetchSettings, reporter: &dyn Reporter) -> Result<FetchSumma
                 tx.record_source_fetch(&row)?;
             }
         }
-        Ok(())
+        // Pages rendered from the store show what was fetched: they are stale now.
+        tx.bump_generation()
     })?;
     Ok(FetchSummary {
         dir,
