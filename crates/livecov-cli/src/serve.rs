@@ -32,7 +32,8 @@ pub enum RunnerKind {
     about = "Serve livecov over HTTP: the dashboard of a store, or the GitHub webhook",
     long_about = "Serve livecov over HTTP.\n\n\
 Without --webhook: the dashboard. GET / lists the collections (--root DIR: every \
-subdirectory holding a livecov.db; --collection DIR: one), /c/NAME/ is a collection's site \
+subdirectory holding a livecov.db; --collection DIR: one; --store postgres://…: every \
+collection of the database), /c/NAME/ is a collection's site \
 (the same index and build pages as `cluster render` writes, rendered on demand from the \
 store and cached; a compile or a sources fetch shows within a second), and /api/... answers \
 in JSON: /api/collections, /api/collections/NAME (summary and diagnostics), …/builds, \
@@ -62,7 +63,8 @@ livecov serve --webhook --hmac-secret-file /etc/webhook/hmac --github-token-path
 --jobs-namespace kubevirt-prow-jobs --config /etc/coverage/config.yaml\n  \
 livecov serve --webhook --runner local --config coverage.yaml --port 9901\n  \
 livecov serve --root /data/collections --listen 127.0.0.1:8080\n  \
-livecov serve --collection run1 --sources /var/cache/livecov-sources"
+livecov serve --collection run1 --sources /var/cache/livecov-sources\n  \
+livecov serve --store postgres://livecov@db/coverage --data-dir /data/ingest --sources /data/sources"
 )]
 pub struct ServeArgs {
     /// Serve the GitHub webhook instead of the dashboard.
@@ -73,8 +75,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", help_heading = "Dashboard", conflicts_with_all = ["collection"])]
     pub root: Option<PathBuf>,
     /// Dashboard: serve this one collection directory.
-    #[arg(long, value_name = "DIR", help_heading = "Dashboard")]
+    #[arg(long, value_name = "DIR", help_heading = "Dashboard", conflicts_with_all = ["store"])]
     pub collection: Option<PathBuf>,
+    /// Dashboard: serve every collection of this store: `postgres://USER@HOST/DB` (the
+    /// password from the URL, PGPASSWORD or ~/.pgpass) or `sqlite:PATH` [default:
+    /// $LIVECOV_STORE when neither --root nor --collection is given].
+    #[arg(long, value_name = "URL", help_heading = "Dashboard", conflicts_with_all = ["root"])]
+    pub store: Option<String>,
+    /// Dashboard with a PostgreSQL store: where ingest writes each collection's raw files
+    /// (`DIR/NAME/coverage/`), and the collections' sources/ unless --sources.
+    #[arg(long, value_name = "DIR", help_heading = "Dashboard")]
+    pub data_dir: Option<PathBuf>,
     /// Dashboard: the address to listen on.
     #[arg(
         long,
@@ -292,14 +303,21 @@ pub fn run(args: &ServeArgs) -> Result<Exit> {
 
 /// `livecov serve` without `--webhook`: the dashboard.
 fn dashboard(args: &ServeArgs) -> Result<Exit> {
+    use livecov_server::dashboard::Catalog;
     use livecov_server::dashboard::{Collections, DashboardSettings};
-    let collections = match (&args.root, &args.collection) {
-        (Some(root), _) => {
+    let store = args.store.clone().or_else(|| {
+        (args.root.is_none() && args.collection.is_none())
+            .then(|| std::env::var("LIVECOV_STORE").ok())
+            .flatten()
+            .filter(|s| !s.is_empty())
+    });
+    let catalog = match (&args.root, &args.collection, store) {
+        (Some(root), _, _) => {
             std::fs::read_dir(root)
                 .with_context(|| format!("reading the collections under {}", root.display()))?;
-            Collections::Directory(root.clone())
+            Catalog::Directory(root.clone())
         }
-        (None, Some(dir)) => {
+        (None, Some(dir), _) => {
             let db = dir.join("livecov.db");
             if !db.is_file() {
                 anyhow::bail!(
@@ -308,13 +326,15 @@ fn dashboard(args: &ServeArgs) -> Result<Exit> {
                     dir.display()
                 );
             }
-            Collections::One(dir.clone())
+            Catalog::File(db)
         }
-        (None, None) => anyhow::bail!(
-            "nothing to serve\nhint: pass --root DIR (every collection under it) or --collection \
-             DIR for the dashboard, or --webhook for the GitHub webhook"
+        (None, None, Some(url)) => Catalog::parse(&url).map_err(anyhow::Error::msg)?,
+        (None, None, None) => anyhow::bail!(
+            "nothing to serve\nhint: pass --root DIR (every collection under it), --collection \
+             DIR or --store URL for the dashboard, or --webhook for the GitHub webhook"
         ),
     };
+    let collections = Collections::new(catalog, args.data_dir.clone());
     let mut settings = DashboardSettings::new(collections);
     settings.sources = args.sources.clone();
     settings.cache_bytes = args.cache_bytes;

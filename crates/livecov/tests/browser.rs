@@ -667,9 +667,9 @@ fn the_served_dashboard_works_and_hostile_metadata_runs_nothing() {
         let c = connect(&driver).await;
         c.goto(&format!("{base}/")).await.unwrap();
         let rows = js(&c, "return Array.from(document.querySelectorAll('#collections tbody tr')).map(r => r.dataset.name);").await;
-        assert_eq!(rows, json!(["demo", "evil"]));
+        assert_eq!(rows, json!(["evil", "demo"]), "newest compiled first");
         shot(&c, "served-collections").await;
-        c.find(Locator::Css("a[href=\"c/demo/\"]")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Css("a[href=\"/c/demo/\"]")).await.unwrap().click().await.unwrap();
         until(&c, "window.livecovReady", "served demo index").await;
         assert_eq!(visible_rows(&c, "tr.owner-row").await, 3);
         shot(&c, "served-demo-index").await;

@@ -124,7 +124,19 @@ fn the_served_site_is_the_rendered_site_and_the_api_gives_reports_figures() {
     let a = cluster::collection(&root.join("run-a"), 0..6);
     let b = cluster::collection(&root.join("run-b"), 3..9);
     compile(&a);
-    compile(&b);
+    ok(livecov()
+        .args([
+            "cluster",
+            "compile",
+            "--label",
+            "cluster=prod-1",
+            "--label",
+            "run=<n>",
+        ])
+        .arg("--collection")
+        .arg(&b)
+        .output()
+        .unwrap());
     // Something that is not a collection is not listed.
     fs::create_dir_all(root.join("not-compiled/coverage")).unwrap();
     let served = serve(&["--root", root.to_str().unwrap()]);
@@ -137,7 +149,13 @@ fn the_served_site_is_the_rendered_site_and_the_api_gives_reports_figures() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["run-a", "run-b"]);
+    // Newest compiled first, with its time and labels.
+    assert_eq!(names, ["run-b", "run-a"]);
+    assert_eq!(
+        list[0]["labels"],
+        serde_json::json!({"cluster": "prod-1", "run": "<n>"})
+    );
+    assert!(list[0]["compiled_at"].as_str().unwrap() > list[1]["compiled_at"].as_str().unwrap());
     for (c, dir) in [("run-a", &a), ("run-b", &b)] {
         let want = report_builds(&report(dir));
         assert_eq!(api_builds(addr, c), want, "{c}");
@@ -159,7 +177,12 @@ fn the_served_site_is_the_rendered_site_and_the_api_gives_reports_figures() {
     assert!(a.join("livecov.db").exists());
     let home = get(addr, "/");
     assert_eq!(home.status, 200);
-    assert!(home.text().contains("href=\"c/run-a/\""), "{}", home.text());
+    assert!(
+        home.text().contains("href=\"/c/run-a/\""),
+        "{}",
+        home.text()
+    );
+    assert!(home.text().contains("run=&lt;n&gt;"), "{}", home.text());
     assert!(!home.text().contains("not-compiled"));
 
     // Byte for byte what `cluster render` writes.
@@ -332,7 +355,7 @@ fn every_value_from_metadata_is_escaped() {
     assert!(!home.contains("<img"), "{home}");
     assert!(home.contains("x&lt;img src=q onerror=alert(1)&gt;&amp;&quot;&#39;y"));
     let seg = "x%3Cimg%20src%3Dq%20onerror%3Dalert%281%29%3E%26%22%27y";
-    assert!(home.contains(&format!("href=\"c/{seg}/\"")), "{home}");
+    assert!(home.contains(&format!("href=\"/c/{seg}/\"")), "{home}");
     let index = get(addr, &format!("/c/{seg}/index.html"));
     assert_eq!(index.status, 200, "{}", index.text());
     let text = index.text();

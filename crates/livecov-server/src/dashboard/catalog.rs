@@ -1,53 +1,88 @@
-//! Which collections the dashboard serves, and where each one's store and sources are.
-//!
-//! A directory of collections (each subdirectory holding a `livecov.db`, the SQLite
-//! layout: one file per collection), one SQLite collection, or every collection of a
-//! PostgreSQL store.
+//! Which collections the dashboard serves, and where each one's store and files are: a
+//! [`Catalog`] of the store (every collection of a PostgreSQL database, every
+//! collection directory under a root, or one SQLite collection), and for PostgreSQL the
+//! directory that holds ingested raw files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use livecov_ops::StoreChoice;
+use livecov_store::catalog::{Catalog, CollectionInfo};
+use livecov_store::StoreError;
 
-/// Where the served collections are.
+/// The collections served.
 #[derive(Clone, Debug)]
-pub enum Collections {
-    /// Every subdirectory of this directory that holds a `livecov.db`.
-    Directory(PathBuf),
-    /// One collection directory (its `livecov.db`).
-    One(PathBuf),
+pub struct Collections {
+    catalog: Catalog,
+    /// Where raw inputs of a shared store's collections are written by ingest (and
+    /// their compile lock files): `<data_dir>/<name>/coverage/`.
+    data_dir: Option<PathBuf>,
 }
 
 impl Collections {
-    /// The name served for a collection: its directory's name.
-    pub fn names(&self) -> std::io::Result<Vec<String>> {
-        match self {
-            Collections::One(dir) => Ok(vec![livecov_ops::collection_name(dir)]),
-            Collections::Directory(root) => {
-                let mut names = Vec::new();
-                for entry in std::fs::read_dir(root)? {
-                    let entry = entry?;
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if plain_name(&name) && is_collection(&entry.path()) {
-                        names.push(name);
-                    }
-                }
-                names.sort();
-                Ok(names)
+    /// The collections of `catalog`; `data_dir` holds ingested files of a PostgreSQL
+    /// store's collections (a directory catalog keeps them in each collection's own).
+    pub fn new(catalog: Catalog, data_dir: Option<PathBuf>) -> Collections {
+        Collections { catalog, data_dir }
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Every collection, newest compiled first.
+    pub fn list(&self) -> Result<Vec<CollectionInfo>, String> {
+        self.catalog.list().map_err(|e| e.to_string())
+    }
+
+    /// The collection directory and store choice that open `name`, if it may be here.
+    pub fn open(&self, name: &str) -> Option<(PathBuf, StoreChoice)> {
+        match &self.catalog {
+            Catalog::Postgres { url } => Some((
+                self.shared_dir(name),
+                StoreChoice {
+                    url: Some(url.clone()),
+                    name: Some(name.to_owned()),
+                },
+            )),
+            Catalog::Directory(root) => {
+                self.catalog.location(name)?;
+                Some((root.join(name), StoreChoice::default()))
+            }
+            Catalog::File(db) => {
+                self.catalog.location(name)?;
+                let dir = db.parent().map(PathBuf::from).unwrap_or_default();
+                Some((
+                    dir,
+                    StoreChoice {
+                        url: Some(format!("sqlite:{}", db.display())),
+                        name: None,
+                    },
+                ))
             }
         }
     }
 
-    /// The collection directory and store choice of `name`, if it is served.
-    pub fn open(&self, name: &str) -> Option<(PathBuf, StoreChoice)> {
-        if !plain_name(name) {
-            return None;
+    /// A collection's directory in a shared store: under `data_dir`, else one that
+    /// does not exist (it holds nothing: no sources, no lock file).
+    fn shared_dir(&self, name: &str) -> PathBuf {
+        match &self.data_dir {
+            Some(d) if Collections::valid_name(name) => d.join(name),
+            _ => PathBuf::from("/nonexistent/livecov-dashboard").join(name.replace('/', "_")),
         }
-        let dir = match self {
-            Collections::One(dir) if livecov_ops::collection_name(dir) == name => dir.clone(),
-            Collections::One(_) => return None,
-            Collections::Directory(root) => root.join(name),
-        };
-        is_collection(&dir).then(|| (dir, StoreChoice::default()))
+    }
+
+    /// The store's generation of `name` (see [`Catalog::generation`]); `None` when
+    /// there is no such collection.
+    pub fn generation(&self, name: &str) -> Result<Option<String>, String> {
+        if self.catalog.location(name).is_none() {
+            return Ok(None);
+        }
+        match self.catalog.generation(name) {
+            Ok(g) => Ok(Some(g)),
+            Err(StoreError::Missing { .. }) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Whether `name` may name a new collection: letters, digits, `.`, `_` and `-`, at
@@ -61,67 +96,30 @@ impl Collections {
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
     }
 
-    /// Where ingest writes the collection `name` (created when missing): under the
-    /// root, or the one collection's directory when the name is its own.
-    pub fn ingest_dir(&self, name: &str) -> Option<PathBuf> {
+    /// Where ingest writes the collection `name` (created when missing), with the
+    /// store its compile writes; `None` when this dashboard takes no such collection.
+    pub fn ingest_dir(&self, name: &str) -> Option<(PathBuf, StoreChoice)> {
         if !Collections::valid_name(name) {
             return None;
         }
-        match self {
-            Collections::One(dir) => {
-                (livecov_ops::collection_name(dir) == name).then(|| dir.clone())
+        match &self.catalog {
+            Catalog::Postgres { .. } => {
+                self.data_dir.as_ref()?;
+                self.open(name)
             }
-            Collections::Directory(root) => {
+            Catalog::Directory(root) => {
                 let dir = root.join(name);
                 match std::fs::symlink_metadata(&dir) {
                     Ok(m) if !m.is_dir() => None,
-                    _ => Some(dir),
+                    _ => Some((dir, StoreChoice::default())),
                 }
             }
+            Catalog::File(_) => self.open(name),
         }
     }
 
-    /// The directory and store a compile of ingested data writes (the store need not
-    /// exist yet).
-    pub fn open_for_ingest(&self, name: &str) -> Option<(PathBuf, StoreChoice)> {
-        self.ingest_dir(name).map(|d| (d, StoreChoice::default()))
-    }
-
-    /// Changes whenever the collection's store does (a compile, a sources fetch): the
-    /// size and modification time of its `livecov.db` and `livecov.db-wal`.
-    pub fn generation(&self, name: &str) -> Option<String> {
-        let (dir, _) = self.open(name)?;
-        let mut parts = Vec::new();
-        for f in ["livecov.db", "livecov.db-wal"] {
-            // An empty -wal is what opening the store to read makes: not a change.
-            let m = std::fs::metadata(dir.join(f)).ok().filter(|m| m.len() > 0);
-            parts.push(m.map_or_else(String::new, |m| {
-                let t = m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos());
-                format!("{}:{t}", m.len())
-            }));
-        }
-        Some(parts.join("|"))
-    }
-
-    /// For messages.
+    /// For messages (a password redacted).
     pub fn display(&self) -> String {
-        match self {
-            Collections::Directory(d) | Collections::One(d) => d.display().to_string(),
-        }
+        self.catalog.display()
     }
-}
-
-/// A directory name, not a path: no separators, not `.`/`..`, not hidden.
-fn plain_name(name: &str) -> bool {
-    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', '\0'])
-}
-
-/// A real directory (not a link) holding a regular `livecov.db`.
-fn is_collection(dir: &Path) -> bool {
-    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
-        && std::fs::symlink_metadata(dir.join("livecov.db")).is_ok_and(|m| m.is_file())
 }

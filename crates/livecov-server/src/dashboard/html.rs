@@ -1,49 +1,33 @@
 //! The dashboard's own pages (the list of collections); the site's pages come from
 //! livecov-render. Every value from a store is escaped.
 
-use livecov_render::IndexData;
+use livecov_store::catalog::CollectionInfo;
 use serde::Serialize;
 
 use livecov_render::site::escape_html as esc;
 
-/// One collection as listed: totals with statements counted once per build.
+/// One collection as listed: the catalog's figures (statements counted once per build).
 #[derive(Clone, Debug, Default, Serialize)]
 pub(crate) struct Listed {
     pub name: String,
-    pub builds: usize,
-    pub owners: usize,
-    pub pods: usize,
+    pub created_at: String,
+    pub compiled_at: Option<String>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub builds: u64,
     pub statements: u64,
     pub covered: u64,
-    /// Why the store could not be read (the list still shows the others).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub error: String,
-    /// Why the store is incomplete (a compile did not finish).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub incomplete: String,
 }
 
 impl Listed {
-    pub(crate) fn of(name: &str, index: &IndexData) -> Listed {
-        let pods: std::collections::BTreeSet<&String> =
-            index.owners.iter().flat_map(|o| &o.pods).collect();
+    pub(crate) fn of(c: &CollectionInfo) -> Listed {
         Listed {
-            name: name.to_owned(),
-            builds: index.builds.len(),
-            owners: index.owners.len(),
-            pods: pods.len(),
-            statements: index.builds.values().map(|b| b.statements).sum(),
-            covered: index.builds.values().map(|b| b.covered).sum(),
-            error: String::new(),
-            incomplete: index.incomplete.clone(),
-        }
-    }
-
-    pub(crate) fn failed(name: &str, error: &str) -> Listed {
-        Listed {
-            name: name.to_owned(),
-            error: error.to_owned(),
-            ..Listed::default()
+            name: c.name.clone(),
+            created_at: c.created_at.clone(),
+            compiled_at: c.compiled_at.clone(),
+            labels: c.labels.iter().cloned().collect(),
+            builds: c.builds,
+            statements: c.statements,
+            covered: c.covered,
         }
     }
 }
@@ -69,53 +53,81 @@ fn percent(covered: u64, statements: u64) -> String {
     }
 }
 
-/// The list of collections, newest first as given.
+/// A time as the catalog gives it, to the second.
+fn short_time(t: &str) -> String {
+    match t.split_once('.') {
+        Some((head, _)) => format!("{head}Z"),
+        None => t.to_owned(),
+    }
+}
+
+/// The shell of a dashboard page (its own, not the site's): title, body, the stylesheet.
+pub(crate) fn shell(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"livecov {version}\">\n\
+         <title>{title}</title>\n<link rel=\"stylesheet\" href=\"/assets/livecov.css\">\n\
+         </head>\n<body class=\"page-dashboard\">\n{body}</body>\n</html>\n",
+        version = env!("CARGO_PKG_VERSION"),
+        title = esc(title),
+    )
+}
+
+/// The list of collections, newest first as given, with a form to compare two.
 pub(crate) fn collections(list: &[Listed]) -> String {
     let mut rows = String::new();
+    let mut options = String::new();
     for c in list {
-        let link = format!("c/{}/", path_segment(&c.name));
-        let note = if !c.error.is_empty() {
-            format!("<span class=\"badge level-low\">{}</span>", esc(&c.error))
-        } else if !c.incomplete.is_empty() {
-            format!(
-                "<span class=\"badge level-medium\">incomplete: {}</span>",
-                esc(&c.incomplete)
-            )
+        let link = format!("/c/{}/", path_segment(&c.name));
+        let labels: Vec<String> = c
+            .labels
+            .iter()
+            .map(|(k, v)| format!("<span class=\"badge\">{}={}</span>", esc(k), esc(v)))
+            .collect();
+        let when = c.compiled_at.as_deref().unwrap_or(&c.created_at);
+        let note = if c.compiled_at.is_none() {
+            " <span class=\"badge level-medium\">not compiled to the end</span>"
         } else {
-            String::new()
+            ""
         };
         rows.push_str(&format!(
-            "<tr data-name=\"{name}\"><td><a href=\"{link}\">{name}</a> {note}</td>\
-             <td class=\"num\">{builds}</td><td class=\"num\">{owners}</td>\
-             <td class=\"num\">{pods}</td><td class=\"num\">{pct}</td>\
+            "<tr data-name=\"{name}\"><td><a href=\"{link}\">{name}</a>{note}</td>\
+             <td>{when}</td><td>{labels}</td>\
+             <td class=\"num\">{builds}</td><td class=\"num\">{pct}</td>\
              <td class=\"num\">{covered} / {statements}</td></tr>\n",
             name = esc(&c.name),
             link = esc(&link),
+            when = esc(&short_time(when)),
+            labels = labels.join(" "),
             builds = c.builds,
-            owners = c.owners,
-            pods = c.pods,
             pct = percent(c.covered, c.statements),
             covered = c.covered,
             statements = c.statements,
+        ));
+        options.push_str(&format!(
+            "<option value=\"{n}\">{n}</option>",
+            n = esc(&c.name)
         ));
     }
     if list.is_empty() {
         rows.push_str("<tr><td colspan=\"6\">No collection has been compiled yet.</td></tr>\n");
     }
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"generator\" content=\"livecov {version}\">\n\
-         <title>Collections</title>\n<link rel=\"stylesheet\" href=\"assets/livecov.css\">\n\
-         </head>\n<body class=\"page-collections\">\n<header class=\"top\"><h1>Collections</h1>\
-         <p class=\"subtitle\">{n} collection{s}</p></header>\n<main>\n\
+    let body = format!(
+        "<header class=\"top\"><h1>Collections</h1>\
+         <p class=\"subtitle\">{n} collection{s} · <a href=\"/history\">history of the total</a></p>\
+         </header>\n<main>\n\
+         <form class=\"filters\" action=\"/compare\" method=\"get\">Compare \
+         <select name=\"a\" aria-label=\"earlier\">{options}</select> with \
+         <select name=\"b\" aria-label=\"later\">{options}</select> \
+         <button type=\"submit\">Compare</button></form>\n\
          <div class=\"table-wrap\"><table class=\"data\" id=\"collections\">\n\
-         <thead><tr><th>Collection</th><th class=\"num\">Builds</th><th class=\"num\">Owners</th>\
-         <th class=\"num\">Pods</th><th class=\"num\">Coverage</th>\
+         <thead><tr><th>Collection</th><th>Compiled</th><th>Labels</th>\
+         <th class=\"num\">Builds</th><th class=\"num\">Coverage</th>\
          <th class=\"num\">Statements</th></tr></thead>\n<tbody>\n{rows}</tbody></table></div>\n\
-         </main>\n</body>\n</html>\n",
-        version = env!("CARGO_PKG_VERSION"),
+         </main>\n",
         n = list.len(),
         s = if list.len() == 1 { "" } else { "s" },
-    )
+    );
+    shell("Collections", &body)
 }

@@ -216,7 +216,7 @@ async fn snapshot(
             serde_json::json!({ "stored": false, "why": "already held" }),
         ));
     }
-    let dir = d.ingest_dir(&name)?;
+    let (dir, _) = d.ingest_dir(&name)?;
     let writer = {
         let mut writers = d.ingest.writers.lock().expect("writers");
         match writers.get(&name) {
@@ -301,7 +301,7 @@ async fn file(
             format!("{path:?}: files go inside a report directory (<dir>/<file>)"),
         ));
     }
-    let dir = d.ingest_dir(&name)?;
+    let (dir, _) = d.ingest_dir(&name)?;
     let changed =
         tokio::task::spawn_blocking(move || write_file(&dir.join("coverage"), &rel, &bytes))
             .await
@@ -390,7 +390,7 @@ async fn compile_now(
     body: Body,
 ) -> Result<Response, Failure> {
     admit(&d, &name, &headers, body).await?;
-    let dir = d.ingest_dir(&name)?;
+    let (dir, _) = d.ingest_dir(&name)?;
     if !dir.join("coverage").is_dir() {
         return Err(Failure::not_found(format!(
             "collection {name} has received nothing yet"
@@ -401,14 +401,14 @@ async fn compile_now(
 }
 
 impl Dashboard {
-    /// The directory ingest writes `name` into.
-    fn ingest_dir(&self, name: &str) -> Result<PathBuf, Failure> {
+    /// The directory ingest writes `name` into, and the store its compile writes.
+    fn ingest_dir(&self, name: &str) -> Result<(PathBuf, livecov_ops::StoreChoice), Failure> {
         self.settings.collections.ingest_dir(name).ok_or_else(|| {
             refused(
                 StatusCode::FORBIDDEN,
                 format!(
                     "{} takes no collection named {name:?} (--collection serves one \
-                     collection; --root or --data-dir take new ones)",
+                     collection; --root, or --store with --data-dir, take new ones)",
                     self.settings.collections.display()
                 ),
             )
@@ -455,11 +455,7 @@ impl Dashboard {
         let slot = self.slot(name);
         let _turn = slot.running.lock().await;
         slot.dirty.store(false, Ordering::SeqCst);
-        let (dir, store) = self
-            .settings
-            .collections
-            .open_for_ingest(name)
-            .ok_or_else(|| Failure::not_found(format!("no collection named {name:?}")))?;
+        let (dir, store) = self.ingest_dir(name)?;
         let mut settings = livecov_ops::compile::CompileSettings::new(dir);
         settings.store = store;
         let summary = tokio::task::spawn_blocking(move || {

@@ -30,6 +30,7 @@ use serde::Deserialize;
 
 pub use catalog::Collections;
 pub use ingest::IngestSettings;
+pub use livecov_store::catalog::Catalog;
 use pages::PageCache;
 
 /// What the dashboard serves and how.
@@ -191,7 +192,13 @@ impl Dashboard {
                 let generation = {
                     let me = self.clone();
                     let name = name.to_owned();
-                    blocking(move || Ok(me.settings.collections.generation(&name))).await?
+                    blocking(move || {
+                        me.settings
+                            .collections
+                            .generation(&name)
+                            .map_err(|e| Failure::internal(format!("collection {name}: {e}")))
+                    })
+                    .await?
                 };
                 let Some(generation) = generation else {
                     self.slots.lock().expect("slots").remove(name);
@@ -446,26 +453,17 @@ async fn page_of(
         .map_err(|e| Failure::internal(format!("build {build}: {e}")))
 }
 
-/// The collections, with their totals from each one's index.
+/// The collections as the catalog lists them (one query or one stat per collection;
+/// no site is read).
 async fn collection_list(d: &Arc<Dashboard>) -> Result<Vec<html::Listed>, Failure> {
-    let names = {
-        let d = d.clone();
-        blocking(move || {
-            d.settings.collections.names().map_err(|e| {
-                Failure::internal(format!("listing {}: {e}", d.settings.collections.display()))
-            })
-        })
-        .await?
-    };
-    let mut out = Vec::new();
-    for name in names {
-        let listed = match d.site(&name).await {
-            Ok(site) => html::Listed::of(&name, &site.site.index),
-            Err(f) => html::Listed::failed(&name, &f.message),
-        };
-        out.push(listed);
-    }
-    Ok(out)
+    let d = d.clone();
+    blocking(move || {
+        let list = d.settings.collections.list().map_err(|e| {
+            Failure::internal(format!("listing {}: {e}", d.settings.collections.display()))
+        })?;
+        Ok(list.iter().map(html::Listed::of).collect())
+    })
+    .await
 }
 
 async fn api_collections(State(d): State<Arc<Dashboard>>) -> Answer {
@@ -475,9 +473,15 @@ async fn api_collections(State(d): State<Arc<Dashboard>>) -> Answer {
 async fn api_collection(State(d): State<Arc<Dashboard>>, Path(name): Path<String>) -> Answer {
     let site = d.site(&name).await?;
     let index = &site.site.index;
+    let pods: std::collections::BTreeSet<&String> =
+        index.owners.iter().flat_map(|o| &o.pods).collect();
     json(&serde_json::json!({
         "name": name,
-        "summary": html::Listed::of(&name, index),
+        "builds": index.builds.len(),
+        "owners": index.owners.len(),
+        "pods": pods.len(),
+        "statements": index.builds.values().map(|b| b.statements).sum::<u64>(),
+        "covered": index.builds.values().map(|b| b.covered).sum::<u64>(),
         "incomplete": index.incomplete,
         "diagnostics": index.diagnostics,
     }))
