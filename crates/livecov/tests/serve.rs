@@ -5,6 +5,8 @@
 //!   build page, every chunk script), and the JSON API gives the figures `report` gives;
 //! - a compile shows without a restart; each page is assembled once however many of its
 //!   files are asked for;
+//! - the same from a PostgreSQL store holding several collections (a real PostgreSQL 15),
+//!   ingest included;
 //! - every value from metadata is escaped (collection names, pod names, labels);
 //! - ingest: refused without or with a wrong token, oversize bodies refused, files and
 //!   pushed snapshots land once, a client that goes away mid-upload writes nothing, and
@@ -15,6 +17,10 @@
 mod cluster;
 #[path = "support/dashboard.rs"]
 mod dashboard;
+#[path = "support/external.rs"]
+mod external;
+#[path = "support/postgres.rs"]
+mod pgserver;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -638,4 +644,100 @@ func main() {
         covered > 0 && covered < statements,
         "{covered}/{statements}"
     );
+}
+
+#[test]
+fn a_postgresql_store_is_served_the_same_and_takes_ingest() {
+    let Some(pg) = pgserver::Postgres::start() else {
+        return;
+    };
+    let url = pg.create_database("served");
+    let tmp = tempfile::tempdir().unwrap();
+    let a = cluster::collection(&tmp.path().join("pg-a"), 0..5);
+    let b = cluster::collection(&tmp.path().join("pg-b"), 2..9);
+    for c in [&a, &b] {
+        ok(livecov()
+            .args(["cluster", "compile", "--store", &url, "--collection"])
+            .arg(c)
+            .output()
+            .unwrap());
+    }
+    let data = tmp.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    let token = tmp.path().join("token");
+    fs::write(&token, TOKEN).unwrap();
+    let served = serve(&[
+        "--store",
+        &url,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--ingest-token-file",
+        token.to_str().unwrap(),
+    ]);
+    let addr = &served.addr;
+    let list = get(addr, "/api/collections").json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pg-b", "pg-a"]);
+    // The password is in no page or answer.
+    assert!(!get(addr, "/").text().contains(pgserver::PASSWORD));
+    for (name, dir) in [("pg-a", &a), ("pg-b", &b)] {
+        let want = ok(livecov()
+            .args([
+                "report",
+                "--format",
+                "json",
+                "--store",
+                &url,
+                "--collection",
+            ])
+            .arg(dir)
+            .output()
+            .unwrap());
+        let want = report_builds(&serde_json::from_slice(&want.stdout).unwrap());
+        assert_eq!(api_builds(addr, name), want, "{name}");
+        for build in want.keys() {
+            let page = get(addr, &format!("/c/{name}/b/{build}/index.html"));
+            assert_eq!(page.status, 200, "{}", page.text());
+            let chunk = get(addr, &format!("/c/{name}/b/{build}/f/0.js"));
+            assert!(
+                chunk.text().starts_with("livecovFile(0,"),
+                "{}",
+                chunk.text()
+            );
+        }
+    }
+    assert_eq!(get(addr, "/c/pg-none/").status, 404);
+
+    // Ingest into the shared store: files land under --data-dir, the compile goes to
+    // PostgreSQL, and the new collection is listed and served.
+    for i in 0..3 {
+        let (dir, _, _) = cluster::pod(i);
+        for (f, bytes) in cluster::pod_files(i) {
+            let r = put_file(addr, "pg-new", &format!("{dir}/{f}"), &bytes, &auth());
+            assert_eq!(r.status, 201, "{}", r.text());
+        }
+    }
+    let r = request(
+        addr,
+        "POST",
+        "/api/ingest/pg-new/compile",
+        &[("Authorization", &auth())],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(data.join("pg-new/coverage").is_dir());
+    assert!(
+        !data.join("pg-new/livecov.db").exists(),
+        "compiled into PostgreSQL"
+    );
+    let by_hand = cluster::collection(&tmp.path().join("by-hand"), 0..3);
+    compile(&by_hand);
+    assert_eq!(api_builds(addr, "pg-new"), report_builds(&report(&by_hand)));
+    let list = get(addr, "/api/collections").json();
+    assert_eq!(list[0]["name"], "pg-new");
 }
