@@ -669,6 +669,18 @@ fn the_served_dashboard_works_and_hostile_metadata_runs_nothing() {
         let rows = js(&c, "return Array.from(document.querySelectorAll('#collections tbody tr')).map(r => r.dataset.name);").await;
         assert_eq!(rows, json!(["evil", "demo"]), "newest compiled first");
         shot(&c, "served-collections").await;
+        // Compare two collections through the form; then the history of the total.
+        js(&c, "document.querySelector('select[name=a]').value = 'demo'; document.querySelector('select[name=b]').value = 'evil'; document.querySelector('form.filters').submit(); return 1;").await;
+        until(&c, "document.querySelector('#compare-builds tbody tr')", "compare page").await;
+        assert!(c.current_url().await.unwrap().as_str().contains("/compare?a=demo&b=evil"));
+        let builds = js(&c, "return document.querySelectorAll('#compare-builds tbody tr').length;").await;
+        assert!(builds.as_u64().unwrap() >= 1, "{builds}");
+        shot(&c, "served-compare").await;
+        c.goto(&format!("{base}/history")).await.unwrap();
+        let dots = js(&c, "return document.querySelectorAll('#trend circle').length;").await;
+        assert_eq!(dots, json!(2));
+        shot(&c, "served-history").await;
+        c.goto(&format!("{base}/")).await.unwrap();
         c.find(Locator::Css("a[href=\"/c/demo/\"]")).await.unwrap().click().await.unwrap();
         until(&c, "window.livecovReady", "served demo index").await;
         assert_eq!(visible_rows(&c, "tr.owner-row").await, 3);

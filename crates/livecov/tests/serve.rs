@@ -7,6 +7,8 @@
 //!   files are asked for;
 //! - the same from a PostgreSQL store holding several collections (a real PostgreSQL 15),
 //!   ingest included;
+//! - history across collections (total, a build) and the comparison of two, as pages
+//!   and JSON, equal to `report` and `livecov compare`;
 //! - every value from metadata is escaped (collection names, pod names, labels);
 //! - ingest: refused without or with a wrong token, oversize bodies refused, files and
 //!   pushed snapshots land once, a client that goes away mid-upload writes nothing, and
@@ -740,4 +742,95 @@ fn a_postgresql_store_is_served_the_same_and_takes_ingest() {
     assert_eq!(api_builds(addr, "pg-new"), report_builds(&report(&by_hand)));
     let list = get(addr, "/api/collections").json();
     assert_eq!(list[0]["name"], "pg-new");
+}
+
+#[test]
+fn history_and_compare_follow_report_and_compare() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let runs = [("n1", 0..3), ("n2", 0..6), ("n3", 3..9)];
+    for (name, pods) in runs.clone() {
+        let c = cluster::collection(&root.join(name), pods);
+        ok(livecov()
+            .args(["cluster", "compile", "--label", "suite=e2e", "--collection"])
+            .arg(&c)
+            .output()
+            .unwrap());
+    }
+    let served = serve(&["--root", root.to_str().unwrap()]);
+    let addr = &served.addr;
+    let totals = |name: &str| {
+        let b = report_builds(&report(&root.join(name)));
+        (
+            b.values().map(|v| v.0).sum::<u64>(),
+            b.values().map(|v| v.1).sum::<u64>(),
+        )
+    };
+    // The total, oldest first, as each collection's report sums it.
+    let h = get(addr, "/api/history?label=suite=e2e").json();
+    let got: Vec<(String, u64, u64)> = h["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["collection"].as_str().unwrap().to_owned(),
+                p["statements"].as_u64().unwrap(),
+                p["covered"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64, u64)> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| {
+            let (s, c) = totals(n);
+            (n.to_string(), s, c)
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(get(addr, "/api/history?label=suite=other").json()["points"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // One build: only the collection that has it.
+    let h = get(addr, &format!("/api/history?build={}", cluster::LONE_BUILD)).json();
+    let names: Vec<&str> = h["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["collection"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["n3"]);
+    let page = get(addr, "/history");
+    assert_eq!(page.status, 200);
+    let text = page.text();
+    assert_eq!(text.matches("<circle").count(), 3, "{text}");
+    assert!(text.contains("data-collection=\"n2\""));
+    assert_eq!(get(addr, "/api/history?build=a&file=b").status, 400);
+
+    // Compare: the same builds and files as `livecov compare`.
+    let cli = ok(livecov()
+        .args(["compare", "--format", "json"])
+        .arg(root.join("n1"))
+        .arg(root.join("n3"))
+        .output()
+        .unwrap());
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let api = get(addr, "/api/compare?a=n1&b=n3");
+    assert_eq!(api.status, 200, "{}", api.text());
+    let api = api.json();
+    for key in ["builds", "owners", "files"] {
+        assert_eq!(api[key], cli[key], "{key}");
+    }
+    assert!(
+        api["builds"].as_array().unwrap().len() >= 3,
+        "{}",
+        api["builds"]
+    );
+    let page = get(addr, "/compare?a=n1&b=n3").text();
+    assert!(
+        page.contains(&format!("data-build=\"{}\"", cluster::LONE_BUILD)),
+        "{page}"
+    );
+    assert_eq!(get(addr, "/compare?a=n2&b=nope").status, 404);
 }

@@ -4,7 +4,7 @@
 use livecov_store::catalog::CollectionInfo;
 use serde::Serialize;
 
-use livecov_render::site::escape_html as esc;
+pub(crate) use livecov_render::site::escape_html as esc;
 
 /// One collection as listed: the catalog's figures (statements counted once per build).
 #[derive(Clone, Debug, Default, Serialize)]
@@ -45,7 +45,7 @@ pub(crate) fn path_segment(s: &str) -> String {
     out
 }
 
-fn percent(covered: u64, statements: u64) -> String {
+pub(crate) fn percent(covered: u64, statements: u64) -> String {
     if statements == 0 {
         "–".to_owned()
     } else {

@@ -13,6 +13,7 @@ pub mod catalog;
 mod html;
 mod ingest;
 mod pages;
+mod trends;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -163,6 +164,10 @@ impl Dashboard {
             .route("/c/{name}/b/{build}/", get(build_page))
             .route("/c/{name}/b/{build}/index.html", get(build_page))
             .route("/c/{name}/b/{build}/f/{chunk}", get(build_chunk))
+            .route("/history", get(trends::history_page))
+            .route("/compare", get(trends::compare_page))
+            .route("/api/history", get(trends::api_history))
+            .route("/api/compare", get(trends::api_compare))
             .route("/api/collections", get(api_collections))
             .route("/api/collections/{name}", get(api_collection))
             .route("/api/collections/{name}/builds", get(api_builds))
