@@ -9,6 +9,8 @@
 #   --pods P         report dirs of the data set (default 500; gen-go-cluster.sh output)
 #   --data DIR       use this gen-go-cluster.sh output instead
 #   --duration D     each wrk run (default 20s); --connections C (default 8), --threads T (2)
+#   --cache-bytes B  the dashboard's page budget (default 4 GiB: every page of 1,000
+#                    collections, gzipped, fits; the default of serve is 512 MiB)
 #   --no-build       use $LIVECOV or the existing release binary
 #   --results DIR    default $PA/results/serve-<time>
 #
@@ -16,12 +18,12 @@
 # collection directories whose livecov.db are hard links of that one file (no disk for
 # 1,000 copies). The dashboard opens, reads and caches each as a collection of its own:
 # N sites prepared, 17·N build pages, as with N different stores; only the bytes on disk
-# are shared. Before timing, every collection's index is asked once (the cold figure is
-# printed) and so is every build page of the first 20 collections.
+# are shared. Before timing, every collection's index and every build page is asked once
+# (3 at a time; the cold figures are printed): "warm" as the target says.
 #
 # Runs (wrk, random paths from a list; wrk is installed from Debian when missing):
 #   index   /c/<random of N>/index.html
-#   build   /c/<random of N>/b/<random of 17>/index.html  (misses assemble on the spot)
+#   build   /c/<random of N>/b/<random of 17>/index.html
 #   hot     the build pages of the first 20 collections (340 pages, all cached)
 #   api     /api/collections/<random>/builds
 # Ingest: bench/lib/ingest_upload.py PUTs every file of the data set (4 connections),
@@ -31,6 +33,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 ncoll=1000 pods=500 seed=1 data="" duration=20s conns=8 threads=2 build=1 results=""
+cache=$((4 << 30))
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--collections) ncoll="$2"; shift 2 ;;
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
 	--duration) duration="$2"; shift 2 ;;
 	--connections) conns="$2"; shift 2 ;;
 	--threads) threads="$2"; shift 2 ;;
+	--cache-bytes) cache="$2"; shift 2 ;;
 	--no-build) build=0; shift ;;
 	--results) results="$2"; shift 2 ;;
 	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
@@ -85,25 +89,34 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 token="$work/token"
 echo "bench-token-$RANDOM$RANDOM" > "$token"
 "$LIVECOV" serve --root "$work/root" --listen "127.0.0.1:$port" --ingest-token-file "$token" \
+	--cache-bytes "$cache" \
 	> "$results/serve.log" 2>&1 &
 spid=$!
 trap 'kill $spid 2>/dev/null || true' EXIT
 base="http://127.0.0.1:$port"
 for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
 
-echo "== warm: every index once, every build page of the first 20 collections"
+echo "== warm: every index and every build page once (3 at a time)"
 python3 - "$base" "$ncoll" "$results" <<'PY'
 import json, sys, time, urllib.request
+from concurrent.futures import ThreadPoolExecutor
 base, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def get(p):
     t = time.monotonic()
-    with urllib.request.urlopen(base + p) as r:
+    req = urllib.request.Request(base + p, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req) as r:
         r.read()
         assert r.status == 200, p
     return time.monotonic() - t
-cold = sorted(get(f"/c/c{i:04d}/index.html") for i in range(n))
+t0 = time.monotonic()
+with ThreadPoolExecutor(3) as pool:
+    cold = sorted(pool.map(get, [f"/c/c{i:04d}/index.html" for i in range(n)]))
 builds = [b["build"] for b in json.load(urllib.request.urlopen(base + "/api/collections/c0000/builds"))]
-pages = sorted(get(f"/c/c{i:04d}/b/{b}/index.html") for i in range(min(20, n)) for b in builds)
+t1 = time.monotonic()
+with ThreadPoolExecutor(3) as pool:
+    pages = sorted(pool.map(get, [f"/c/c{i:04d}/b/{b}/index.html" for i in range(n) for b in builds]))
+t2 = time.monotonic()
+print("   warmed %d indexes in %.1f s, %d build pages in %.1f s" % (n, t1 - t0, len(pages), t2 - t1))
 with open(f"{out}/paths-index.txt", "w") as f:
     for i in range(n): f.write(f"/c/c{i:04d}/index.html\n")
 with open(f"{out}/paths-build.txt", "w") as f:
