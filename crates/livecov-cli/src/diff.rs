@@ -26,7 +26,8 @@ pub enum Format {
 /// Flags of `livecov diff`.
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
-    /// The head's coverage: a Go text profile or an LCOV tracefile.
+    /// The head's coverage: a Go text profile, an LCOV tracefile, Cobertura XML or a
+    /// coverage.py data file (.coverage; told apart by content).
     #[arg(long, value_name = "FILE", required_unless_present = "collection")]
     pub profile: Option<PathBuf>,
     /// The head's coverage: a compiled collection (its builds made at the head commit
@@ -96,6 +97,31 @@ pub struct DiffArgs {
     /// e.g. https://github.com/org/repo/blob/{commit}/{path}#L{line}.
     #[arg(long, value_name = "URL")]
     pub link_template: Option<String>,
+    /// For coverage.py data files.
+    #[command(flatten)]
+    pub python: PythonArgs,
+}
+
+/// Where coverage.py's statements come from, for a coverage.py data file.
+#[derive(clap::Args, Debug, Default)]
+pub struct PythonArgs {
+    /// The Python interpreter that has coverage.py: its analysis gives the statements of
+    /// a coverage.py data file (default: $LIVECOV_PYTHON, else python3).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// A directory holding the sources of coverage.py data (repeatable; default: the
+    /// checkout). Not needed when the recorded absolute paths exist here.
+    #[arg(long = "python-source", value_name = "DIR")]
+    pub python_sources: Vec<PathBuf>,
+}
+
+impl PythonArgs {
+    fn settings(&self) -> livecov_ops::compile::PythonSettings {
+        livecov_ops::compile::PythonSettings {
+            python: self.python.clone(),
+            sources: self.python_sources.clone(),
+        }
+    }
 }
 
 impl DiffArgs {
@@ -159,6 +185,7 @@ impl DiffArgs {
         };
         s.informational = self.informational;
         s.link_template = self.link_template.clone();
+        s.python = self.python.settings();
         Ok(s)
     }
 }
@@ -278,6 +305,9 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
+    /// For coverage.py data files.
+    #[command(flatten)]
+    pub python: PythonArgs,
 }
 
 /// Runs `livecov compare`.
@@ -313,6 +343,7 @@ pub fn compare(args: &CompareArgs) -> Result<Exit> {
         b: input(&args.b),
         changes,
         strip_prefixes: args.strip_prefix.clone(),
+        python: args.python.settings(),
     };
     let reporter = crate::progress::TermReporter::new();
     let report = livecov_ops::compare::compare(&settings, &reporter)?;

@@ -3,7 +3,10 @@
 //! coverage data (the nearest ancestor with data is used and the reason printed), the
 //! gates' exit statuses and the JSON shape; and the patch coverage of a real Go program
 //! (built with `go build -cover`, run, its profile from `go tool covdata textfmt`) equal
-//! to diff-cover's (PyPI) on livecov's Cobertura export.
+//! to diff-cover's (PyPI) on livecov's Cobertura export, with that export read back as
+//! `--profile` too; and a real Python program run under coverage.py, its `.coverage`
+//! data file and the Cobertura file `coverage xml` writes of it both given as `--profile`,
+//! against diff-cover on that XML.
 //!
 //! Where a test is about diff parsing only, the Go text profile is written by hand.
 
@@ -786,9 +789,12 @@ fn patch_coverage_equals_diff_covers_on_a_real_go_program() {
         .unwrap();
     ok(&out);
 
+    // The same figures from the collection, Go's text profile and livecov's own
+    // Cobertura export read back (the file diff-cover read).
     for input in [
         vec!["--collection", c],
         vec!["--profile", profile.to_str().unwrap()],
+        vec!["--profile", xml.to_str().unwrap()],
     ] {
         let mut args = input.clone();
         args.extend_from_slice(&["--base", "HEAD~1"]);
@@ -826,6 +832,185 @@ fn patch_coverage_equals_diff_covers_on_a_real_go_program() {
             assert_eq!(ours, violations, "{path}");
         }
     }
+}
+
+// ---- a real Python program under coverage.py against diff-cover ----
+
+fn coveragepy_python() -> Option<PathBuf> {
+    std::env::var_os("LIVECOV_COVERAGEPY_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("/var/tmp/lc-venv-covpy/bin/python3")])
+        .find(|python| {
+            Command::new(python)
+                .args(["-c", "import coverage"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+const PY_CALC_BASE: &str = r#""""Calculator."""
+
+
+def add(a, b):
+    return a + b
+
+
+def sign(x):
+    if x < 0:
+        return -1
+    return 1
+"#;
+
+/// A comment-only edit (line 5), a new branch half run (13 never runs), a multi-line
+/// statement (18-21, one statement for coverage.py), a function never called (26, 27).
+const PY_CALC_HEAD: &str = r#""""Calculator."""
+
+
+def add(a, b):
+    # adds two numbers
+    return a + b
+
+
+def sign(x):
+    if x < 0:
+        return -1
+    if x == 0:
+        return 0
+    return 1
+
+
+def total(values):
+    result = sum(
+        v * 2
+        for v in values
+    )
+    return result
+
+
+def never(x):
+    y = x + 1
+    return y
+"#;
+
+#[test]
+fn coveragepy_data_and_its_cobertura_xml_give_diff_covers_patch_coverage() {
+    let Some(python) = external::require(
+        "coverage.py (run .ci/install-coveragepy.sh or set LIVECOV_COVERAGEPY_PYTHON)",
+        coveragepy_python(),
+    ) else {
+        return;
+    };
+    let diff_cover = std::env::var_os("LIVECOV_DIFF_COVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/lc-venv-covpy/bin/diff-cover"));
+    let Some(()) = external::require(
+        "diff-cover (PyPI; run .ci/install-export-tools.sh or set LIVECOV_DIFF_COVER)",
+        found(diff_cover.to_str().unwrap()),
+    ) else {
+        return;
+    };
+    let r = Repo::new();
+    r.write("pkg/__init__.py", "");
+    r.write("pkg/calc.py", PY_CALC_BASE);
+    r.write(
+        "main.py",
+        "from pkg.calc import add, sign\n\nprint(add(1, 2), sign(5))\n",
+    );
+    r.commit("base");
+    r.write("pkg/calc.py", PY_CALC_HEAD);
+    r.write(
+        "main.py",
+        "from pkg.calc import add, sign, total\n\nprint(add(1, 2), sign(5), total([1, 2]))\n",
+    );
+    r.commit("sign of zero, total, never");
+
+    // coverage.py runs the head; its data file and `coverage xml` land outside the
+    // checkout.
+    let data = r.scratch.join(".coverage");
+    let xml = r.scratch.join("coverage.xml");
+    for args in [
+        vec!["run", "main.py"],
+        vec!["xml", "-o", xml.to_str().unwrap()],
+    ] {
+        let out = Command::new(&python)
+            .args(["-m", "coverage"])
+            .args(&args)
+            .current_dir(&r.dir)
+            .env("COVERAGE_FILE", &data)
+            .output()
+            .unwrap();
+        ok(&out);
+    }
+    let report = r.scratch.join("diff-cover.json");
+    ok(&Command::new(&diff_cover)
+        .arg(&xml)
+        .arg("--compare-branch=HEAD~1")
+        .arg(format!("--json-report={}", report.display()))
+        .current_dir(&r.dir)
+        .output()
+        .unwrap());
+    let dc: Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+    assert_eq!(
+        dc["src_stats"]["pkg/calc.py"]["violation_lines"],
+        json!([13, 26, 27]),
+        "{dc:#}"
+    );
+
+    let py = python.to_str().unwrap();
+    for input in [data.to_str().unwrap(), xml.to_str().unwrap()] {
+        let v = r.diff_json(&["--profile", input, "--python", py, "--base", "HEAD~1"]);
+        assert_eq!(
+            (v["patch"]["lines"].as_u64(), v["patch"]["covered"].as_u64()),
+            (
+                dc["total_num_lines"].as_u64(),
+                dc["total_num_lines"]
+                    .as_u64()
+                    .zip(dc["total_num_violations"].as_u64())
+                    .map(|(l, v)| l - v)
+            ),
+            "{input}: livecov {v:#}\ndiff-cover {dc:#}"
+        );
+        let files: Vec<(&str, &Value)> = v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["path"].as_str().unwrap(), &f["uncovered_lines"]))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("main.py", &json!([])),
+                ("pkg/calc.py", &json!([13, 26, 27]))
+            ],
+            "{input}: {v:#}"
+        );
+        for (path, uncovered) in files {
+            assert_eq!(
+                uncovered, &dc["src_stats"][path]["violation_lines"],
+                "{input}: {path}"
+            );
+        }
+    }
+
+    // Without coverage.py's analysis the statements are unknown: the file is left out
+    // (no data), never shown as all covered.
+    let out = r.diff(&[
+        "--profile",
+        data.to_str().unwrap(),
+        "--python",
+        "/nonexistent/python3",
+        "--base",
+        "HEAD~1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/python3") && err.contains("no coverage.py statements"),
+        "{err}"
+    );
 }
 
 // ---- livecov compare ----
