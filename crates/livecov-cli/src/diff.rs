@@ -276,7 +276,8 @@ pub enum CompareFormat {
 /// Flags of `livecov compare`.
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
-    /// The earlier reading: a collection directory (with livecov.db) or a profile file.
+    /// The earlier reading: a collection directory (with livecov.db), a profile file, or
+    /// with --store a collection's name in that store.
     #[arg(value_name = "A")]
     pub a: PathBuf,
     /// The later reading.
@@ -302,6 +303,11 @@ pub struct CompareArgs {
     /// <collection>/sources).
     #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,
+    /// A shared store (`postgres://…`, `sqlite:PATH`) holding both collections: A and B
+    /// are then collection names in it (a directory stands for the collection named
+    /// after it; a file is still a profile) [default: $LIVECOV_STORE].
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
@@ -312,8 +318,25 @@ pub struct CompareArgs {
 
 /// Runs `livecov compare`.
 pub fn compare(args: &CompareArgs) -> Result<Exit> {
+    let store = crate::store::StoreArgs {
+        store: args.store.clone(),
+        collection_name: None,
+    }
+    .choice();
     let input = |p: &PathBuf| {
-        if p.join("livecov.db").exists() {
+        if store.url.is_some() && !p.is_file() {
+            // A directory is the collection named after it (its sources/ cache is used);
+            // anything else is a name in the store.
+            let name = (!p.is_dir()).then(|| p.to_string_lossy().into_owned());
+            CoverageInput::Collection {
+                dir: p.clone(),
+                sources: args.sources.clone(),
+                store: livecov_ops::StoreChoice {
+                    url: store.url.clone(),
+                    name,
+                },
+            }
+        } else if p.join("livecov.db").exists() {
             CoverageInput::Collection {
                 dir: p.clone(),
                 sources: args.sources.clone(),

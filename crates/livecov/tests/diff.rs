@@ -8,10 +8,16 @@
 //! data file and the Cobertura file `coverage xml` writes of it both given as `--profile`,
 //! against diff-cover on that XML.
 //!
+//! `livecov compare --store URL run1 run2` reads two collections of one real PostgreSQL
+//! 15 store (started by the test on 127.0.0.1) and gives what comparing their SQLite
+//! stores gives.
+//!
 //! Where a test is about diff parsing only, the Go text profile is written by hand.
 
 #[path = "support/external.rs"]
 mod external;
+#[path = "support/postgres.rs"]
+mod pgserver;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -1099,4 +1105,88 @@ fn compare_collections_per_owner_and_build() {
     assert_eq!(builds.len(), 1, "{v:#}");
     assert_eq!(builds[0]["name"], json!("da4ea8542a4ab76ec42b3129b9de1f22"));
     assert_eq!(v["direct"], Value::Null);
+}
+
+#[test]
+fn compare_two_collections_of_a_shared_postgres_store_by_name() {
+    const URL: &str = "https://example.com/prog";
+    let Some(pg) = pgserver::Postgres::start() else {
+        return;
+    };
+    let url = pg.create_database("compare");
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    add_pod(&a, "web", "count", URL, commit);
+    // The same build run another way: some lines change.
+    add_pod(&b, "web", "osexit", URL, commit);
+    add_pod(&b, "worker", "prog2_count", URL, commit);
+    for (c, name) in [(&a, "run1"), (&b, "run2")] {
+        let c = c.to_str().unwrap();
+        // Into the shared store under a name, and into the collection's own SQLite file.
+        ok(&livecov(
+            &[
+                "cluster",
+                "compile",
+                "--collection",
+                c,
+                "--store",
+                &url,
+                "--collection-name",
+                name,
+            ],
+            tmp.path(),
+        ));
+        ok(&livecov(
+            &["cluster", "compile", "--collection", c],
+            tmp.path(),
+        ));
+    }
+    let sqlite = ok(&livecov(
+        &[
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        tmp.path(),
+    ));
+    // From a directory holding neither collection: only the store has them.
+    let elsewhere = tmp.path().join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    let shared = ok(&livecov(
+        &[
+            "compare", "--store", &url, "run1", "run2", "--format", "json",
+        ],
+        &elsewhere,
+    ));
+    let v: Value = serde_json::from_str(&shared).unwrap();
+    assert_eq!(
+        (&v["a"]["path"], &v["b"]["path"]),
+        (&json!("run1"), &json!("run2"))
+    );
+    // The same report as the SQLite stores', but for the names of the two sides.
+    let mut expected: Value = serde_json::from_str(&sqlite).unwrap();
+    expected["a"]["path"] = json!("run1");
+    expected["b"]["path"] = json!("run2");
+    assert_eq!(v, expected);
+    let owners: Vec<&str> = v["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert!(owners.contains(&"shop/Deployment/worker/worker"), "{v:#}");
+    assert!(
+        v["files"].as_array().is_some_and(|f| !f.is_empty()),
+        "osexit against count changes some lines: {v:#}"
+    );
+
+    // An unknown name is an error that names it and keeps the password out.
+    let out = livecov(&["compare", "--store", &url, "run1", "run9"], &elsewhere);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run9"), "{err}");
+    assert!(!err.contains(pgserver::PASSWORD), "{err}");
 }
