@@ -100,6 +100,68 @@ pub struct DiffArgs {
     /// For coverage.py data files.
     #[command(flatten)]
     pub python: PythonArgs,
+    /// Reporting from inside a coverage job.
+    #[command(flatten)]
+    pub github: GithubReportArgs,
+}
+
+/// `--github-report`: the job posts its own status and comment.
+#[derive(clap::Args, Debug, Default)]
+pub struct GithubReportArgs {
+    /// Post the result as the coverage job's commit status and write or edit the pull
+    /// request's one coverage comment, as `livecov serve --webhook` does for its jobs.
+    /// The pull request comes from Prow's job environment (REPO_OWNER, REPO_NAME,
+    /// PULL_NUMBER, PULL_PULL_SHA, PULL_BASE_SHA; JOB_NAME is the status context),
+    /// thresholds from COVERAGE_THRESHOLD and PATCH_COVERAGE_THRESHOLD, the link from
+    /// LIVECOV_REPORT_URL. Without --base the change is measured from PULL_BASE_SHA.
+    #[arg(long)]
+    pub github_report: bool,
+    /// The tests' exit status, for --github-report: non-zero posts a failure.
+    #[arg(
+        long,
+        value_name = "CODE",
+        default_value_t = 0,
+        requires = "github_report"
+    )]
+    pub tests_exit_code: i32,
+    /// A GitHub API base URL, for --github-report (repeatable; the first that answers
+    /// wins) [default: $LIVECOV_GITHUB_ENDPOINT (comma-separated), else
+    /// https://api.github.com].
+    #[arg(long, value_name = "URL", requires = "github_report")]
+    pub github_endpoint: Vec<String>,
+    /// The file holding the GitHub token, for --github-report, read at each request
+    /// [default: /etc/github-commenter/oauth when it exists, else $GITHUB_TOKEN].
+    #[arg(long, value_name = "FILE", requires = "github_report")]
+    pub github_token_path: Option<PathBuf>,
+}
+
+impl GithubReportArgs {
+    fn github(&self) -> livecov_server::webhook::github::GitHub {
+        use livecov_server::webhook::github::{GitHub, TokenSource};
+        let mut endpoints = self.github_endpoint.clone();
+        if endpoints.is_empty() {
+            endpoints = std::env::var("LIVECOV_GITHUB_ENDPOINT")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if endpoints.is_empty() {
+            endpoints.push("https://api.github.com".to_owned());
+        }
+        let default_file = PathBuf::from(livecov_server::webhook::runner::prowjob::TOKEN_FILE);
+        let token = match &self.github_token_path {
+            Some(p) => TokenSource::File(p.clone()),
+            None if default_file.is_file() => TokenSource::File(default_file),
+            None => match std::env::var("GITHUB_TOKEN") {
+                Ok(v) if !v.trim().is_empty() => TokenSource::Value(v.trim().to_owned()),
+                _ => TokenSource::None,
+            },
+        };
+        GitHub::new(endpoints, token, std::time::Duration::from_secs(30))
+    }
 }
 
 /// Where coverage.py's statements come from, for a coverage.py data file.
@@ -236,7 +298,24 @@ fn parse_component(spec: &str) -> Result<ComponentSpec> {
 
 /// Runs `livecov diff`.
 pub fn run(args: &DiffArgs) -> Result<Exit> {
-    let settings = args.settings()?;
+    // The job's environment first: a job that cannot report should fail before the work.
+    let job_env = if args.github.github_report {
+        Some(
+            livecov_server::webhook::inside::JobEnv::from_env(|k| std::env::var(k).ok())
+                .map_err(anyhow::Error::msg)?,
+        )
+    } else {
+        None
+    };
+    let mut settings = args.settings()?;
+    if let Some(env) = &job_env {
+        match &mut settings.changes {
+            Changes::Git { base, .. } | Changes::Patch { base, .. } if base.is_none() => {
+                *base = Some(env.base_sha.clone());
+            }
+            _ => {}
+        }
+    }
     let reporter = crate::progress::TermReporter::new();
     let report = livecov_ops::diff::run(&settings, &reporter)?;
     let format = match args.format {
@@ -256,6 +335,29 @@ pub fn run(args: &DiffArgs) -> Result<Exit> {
             out.write_all(&bytes).context("writing the report")?;
             out.flush().context("writing the report")?;
         }
+    }
+    if let Some(env) = &job_env {
+        let mut json = Vec::new();
+        livecov_ops::diff::write(&report, DiffFormat::Json, &mut json)?;
+        let outcome = livecov_server::webhook::runner::Outcome::from_diff_json(
+            &json,
+            args.github.tests_exit_code == 0,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let job = env.job();
+        let status = livecov_server::webhook::inside::post_result_blocking(
+            &args.github.github(),
+            &job,
+            &outcome,
+        )
+        .with_context(|| format!("reporting to {}", job.label()))?;
+        eprintln!(
+            "livecov diff: posted {} {:?} to {} ({}) and updated its coverage comment",
+            status.state,
+            status.description,
+            job.label(),
+            status.context
+        );
     }
     if report.passed() || report.informational {
         Ok(Exit::Ok)
