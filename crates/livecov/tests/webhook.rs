@@ -7,7 +7,8 @@
 //!
 //! A ProwJob's pod reports itself: `livecov diff --github-report` with Prow's job
 //! environment posts the status and edits the one comment on the same STAND-IN, with
-//! the values the server's own report code gives for the same diff.
+//! the values the server's own report code gives for the same diff; and
+//! deploy/webhook/coverage-job.sh, the job script that does it, runs real `go test`.
 //!
 //! The local-runner test uses real git and a real Go toolchain (`go test -coverprofile`),
 //! and `livecov diff` of this binary when it has that command (otherwise a clearly
@@ -1368,4 +1369,104 @@ async fn a_prow_job_posts_its_own_status_and_edits_the_one_comment() {
         assert!(err.contains(&format!("{v} is not set")), "{err}");
     }
     assert_eq!(standin.recorded().requests.len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_script_runs_the_tests_and_reports_itself() {
+    if external::require("go (a Go toolchain on PATH)", go_found()).is_none() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("src");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("go.mod"), "module example.com/calc\n\ngo 1.20\n").unwrap();
+    std::fs::write(
+        repo.join("calc.go"),
+        "package calc\n\nfunc Add(a, b int) int {\n\treturn a + b\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("calc_test.go"),
+        "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(1, 2) != 3 {\n\t\tt.Fatal(\"add\")\n\t}\n}\n",
+    )
+    .unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "base"]);
+    let base = git(&repo, &["rev-parse", "HEAD"]);
+    std::fs::write(
+        repo.join("calc.go"),
+        "package calc\n\nfunc Add(a, b int) int {\n\treturn a + b\n}\n\nfunc Sub(a, b int) int {\n\treturn a - b\n}\n",
+    )
+    .unwrap();
+    git(&repo, &["commit", "-qam", "sub"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+
+    let standin = StandIn::start().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/webhook/coverage-job.sh");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_livecov"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let artifacts = work.path().join("artifacts");
+    let (dir, url, h, b, a) = (
+        repo.clone(),
+        standin.url.clone(),
+        head.clone(),
+        base.clone(),
+        artifacts.clone(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("sh")
+            .arg(&script)
+            .arg("./...")
+            .current_dir(&dir)
+            .env("PATH", path)
+            .env("GOTOOLCHAIN", "local")
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "-mod=mod")
+            .env("ARTIFACTS", &a)
+            .env("REPO_OWNER", "Codertocat")
+            .env("REPO_NAME", "Hello-World")
+            .env("PULL_NUMBER", "9")
+            .env("PULL_PULL_SHA", &h)
+            .env("PULL_BASE_SHA", &b)
+            .env("JOB_NAME", "coverage-auto")
+            .env("COVERAGE_THRESHOLD", "10")
+            .env("LIVECOV_GITHUB_ENDPOINT", &url)
+            .env("GITHUB_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Sub never ran: its block's three lines (7-9, Go's line view) are the patch, all
+    // uncovered; the tests passed and the total (Add's half of the lines) is over 10%.
+    let statuses = standin.statuses_of(&head);
+    assert_eq!(statuses.len(), 1, "{statuses:?}\n{stderr}");
+    assert_eq!(statuses[0].state, "success", "{statuses:?}");
+    assert!(
+        statuses[0].description == "patch 0.0% (0/3), total 50.0% | threshold: 10%",
+        "{statuses:?}"
+    );
+    let rec = standin.recorded();
+    assert_eq!(rec.comments.len(), 1);
+    assert!(rec
+        .comments
+        .values()
+        .next()
+        .unwrap()
+        .body
+        .contains("| `calc.go` | 3 | 0 | 7, 8, 9 |"));
+    for f in ["filtered.cov", "test.log", "coverage.md", "site/index.html"] {
+        assert!(artifacts.join(f).is_file(), "{f} is missing\n{stderr}");
+    }
+    assert!(!stderr.contains(TOKEN));
 }
