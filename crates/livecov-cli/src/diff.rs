@@ -26,7 +26,8 @@ pub enum Format {
 /// Flags of `livecov diff`.
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
-    /// The head's coverage: a Go text profile or an LCOV tracefile.
+    /// The head's coverage: a Go text profile, an LCOV tracefile, Cobertura XML or a
+    /// coverage.py data file (.coverage; told apart by content).
     #[arg(long, value_name = "FILE", required_unless_present = "collection")]
     pub profile: Option<PathBuf>,
     /// The head's coverage: a compiled collection (its builds made at the head commit
@@ -96,6 +97,93 @@ pub struct DiffArgs {
     /// e.g. https://github.com/org/repo/blob/{commit}/{path}#L{line}.
     #[arg(long, value_name = "URL")]
     pub link_template: Option<String>,
+    /// For coverage.py data files.
+    #[command(flatten)]
+    pub python: PythonArgs,
+    /// Reporting from inside a coverage job.
+    #[command(flatten)]
+    pub github: GithubReportArgs,
+}
+
+/// `--github-report`: the job posts its own status and comment.
+#[derive(clap::Args, Debug, Default)]
+pub struct GithubReportArgs {
+    /// Post the result as the coverage job's commit status and write or edit the pull
+    /// request's one coverage comment, as `livecov serve --webhook` does for its jobs.
+    /// The pull request comes from Prow's job environment (REPO_OWNER, REPO_NAME,
+    /// PULL_NUMBER, PULL_PULL_SHA, PULL_BASE_SHA; JOB_NAME is the status context),
+    /// thresholds from COVERAGE_THRESHOLD and PATCH_COVERAGE_THRESHOLD, the link from
+    /// LIVECOV_REPORT_URL. Without --base the change is measured from PULL_BASE_SHA.
+    #[arg(long)]
+    pub github_report: bool,
+    /// The tests' exit status, for --github-report: non-zero posts a failure.
+    #[arg(
+        long,
+        value_name = "CODE",
+        default_value_t = 0,
+        requires = "github_report"
+    )]
+    pub tests_exit_code: i32,
+    /// A GitHub API base URL, for --github-report (repeatable; the first that answers
+    /// wins) [default: $LIVECOV_GITHUB_ENDPOINT (comma-separated), else
+    /// https://api.github.com].
+    #[arg(long, value_name = "URL", requires = "github_report")]
+    pub github_endpoint: Vec<String>,
+    /// The file holding the GitHub token, for --github-report, read at each request
+    /// [default: /etc/github-commenter/oauth when it exists, else $GITHUB_TOKEN].
+    #[arg(long, value_name = "FILE", requires = "github_report")]
+    pub github_token_path: Option<PathBuf>,
+}
+
+impl GithubReportArgs {
+    fn github(&self) -> livecov_server::webhook::github::GitHub {
+        use livecov_server::webhook::github::{GitHub, TokenSource};
+        let mut endpoints = self.github_endpoint.clone();
+        if endpoints.is_empty() {
+            endpoints = std::env::var("LIVECOV_GITHUB_ENDPOINT")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if endpoints.is_empty() {
+            endpoints.push("https://api.github.com".to_owned());
+        }
+        let default_file = PathBuf::from(livecov_server::webhook::runner::prowjob::TOKEN_FILE);
+        let token = match &self.github_token_path {
+            Some(p) => TokenSource::File(p.clone()),
+            None if default_file.is_file() => TokenSource::File(default_file),
+            None => match std::env::var("GITHUB_TOKEN") {
+                Ok(v) if !v.trim().is_empty() => TokenSource::Value(v.trim().to_owned()),
+                _ => TokenSource::None,
+            },
+        };
+        GitHub::new(endpoints, token, std::time::Duration::from_secs(30))
+    }
+}
+
+/// Where coverage.py's statements come from, for a coverage.py data file.
+#[derive(clap::Args, Debug, Default)]
+pub struct PythonArgs {
+    /// The Python interpreter that has coverage.py: its analysis gives the statements of
+    /// a coverage.py data file (default: $LIVECOV_PYTHON, else python3).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// A directory holding the sources of coverage.py data (repeatable; default: the
+    /// checkout). Not needed when the recorded absolute paths exist here.
+    #[arg(long = "python-source", value_name = "DIR")]
+    pub python_sources: Vec<PathBuf>,
+}
+
+impl PythonArgs {
+    fn settings(&self) -> livecov_ops::compile::PythonSettings {
+        livecov_ops::compile::PythonSettings {
+            python: self.python.clone(),
+            sources: self.python_sources.clone(),
+        }
+    }
 }
 
 impl DiffArgs {
@@ -159,6 +247,7 @@ impl DiffArgs {
         };
         s.informational = self.informational;
         s.link_template = self.link_template.clone();
+        s.python = self.python.settings();
         Ok(s)
     }
 }
@@ -209,7 +298,24 @@ fn parse_component(spec: &str) -> Result<ComponentSpec> {
 
 /// Runs `livecov diff`.
 pub fn run(args: &DiffArgs) -> Result<Exit> {
-    let settings = args.settings()?;
+    // The job's environment first: a job that cannot report should fail before the work.
+    let job_env = if args.github.github_report {
+        Some(
+            livecov_server::webhook::inside::JobEnv::from_env(|k| std::env::var(k).ok())
+                .map_err(anyhow::Error::msg)?,
+        )
+    } else {
+        None
+    };
+    let mut settings = args.settings()?;
+    if let Some(env) = &job_env {
+        match &mut settings.changes {
+            Changes::Git { base, .. } | Changes::Patch { base, .. } if base.is_none() => {
+                *base = Some(env.base_sha.clone());
+            }
+            _ => {}
+        }
+    }
     let reporter = crate::progress::TermReporter::new();
     let report = livecov_ops::diff::run(&settings, &reporter)?;
     let format = match args.format {
@@ -230,6 +336,29 @@ pub fn run(args: &DiffArgs) -> Result<Exit> {
             out.flush().context("writing the report")?;
         }
     }
+    if let Some(env) = &job_env {
+        let mut json = Vec::new();
+        livecov_ops::diff::write(&report, DiffFormat::Json, &mut json)?;
+        let outcome = livecov_server::webhook::runner::Outcome::from_diff_json(
+            &json,
+            args.github.tests_exit_code == 0,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let job = env.job();
+        let status = livecov_server::webhook::inside::post_result_blocking(
+            &args.github.github(),
+            &job,
+            &outcome,
+        )
+        .with_context(|| format!("reporting to {}", job.label()))?;
+        eprintln!(
+            "livecov diff: posted {} {:?} to {} ({}) and updated its coverage comment",
+            status.state,
+            status.description,
+            job.label(),
+            status.context
+        );
+    }
     if report.passed() || report.informational {
         Ok(Exit::Ok)
     } else {
@@ -249,7 +378,8 @@ pub enum CompareFormat {
 /// Flags of `livecov compare`.
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
-    /// The earlier reading: a collection directory (with livecov.db) or a profile file.
+    /// The earlier reading: a collection directory (with livecov.db), a profile file, or
+    /// with --store a collection's name in that store.
     #[arg(value_name = "A")]
     pub a: PathBuf,
     /// The later reading.
@@ -275,15 +405,40 @@ pub struct CompareArgs {
     /// <collection>/sources).
     #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,
+    /// A shared store (`postgres://…`, `sqlite:PATH`) holding both collections: A and B
+    /// are then collection names in it (a directory stands for the collection named
+    /// after it; a file is still a profile) [default: $LIVECOV_STORE].
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
+    /// For coverage.py data files.
+    #[command(flatten)]
+    pub python: PythonArgs,
 }
 
 /// Runs `livecov compare`.
 pub fn compare(args: &CompareArgs) -> Result<Exit> {
+    let store = crate::store::StoreArgs {
+        store: args.store.clone(),
+        collection_name: None,
+    }
+    .choice();
     let input = |p: &PathBuf| {
-        if p.join("livecov.db").exists() {
+        if store.url.is_some() && !p.is_file() {
+            // A directory is the collection named after it (its sources/ cache is used);
+            // anything else is a name in the store.
+            let name = (!p.is_dir()).then(|| p.to_string_lossy().into_owned());
+            CoverageInput::Collection {
+                dir: p.clone(),
+                sources: args.sources.clone(),
+                store: livecov_ops::StoreChoice {
+                    url: store.url.clone(),
+                    name,
+                },
+            }
+        } else if p.join("livecov.db").exists() {
             CoverageInput::Collection {
                 dir: p.clone(),
                 sources: args.sources.clone(),
@@ -313,6 +468,7 @@ pub fn compare(args: &CompareArgs) -> Result<Exit> {
         b: input(&args.b),
         changes,
         strip_prefixes: args.strip_prefix.clone(),
+        python: args.python.settings(),
     };
     let reporter = crate::progress::TermReporter::new();
     let report = livecov_ops::compare::compare(&settings, &reporter)?;

@@ -6,6 +6,9 @@
 //! `http://cobertura.sourceforge.net/xml/coverage-04.dtd` (a copy is in
 //! `crates/livecov/tests/data/export/`).
 //!
+//! Reading ([`read`]) takes the `<source>` directories and each class's line hits; see
+//! `cobertura/read.rs`.
+//!
 //! What is written, following coverage.py's output where consumers depend on it:
 //! - every attribute the DTD requires, with totals that agree with the lines below them;
 //!   `complexity="0"`; branch figures `0` (a profile has no branch data);
@@ -22,6 +25,9 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+
+mod read;
+pub use read::{read, CoberturaReport, ReadError};
 
 use livecov_model::Profile;
 

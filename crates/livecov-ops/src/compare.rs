@@ -31,6 +31,8 @@ pub struct CompareSettings {
     pub changes: Option<Changes>,
     /// Recorded-path prefixes to strip (as `livecov diff --strip-prefix`).
     pub strip_prefixes: Vec<String>,
+    /// For coverage.py data files, as [`crate::diff::DiffSettings::python`].
+    pub python: crate::compile::PythonSettings,
 }
 
 /// Compares the two readings.
@@ -48,8 +50,14 @@ pub fn compare(settings: &CompareSettings, reporter: &dyn Reporter) -> Result<Co
         None => (None, None, None),
     };
     let roots = crate::diff::path_roots(repo.as_ref(), head.as_deref(), &settings.strip_prefixes)?;
-    let (pa, ca) = load(&settings.a, reporter)?;
-    let (pb, cb) = load(&settings.b, reporter)?;
+    let mut python = settings.python.clone();
+    if python.sources.is_empty() {
+        python
+            .sources
+            .extend(repo.as_ref().and_then(|r| r.toplevel()));
+    }
+    let (pa, ca) = load(&settings.a, &python, reporter)?;
+    let (pb, cb) = load(&settings.b, &python, reporter)?;
 
     let lines_of = |p: &Profile| -> BTreeMap<String, Vec<(u32, u32)>> {
         p.files().map(|f| (roots.map(f), p.line_hits(f))).collect()

@@ -35,8 +35,9 @@ use serde::Deserialize;
 use crate::Reporter;
 
 mod lcov;
-mod lines;
-mod python;
+// `diff --profile` reads coverage.py data files with the same statements and layouts.
+pub(crate) mod lines;
+pub(crate) mod python;
 
 use livecov_formats::gocovdata::dir::{read_header, Layout, MetaCache};
 use livecov_model::{lifetimes, MergeRule, Severity, Snapshot};

@@ -124,6 +124,9 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let mut files: Vec<FilePatch> = Vec::new();
     let mut current: Option<FilePatch> = None;
+    // The first new-side line the current file's next hunk may start at: hunks come in
+    // line order and never overlap, so `FilePatch::added` stays strictly increasing.
+    let mut next_free: u64 = 1;
     let mut i = 0;
     while i < lines.len() {
         let raw = lines[i];
@@ -132,6 +135,7 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
         let at = i + 1;
         if let Some(rest) = line.strip_prefix("diff --git ") {
             files.extend(current.take());
+            next_free = 1;
             let mut f = FilePatch::new();
             if let Some((a, b)) = split_git_header(rest) {
                 f.old_path = Some(a);
@@ -157,6 +161,7 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
                 Some(f) if f.added.is_empty() && f.removed == 0 => f,
                 _ => {
                     files.extend(current.take());
+                    next_free = 1;
                     current.insert(FilePatch::new())
                 }
             };
@@ -200,6 +205,42 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
                          {line:?}"
                     ),
                 })?;
+            // A hunk that adds nothing names the line after which it removed lines.
+            let first = u64::from(new_start) + u64::from(new_left == 0);
+            let end = u64::from(new_start) + u64::from(new_left);
+            if new_left > 0 && new_start == 0 {
+                return Err(PatchError {
+                    line: at,
+                    message: format!(
+                        "a hunk of {} adds {new_left} lines from line 0 (new-side lines start \
+                         at 1)",
+                        f.path()
+                    ),
+                });
+            }
+            if first < next_free {
+                return Err(PatchError {
+                    line: at,
+                    message: format!(
+                        "a hunk of {} starts at new line {new_start}, inside or before the \
+                         previous hunk (which ended before line {next_free}): hunks must come \
+                         in line order without overlapping",
+                        f.path()
+                    ),
+                });
+            }
+            if end > u64::from(u32::MAX) + 1 {
+                return Err(PatchError {
+                    line: at,
+                    message: format!(
+                        "a hunk of {} runs past line {} ({new_left} lines from line \
+                         {new_start})",
+                        f.path(),
+                        u32::MAX
+                    ),
+                });
+            }
+            next_free = end.max(first);
             let mut new_line = new_start;
             i += 1;
             while old_left > 0 || new_left > 0 {
@@ -221,6 +262,7 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, PatchError> {
                             line: new_line,
                             text: body[1..].to_owned(),
                         });
+                        // At most u32::MAX: the header check bounds the hunk's end.
                         new_line = new_line.saturating_add(1);
                         new_left -= 1;
                     }
@@ -568,6 +610,40 @@ diff --git \"a/t\\303\\251st dir/x.go\" \"b/t\\303\\251st dir/x.go\"
                 let _ = parse(&String::from_utf8_lossy(&m));
             }
         }
+    }
+
+    /// Found by the `patch` fuzz target: a mangled `diff --git` line let the next file's
+    /// hunks land in the file before, so its added lines went backwards (5 after 6).
+    #[test]
+    fn hunks_out_of_order_or_overlapping_are_an_error() {
+        let e = parse("--- a/f\n+++ b/f\n@@ -5,2 +5,2 @@\n-a\n-b\n+x\n+y\n@@ -5 +5 @@\n-c\n+z\n")
+            .unwrap_err();
+        assert_eq!(e.line, 8);
+        assert!(e.message.contains("hunk of f starts at new line 5"), "{e}");
+        let e = parse("--- a/f\n+++ b/f\n@@ -9 +9 @@\n-a\n+b\n@@ -1 +1 @@\n-c\n+d\n").unwrap_err();
+        assert_eq!(e.line, 6);
+        // A removal right after the lines a hunk ended with, and a new file's own hunks,
+        // are in order.
+        let files = parse(
+            "--- a/f\n+++ b/f\n@@ -3 +3 @@\n-a\n+b\n@@ -5,2 +3,0 @@\n-c\n-d\n@@ -8 +5 @@\n-e\n+g\n\
+             --- a/h\n+++ b/h\n@@ -1 +1 @@\n-a\n+b\n",
+        )
+        .unwrap();
+        assert_eq!(added(&files[0]), [3, 5]);
+        assert_eq!(added(&files[1]), [1]);
+    }
+
+    /// Found by the `patch` fuzz target's invariant that added lines are 1-based and
+    /// strictly increasing: a hunk from line 0, or one past u32::MAX, numbered lines 0 or
+    /// repeated u32::MAX.
+    #[test]
+    fn hunks_from_line_zero_or_past_the_last_line_are_an_error() {
+        let e = parse("--- a/f\n+++ b/f\n@@ -0,0 +0,1 @@\n+a\n").unwrap_err();
+        assert!(e.message.contains("from line 0"), "{e}");
+        let e = parse("--- a/f\n+++ b/f\n@@ -1,0 +4294967295,2 @@\n+a\n+b\n").unwrap_err();
+        assert!(e.message.contains("runs past line 4294967295"), "{e}");
+        let files = parse("--- a/f\n+++ b/f\n@@ -1,0 +4294967295 @@\n+a\n").unwrap();
+        assert_eq!(added(&files[0]), [u32::MAX]);
     }
 
     #[test]

@@ -3,12 +3,21 @@
 //! coverage data (the nearest ancestor with data is used and the reason printed), the
 //! gates' exit statuses and the JSON shape; and the patch coverage of a real Go program
 //! (built with `go build -cover`, run, its profile from `go tool covdata textfmt`) equal
-//! to diff-cover's (PyPI) on livecov's Cobertura export.
+//! to diff-cover's (PyPI) on livecov's Cobertura export, with that export read back as
+//! `--profile` too; and a real Python program run under coverage.py, its `.coverage`
+//! data file and the Cobertura file `coverage xml` writes of it both given as `--profile`,
+//! against diff-cover on that XML.
+//!
+//! `livecov compare --store URL run1 run2` reads two collections of one real PostgreSQL
+//! 15 store (started by the test on 127.0.0.1) and gives what comparing their SQLite
+//! stores gives.
 //!
 //! Where a test is about diff parsing only, the Go text profile is written by hand.
 
 #[path = "support/external.rs"]
 mod external;
+#[path = "support/postgres.rs"]
+mod pgserver;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -786,9 +795,12 @@ fn patch_coverage_equals_diff_covers_on_a_real_go_program() {
         .unwrap();
     ok(&out);
 
+    // The same figures from the collection, Go's text profile and livecov's own
+    // Cobertura export read back (the file diff-cover read).
     for input in [
         vec!["--collection", c],
         vec!["--profile", profile.to_str().unwrap()],
+        vec!["--profile", xml.to_str().unwrap()],
     ] {
         let mut args = input.clone();
         args.extend_from_slice(&["--base", "HEAD~1"]);
@@ -826,6 +838,185 @@ fn patch_coverage_equals_diff_covers_on_a_real_go_program() {
             assert_eq!(ours, violations, "{path}");
         }
     }
+}
+
+// ---- a real Python program under coverage.py against diff-cover ----
+
+fn coveragepy_python() -> Option<PathBuf> {
+    std::env::var_os("LIVECOV_COVERAGEPY_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("/var/tmp/lc-venv-covpy/bin/python3")])
+        .find(|python| {
+            Command::new(python)
+                .args(["-c", "import coverage"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+const PY_CALC_BASE: &str = r#""""Calculator."""
+
+
+def add(a, b):
+    return a + b
+
+
+def sign(x):
+    if x < 0:
+        return -1
+    return 1
+"#;
+
+/// A comment-only edit (line 5), a new branch half run (13 never runs), a multi-line
+/// statement (18-21, one statement for coverage.py), a function never called (26, 27).
+const PY_CALC_HEAD: &str = r#""""Calculator."""
+
+
+def add(a, b):
+    # adds two numbers
+    return a + b
+
+
+def sign(x):
+    if x < 0:
+        return -1
+    if x == 0:
+        return 0
+    return 1
+
+
+def total(values):
+    result = sum(
+        v * 2
+        for v in values
+    )
+    return result
+
+
+def never(x):
+    y = x + 1
+    return y
+"#;
+
+#[test]
+fn coveragepy_data_and_its_cobertura_xml_give_diff_covers_patch_coverage() {
+    let Some(python) = external::require(
+        "coverage.py (run .ci/install-coveragepy.sh or set LIVECOV_COVERAGEPY_PYTHON)",
+        coveragepy_python(),
+    ) else {
+        return;
+    };
+    let diff_cover = std::env::var_os("LIVECOV_DIFF_COVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/lc-venv-covpy/bin/diff-cover"));
+    let Some(()) = external::require(
+        "diff-cover (PyPI; run .ci/install-export-tools.sh or set LIVECOV_DIFF_COVER)",
+        found(diff_cover.to_str().unwrap()),
+    ) else {
+        return;
+    };
+    let r = Repo::new();
+    r.write("pkg/__init__.py", "");
+    r.write("pkg/calc.py", PY_CALC_BASE);
+    r.write(
+        "main.py",
+        "from pkg.calc import add, sign\n\nprint(add(1, 2), sign(5))\n",
+    );
+    r.commit("base");
+    r.write("pkg/calc.py", PY_CALC_HEAD);
+    r.write(
+        "main.py",
+        "from pkg.calc import add, sign, total\n\nprint(add(1, 2), sign(5), total([1, 2]))\n",
+    );
+    r.commit("sign of zero, total, never");
+
+    // coverage.py runs the head; its data file and `coverage xml` land outside the
+    // checkout.
+    let data = r.scratch.join(".coverage");
+    let xml = r.scratch.join("coverage.xml");
+    for args in [
+        vec!["run", "main.py"],
+        vec!["xml", "-o", xml.to_str().unwrap()],
+    ] {
+        let out = Command::new(&python)
+            .args(["-m", "coverage"])
+            .args(&args)
+            .current_dir(&r.dir)
+            .env("COVERAGE_FILE", &data)
+            .output()
+            .unwrap();
+        ok(&out);
+    }
+    let report = r.scratch.join("diff-cover.json");
+    ok(&Command::new(&diff_cover)
+        .arg(&xml)
+        .arg("--compare-branch=HEAD~1")
+        .arg(format!("--json-report={}", report.display()))
+        .current_dir(&r.dir)
+        .output()
+        .unwrap());
+    let dc: Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+    assert_eq!(
+        dc["src_stats"]["pkg/calc.py"]["violation_lines"],
+        json!([13, 26, 27]),
+        "{dc:#}"
+    );
+
+    let py = python.to_str().unwrap();
+    for input in [data.to_str().unwrap(), xml.to_str().unwrap()] {
+        let v = r.diff_json(&["--profile", input, "--python", py, "--base", "HEAD~1"]);
+        assert_eq!(
+            (v["patch"]["lines"].as_u64(), v["patch"]["covered"].as_u64()),
+            (
+                dc["total_num_lines"].as_u64(),
+                dc["total_num_lines"]
+                    .as_u64()
+                    .zip(dc["total_num_violations"].as_u64())
+                    .map(|(l, v)| l - v)
+            ),
+            "{input}: livecov {v:#}\ndiff-cover {dc:#}"
+        );
+        let files: Vec<(&str, &Value)> = v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["path"].as_str().unwrap(), &f["uncovered_lines"]))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("main.py", &json!([])),
+                ("pkg/calc.py", &json!([13, 26, 27]))
+            ],
+            "{input}: {v:#}"
+        );
+        for (path, uncovered) in files {
+            assert_eq!(
+                uncovered, &dc["src_stats"][path]["violation_lines"],
+                "{input}: {path}"
+            );
+        }
+    }
+
+    // Without coverage.py's analysis the statements are unknown: the file is left out
+    // (no data), never shown as all covered.
+    let out = r.diff(&[
+        "--profile",
+        data.to_str().unwrap(),
+        "--python",
+        "/nonexistent/python3",
+        "--base",
+        "HEAD~1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/python3") && err.contains("no coverage.py statements"),
+        "{err}"
+    );
 }
 
 // ---- livecov compare ----
@@ -914,4 +1105,88 @@ fn compare_collections_per_owner_and_build() {
     assert_eq!(builds.len(), 1, "{v:#}");
     assert_eq!(builds[0]["name"], json!("da4ea8542a4ab76ec42b3129b9de1f22"));
     assert_eq!(v["direct"], Value::Null);
+}
+
+#[test]
+fn compare_two_collections_of_a_shared_postgres_store_by_name() {
+    const URL: &str = "https://example.com/prog";
+    let Some(pg) = pgserver::Postgres::start() else {
+        return;
+    };
+    let url = pg.create_database("compare");
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    add_pod(&a, "web", "count", URL, commit);
+    // The same build run another way: some lines change.
+    add_pod(&b, "web", "osexit", URL, commit);
+    add_pod(&b, "worker", "prog2_count", URL, commit);
+    for (c, name) in [(&a, "run1"), (&b, "run2")] {
+        let c = c.to_str().unwrap();
+        // Into the shared store under a name, and into the collection's own SQLite file.
+        ok(&livecov(
+            &[
+                "cluster",
+                "compile",
+                "--collection",
+                c,
+                "--store",
+                &url,
+                "--collection-name",
+                name,
+            ],
+            tmp.path(),
+        ));
+        ok(&livecov(
+            &["cluster", "compile", "--collection", c],
+            tmp.path(),
+        ));
+    }
+    let sqlite = ok(&livecov(
+        &[
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        tmp.path(),
+    ));
+    // From a directory holding neither collection: only the store has them.
+    let elsewhere = tmp.path().join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    let shared = ok(&livecov(
+        &[
+            "compare", "--store", &url, "run1", "run2", "--format", "json",
+        ],
+        &elsewhere,
+    ));
+    let v: Value = serde_json::from_str(&shared).unwrap();
+    assert_eq!(
+        (&v["a"]["path"], &v["b"]["path"]),
+        (&json!("run1"), &json!("run2"))
+    );
+    // The same report as the SQLite stores', but for the names of the two sides.
+    let mut expected: Value = serde_json::from_str(&sqlite).unwrap();
+    expected["a"]["path"] = json!("run1");
+    expected["b"]["path"] = json!("run2");
+    assert_eq!(v, expected);
+    let owners: Vec<&str> = v["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert!(owners.contains(&"shop/Deployment/worker/worker"), "{v:#}");
+    assert!(
+        v["files"].as_array().is_some_and(|f| !f.is_empty()),
+        "osexit against count changes some lines: {v:#}"
+    );
+
+    // An unknown name is an error that names it and keeps the password out.
+    let out = livecov(&["compare", "--store", &url, "run1", "run9"], &elsewhere);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run9"), "{err}");
+    assert!(!err.contains(pgserver::PASSWORD), "{err}");
 }

@@ -5,6 +5,11 @@
 //! comments the webhook writes and answers with recorded real GitHub payloads
 //! (crates/livecov-server/tests/fixtures/github/).
 //!
+//! A ProwJob's pod reports itself: `livecov diff --github-report` with Prow's job
+//! environment posts the status and edits the one comment on the same STAND-IN, with
+//! the values the server's own report code gives for the same diff; and
+//! deploy/webhook/coverage-job.sh, the job script that does it, runs real `go test`.
+//!
 //! The local-runner test uses real git and a real Go toolchain (`go test -coverprofile`),
 //! and `livecov diff` of this binary when it has that command (otherwise a clearly
 //! labelled stand-in script that prints diff's documented JSON).
@@ -1154,4 +1159,314 @@ async fn the_local_runner_reports_pending_then_the_result_and_edits_one_comment(
     assert!(!q.contains(TOKEN) && !m.contains(TOKEN));
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.child.id())).unwrap();
     assert!(!String::from_utf8_lossy(&cmdline).contains(TOKEN));
+}
+
+/// Runs `livecov diff --github-report` as a ProwJob's pod would: Prow's job environment,
+/// the token in a mounted file, GitHub at the STAND-IN's address.
+fn job_report(dir: &Path, env: &[(&str, String)], args: &[&str]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_livecov"));
+    c.arg("diff").args(args).current_dir(dir);
+    for k in [
+        "REPO_OWNER",
+        "REPO_NAME",
+        "PULL_NUMBER",
+        "PULL_PULL_SHA",
+        "PULL_BASE_SHA",
+        "JOB_NAME",
+        "COVERAGE_THRESHOLD",
+        "PATCH_COVERAGE_THRESHOLD",
+        "LIVECOV_REPORT_URL",
+        "GITHUB_TOKEN",
+        "LIVECOV_GITHUB_ENDPOINT",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prow_job_posts_its_own_status_and_edits_the_one_comment() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("src");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("go.mod"), "module example.com/calc\n\ngo 1.20\n").unwrap();
+    std::fs::write(
+        repo.join("calc.go"),
+        "package calc\n\nfunc Add(a, b int) int {\n\treturn a + b\n}\n",
+    )
+    .unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "base"]);
+    let base = git(&repo, &["rev-parse", "HEAD"]);
+    std::fs::write(
+        repo.join("calc.go"),
+        "package calc\n\nfunc Add(a, b int) int {\n\treturn a + b\n}\n\n// Sub is new.\nfunc Sub(a, b int) int {\n\tif a < b {\n\t\treturn b - a\n\t}\n\treturn a - b\n}\n",
+    )
+    .unwrap();
+    git(&repo, &["commit", "-qam", "sub"]);
+    let head1 = git(&repo, &["rev-parse", "HEAD"]);
+    // The job's profile, in Go's text format (what `go test -coverprofile` writes): Sub
+    // ran, its `if` body did not.
+    let profile = work.path().join("pr.cov");
+    std::fs::write(
+        &profile,
+        "mode: set\nexample.com/calc/calc.go:3.24,5.2 1 1\nexample.com/calc/calc.go:8.24,9.11 1 1\n\
+         example.com/calc/calc.go:9.11,11.3 1 0\nexample.com/calc/calc.go:12.2,12.14 1 1\n",
+    )
+    .unwrap();
+    let token_file = work.path().join("oauth");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+
+    let standin = StandIn::start().await;
+    let prow_env = |head: &str| {
+        vec![
+            ("REPO_OWNER", "Codertocat".to_owned()),
+            ("REPO_NAME", "Hello-World".to_owned()),
+            ("PULL_NUMBER", "5".to_owned()),
+            ("PULL_PULL_SHA", head.to_owned()),
+            ("PULL_BASE_SHA", base.clone()),
+            ("JOB_NAME", "coverage-auto".to_owned()),
+            ("COVERAGE_THRESHOLD", "10".to_owned()),
+            ("PATCH_COVERAGE_THRESHOLD", "90".to_owned()),
+            (
+                "LIVECOV_REPORT_URL",
+                format!("https://ci.example.invalid/5/{head}"),
+            ),
+        ]
+    };
+    let p = profile.display().to_string();
+    let t = token_file.display().to_string();
+    let report_args = |code: &'static str| {
+        vec![
+            "--profile".to_owned(),
+            p.clone(),
+            "--github-report".to_owned(),
+            "--github-endpoint".to_owned(),
+            standin.url.clone(),
+            "--github-token-path".to_owned(),
+            t.clone(),
+            "--tests-exit-code".to_owned(),
+            code.to_owned(),
+        ]
+    };
+
+    // What the server's own report code makes of the same diff.
+    let expected_status = |head: &str, tests_passed: bool| {
+        let json = job_report(
+            &repo,
+            &[],
+            &["--profile", &p, "--base", &base, "--format", "json"],
+        );
+        let outcome =
+            livecov_server::webhook::runner::Outcome::from_diff_json(&json.stdout, tests_passed)
+                .unwrap();
+        let env: Vec<(String, String)> = prow_env(head)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let job_env = livecov_server::webhook::inside::JobEnv::from_env(|k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+        .unwrap();
+        let job = job_env.job();
+        (
+            livecov_server::webhook::report::final_status(&job, &outcome),
+            livecov_server::webhook::report::comment(&job, &outcome),
+        )
+    };
+
+    // The first push: tests passed, the patch misses its 90% (the `if` body never ran).
+    let (dir, env, args) = (repo.clone(), prow_env(&head1), report_args("0"));
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        job_report(&dir, &env, &args)
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // The gate of --fail-under-patch is not given: diff itself exits 0.
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("posted failure"), "{stderr}");
+    let statuses = standin.statuses_of(&head1);
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    let (want, want_comment) = expected_status(&head1, true);
+    assert_eq!(statuses[0].state, "failure");
+    assert_eq!(statuses[0].state, want.state);
+    assert_eq!(statuses[0].description, want.description);
+    assert!(
+        statuses[0].description.contains("-- patch below 90%"),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[0].context, "coverage-auto");
+    assert_eq!(
+        statuses[0].target_url.as_deref(),
+        Some(format!("https://ci.example.invalid/5/{head1}").as_str())
+    );
+    {
+        let rec = standin.recorded();
+        assert_eq!(rec.comments.len(), 1);
+        let c = rec.comments.values().next().unwrap();
+        assert_eq!((c.repo.as_str(), c.number), (REPO, 5));
+        assert_eq!(c.writes, ["POST"]);
+        assert_eq!(c.body, want_comment);
+        assert!(c.body.contains("| `calc.go` |"), "{}", c.body);
+    }
+
+    // The second push, its tests failing: the same comment is edited, not a new one.
+    std::fs::write(repo.join("more.go"), "package calc\n\nvar Unused = 1\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "more"]);
+    let head2 = git(&repo, &["rev-parse", "HEAD"]);
+    let (dir, env, args) = (repo.clone(), prow_env(&head2), report_args("1"));
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        job_report(&dir, &env, &args)
+    })
+    .await
+    .unwrap();
+    let stderr2 = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr2}");
+    let statuses = standin.statuses_of(&head2);
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert_eq!(statuses[0].state, "failure");
+    assert!(
+        statuses[0].description.ends_with("-- tests failed"),
+        "{statuses:?}"
+    );
+    {
+        let rec = standin.recorded();
+        assert_eq!(rec.comments.len(), 1, "one comment per pull request");
+        let c = rec.comments.values().next().unwrap();
+        assert_eq!(c.writes, ["POST", "PATCH"]);
+        assert!(c.body.contains(&head2[..12]), "{}", c.body);
+        assert!(c
+            .body
+            .starts_with("<!-- livecov:coverage-comment coverage-auto -->\n"));
+        // The token went only into the Authorization header.
+        assert!(rec
+            .requests
+            .iter()
+            .all(|(_, _, auth)| auth.as_deref() == Some(&format!("Bearer {TOKEN}"))));
+    }
+    assert!(!stderr.contains(TOKEN) && !stderr2.contains(TOKEN));
+
+    // Outside a Prow job: every missing variable named, exit 2, nothing posted.
+    let before = standin.recorded().requests.len();
+    let (dir, args) = (repo.clone(), report_args("0"));
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        job_report(&dir, &[("REPO_OWNER", "Codertocat".into())], &args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for v in ["REPO_NAME", "PULL_NUMBER", "PULL_PULL_SHA", "PULL_BASE_SHA"] {
+        assert!(err.contains(&format!("{v} is not set")), "{err}");
+    }
+    assert_eq!(standin.recorded().requests.len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_script_runs_the_tests_and_reports_itself() {
+    if external::require("go (a Go toolchain on PATH)", go_found()).is_none() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("src");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("go.mod"), "module example.com/calc\n\ngo 1.20\n").unwrap();
+    std::fs::write(
+        repo.join("calc.go"),
+        "package calc\n\nfunc Add(a, b int) int {\n\treturn a + b\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("calc_test.go"),
+        "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(1, 2) != 3 {\n\t\tt.Fatal(\"add\")\n\t}\n}\n",
+    )
+    .unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "base"]);
+    let base = git(&repo, &["rev-parse", "HEAD"]);
+    std::fs::write(
+        repo.join("calc.go"),
+        "package calc\n\nfunc Add(a, b int) int {\n\treturn a + b\n}\n\nfunc Sub(a, b int) int {\n\treturn a - b\n}\n",
+    )
+    .unwrap();
+    git(&repo, &["commit", "-qam", "sub"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+
+    let standin = StandIn::start().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/webhook/coverage-job.sh");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_livecov"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let artifacts = work.path().join("artifacts");
+    let (dir, url, h, b, a) = (
+        repo.clone(),
+        standin.url.clone(),
+        head.clone(),
+        base.clone(),
+        artifacts.clone(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("sh")
+            .arg(&script)
+            .arg("./...")
+            .current_dir(&dir)
+            .env("PATH", path)
+            .env("GOTOOLCHAIN", "local")
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "-mod=mod")
+            .env("ARTIFACTS", &a)
+            .env("REPO_OWNER", "Codertocat")
+            .env("REPO_NAME", "Hello-World")
+            .env("PULL_NUMBER", "9")
+            .env("PULL_PULL_SHA", &h)
+            .env("PULL_BASE_SHA", &b)
+            .env("JOB_NAME", "coverage-auto")
+            .env("COVERAGE_THRESHOLD", "10")
+            .env("LIVECOV_GITHUB_ENDPOINT", &url)
+            .env("GITHUB_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Sub never ran: its block's three lines (7-9, Go's line view) are the patch, all
+    // uncovered; the tests passed and the total (Add's half of the lines) is over 10%.
+    let statuses = standin.statuses_of(&head);
+    assert_eq!(statuses.len(), 1, "{statuses:?}\n{stderr}");
+    assert_eq!(statuses[0].state, "success", "{statuses:?}");
+    assert!(
+        statuses[0].description == "patch 0.0% (0/3), total 50.0% | threshold: 10%",
+        "{statuses:?}"
+    );
+    let rec = standin.recorded();
+    assert_eq!(rec.comments.len(), 1);
+    assert!(rec
+        .comments
+        .values()
+        .next()
+        .unwrap()
+        .body
+        .contains("| `calc.go` | 3 | 0 | 7, 8, 9 |"));
+    for f in ["filtered.cov", "test.log", "coverage.md", "site/index.html"] {
+        assert!(artifacts.join(f).is_file(), "{f} is missing\n{stderr}");
+    }
+    assert!(!stderr.contains(TOKEN));
 }

@@ -154,9 +154,11 @@ struct HelperFile {
 }
 
 /// Statements and missing lines of one file, from coverage.py.
-struct Analysis {
-    statements: Vec<u32>,
-    missing: BTreeSet<u32>,
+pub(crate) struct Analysis {
+    /// coverage.py's statements (first lines of the executable statements).
+    pub statements: Vec<u32>,
+    /// The statements that did not run.
+    pub missing: BTreeSet<u32>,
 }
 
 /// Reads the coverage.py inputs of `dir` (`names`: its entries, sorted). `None` when it
@@ -394,7 +396,7 @@ pub(crate) fn read(
 impl Analyzer {
     /// coverage.py's analysis of every measured file whose source is found, by recorded
     /// path. Files left out get a warning saying their numbers are executed lines only.
-    fn analyze(
+    pub(crate) fn analyze(
         &self,
         dir: &Path,
         fields: &SourceFields,

@@ -1,16 +1,20 @@
 //! The coverage data a diff is measured against: a profile file of any format livecov
-//! reads, or a compiled collection (all of it, or its builds made at one commit), and
+//! reads (Go text, LCOV, Cobertura, coverage.py's `.coverage`), or a compiled collection (all of it, or its builds made at one commit), and
 //! the mapping from the data's recorded paths to repository paths.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use livecov_formats::coveragepy::{combine_files, LexicalProbe, PathAliases};
 use livecov_formats::diffcov::Ratio;
-use livecov_formats::{goprofile, lcov};
-use livecov_model::{Profile, Severity};
+use livecov_formats::{cobertura, goprofile, lcov};
+use livecov_model::{CounterMode, Profile, Severity};
 use livecov_store::OwnerRow;
 
+use crate::compile::lines::{layout_of, SourceFields};
+use crate::compile::python::Analyzer;
+use crate::compile::PythonSettings;
 use crate::export::{ExportSource, PathStyle};
 use crate::Reporter;
 
@@ -18,7 +22,7 @@ use crate::Reporter;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CoverageInput {
     /// A profile file: a Go text profile (`go tool covdata textfmt`, `go test
-    /// -coverprofile`) or an LCOV tracefile.
+    /// -coverprofile`), an LCOV tracefile, Cobertura XML or a coverage.py data file.
     Profile(PathBuf),
     /// A compiled collection directory (`livecov cluster compile`).
     Collection {
@@ -45,10 +49,11 @@ impl CoverageInput {
 /// The profile of `input` (a whole collection), and the collection when it is one.
 pub(crate) fn load(
     input: &CoverageInput,
+    python: &PythonSettings,
     reporter: &dyn Reporter,
 ) -> Result<(Profile, Option<CollectionData>)> {
     match input {
-        CoverageInput::Profile(p) => Ok((read_profile_file(p)?, None)),
+        CoverageInput::Profile(p) => Ok((read_profile_file(p, python, reporter)?, None)),
         CoverageInput::Collection {
             dir,
             sources,
@@ -63,8 +68,14 @@ pub(crate) fn load(
     }
 }
 
-/// Reads a profile file, telling the format by its first bytes.
-pub fn read_profile_file(path: &Path) -> Result<Profile> {
+/// Reads a profile file, telling the format by its content: a Go text profile, an LCOV
+/// tracefile, Cobertura XML or a coverage.py data file (whose statements come from
+/// coverage.py's analysis of the sources `python` names).
+pub fn read_profile_file(
+    path: &Path,
+    python: &PythonSettings,
+    reporter: &dyn Reporter,
+) -> Result<Profile> {
     if path.is_dir() {
         bail!(
             "{} is a directory, not a profile file\nhint: for Go coverage files (covmeta.*, \
@@ -79,6 +90,7 @@ pub fn read_profile_file(path: &Path) -> Result<Profile> {
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .map_or(&bytes[..0], |i| &bytes[i..]);
+    let start = start.strip_prefix(b"\xef\xbb\xbf").unwrap_or(start);
     if start.starts_with(b"mode:") {
         let text = std::str::from_utf8(&bytes).map_err(|e| {
             anyhow::anyhow!(
@@ -94,29 +106,115 @@ pub fn read_profile_file(path: &Path) -> Result<Profile> {
     if start.starts_with(b"TN:") || start.starts_with(b"SF:") {
         let (tracefile, _warnings) =
             lcov::read(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let (layout, counters, _warnings) = lcov::to_layout(&tracefile);
-        return Profile::from_layout(&layout, &counters)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        return profile_of_tracefile(&tracefile, path);
     }
-    if start.starts_with(b"SQLite format 3\0") {
-        bail!(
-            "{}: a coverage.py data file holds the lines that ran but not the lines that could \
-             have\nhint: write an LCOV report with `coverage lcov` and give that",
-            path.display()
-        );
+    if bytes.starts_with(b"SQLite format 3\0") {
+        return read_coveragepy(path, python, reporter);
     }
     if start.starts_with(b"<") {
-        bail!(
-            "{}: XML (Cobertura?) is not read as a profile\nhint: give the LCOV or Go text \
-             profile it was made from, or the collection",
-            path.display()
-        );
+        let report = cobertura::read(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: Cobertura XML, {e}", path.display()))?;
+        let files = report
+            .files
+            .iter()
+            .map(|(name, lines)| (cobertura_path(&report.sources, name), lines.clone()))
+            .collect();
+        return profile_of_lines(files, path);
     }
     bail!(
         "{}: not a profile livecov reads: expected a Go text profile (first line `mode: set|\
-         count|atomic`) or an LCOV tracefile (`TN:` or `SF:` records)",
+         count|atomic`), an LCOV tracefile (`TN:` or `SF:` records), Cobertura XML \
+         (`<coverage>`) or a coverage.py data file (SQLite)",
         path.display()
     )
+}
+
+/// The file a Cobertura class names: `class@filename` under the `<source>` it exists in
+/// (the first source when none has it, as when the report was made on another machine),
+/// or as written when there is no source or the source is `.`; `--strip-prefix` and the
+/// checkout's path then make it repository-relative.
+fn cobertura_path(sources: &[String], filename: &str) -> String {
+    let filename = filename.replace('\\', "/");
+    if Path::new(&filename).is_absolute() {
+        return filename;
+    }
+    let joined = |s: &str| -> Option<String> {
+        let s = s.replace('\\', "/");
+        let s = s.trim_end_matches('/');
+        (!s.is_empty() && s != ".").then(|| format!("{s}/{filename}"))
+    };
+    sources
+        .iter()
+        .filter_map(|s| joined(s))
+        .find(|p| Path::new(p).is_file())
+        .or_else(|| sources.first().and_then(|s| joined(s)))
+        .unwrap_or(filename)
+}
+
+/// A profile of per-line results (Cobertura, coverage.py): one whole-line unit per line,
+/// the conversion LCOV and compile use.
+fn profile_of_lines(files: BTreeMap<String, Vec<(u32, u64)>>, path: &Path) -> Result<Profile> {
+    let (_, layout, counters) = layout_of(&files, CounterMode::Count, "", "");
+    Profile::from_layout(&layout, &counters).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn profile_of_tracefile(tracefile: &lcov::Tracefile, path: &Path) -> Result<Profile> {
+    let (layout, counters, _warnings) = lcov::to_layout(tracefile);
+    Profile::from_layout(&layout, &counters).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// A coverage.py data file: its executed lines, and coverage.py's own statements for
+/// each measured file whose source is found (`python`'s interpreter runs the analysis).
+/// A file without statements is left out with a warning: its executed lines alone would
+/// show every changed line as covered.
+fn read_coveragepy(
+    path: &Path,
+    python: &PythonSettings,
+    reporter: &dyn Reporter,
+) -> Result<Profile> {
+    let mut aliases = PathAliases::new(false, Box::new(LexicalProbe::new("/")));
+    let combined = combine_files(&[path.to_owned()], &mut aliases)
+        .with_context(|| format!("reading the coverage.py data file {}", path.display()))?;
+    if let Some(e) = combined.errors.first() {
+        bail!("{}: {e}", path.display());
+    }
+    let data = combined.data;
+    let fields = SourceFields::default();
+    let mut warnings = Vec::new();
+    let analyses = Analyzer::new(python).analyze(path, &fields, &data, &mut warnings);
+    let mut files: BTreeMap<String, Vec<(u32, u64)>> = BTreeMap::new();
+    for (recorded, f) in data.files() {
+        if !f.has_measurements() {
+            continue;
+        }
+        if let Some(a) = analyses.get(recorded) {
+            files.insert(
+                recorded.to_owned(),
+                a.statements
+                    .iter()
+                    .map(|&l| (l, u64::from(!a.missing.contains(&l))))
+                    .collect(),
+            );
+        }
+    }
+    if files.is_empty() {
+        let why = if warnings.is_empty() {
+            "it measured no file".to_owned()
+        } else {
+            warnings.join("; ")
+        };
+        bail!(
+            "{}: no coverage.py statements for any measured file: {why}",
+            path.display()
+        );
+    }
+    for w in warnings {
+        reporter.diagnostic(
+            Severity::Warning,
+            &format!("{w}; livecov diff leaves the file out (it has no data)"),
+        );
+    }
+    profile_of_lines(files, path)
 }
 
 /// A compiled collection opened once, asked for the profile of the builds made at a

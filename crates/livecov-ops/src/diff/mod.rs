@@ -112,6 +112,9 @@ pub struct DiffSettings {
     pub informational: bool,
     /// A link to a line: `{path}`, `{line}`, `{commit}` are replaced.
     pub link_template: Option<String>,
+    /// The Python with coverage.py and the source directories, for the statements of a
+    /// coverage.py data file; no sources: the checkout's top directory.
+    pub python: crate::compile::PythonSettings,
 }
 
 impl DiffSettings {
@@ -126,6 +129,7 @@ impl DiffSettings {
             gates: Gates::default(),
             informational: false,
             link_template: None,
+            python: crate::compile::PythonSettings::default(),
         }
     }
 }
@@ -178,9 +182,17 @@ pub fn run(settings: &DiffSettings, reporter: &dyn Reporter) -> Result<DiffRepor
     )?;
 
     // Coverage data: the head's, and the base's when there is a source for it.
-    let (head_profile, collection) = head_data(settings, commits.head.as_deref(), reporter)?;
+    let mut python = settings.python.clone();
+    if python.sources.is_empty() {
+        python
+            .sources
+            .extend(repo.as_ref().and_then(|r| r.toplevel()));
+    }
+    let (head_profile, collection) =
+        head_data(settings, &python, commits.head.as_deref(), reporter)?;
     let (base, base_reason, base_profile) = base_data(
         settings,
+        &python,
         repo.as_ref(),
         &commits,
         collection.as_ref(),
@@ -366,11 +378,14 @@ fn diff_of(changes: &Changes) -> Result<(Option<LocalRepo>, Vec<u8>, Commits)> {
 /// the head commit when there are any, else the whole collection.
 fn head_data(
     settings: &DiffSettings,
+    python: &crate::compile::PythonSettings,
     head: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<(Profile, Option<data::CollectionData>)> {
     let (dir, sources, store) = match &settings.coverage {
-        CoverageInput::Profile(p) => return Ok((read_profile_file(p)?, None)),
+        CoverageInput::Profile(p) => {
+            return Ok((read_profile_file(p, python, reporter)?, None));
+        }
         CoverageInput::Collection {
             dir,
             sources,
@@ -404,6 +419,7 @@ fn head_data(
 /// The base commit, why, and its coverage profile (when there is a source of base data).
 fn base_data(
     settings: &DiffSettings,
+    python: &crate::compile::PythonSettings,
     repo: Option<&LocalRepo>,
     commits: &Commits,
     collection: Option<&data::CollectionData>,
@@ -414,7 +430,7 @@ fn base_data(
         Some(CoverageInput::Profile(p)) => Ok((
             diff_base,
             format!("{}; its coverage from {}", commits.reason, p.display()),
-            Some(read_profile_file(p)?),
+            Some(read_profile_file(p, python, reporter)?),
         )),
         Some(CoverageInput::Collection {
             dir,

@@ -23,6 +23,7 @@ pub mod dedup;
 pub mod event;
 pub mod github;
 mod http;
+pub mod inside;
 pub mod log;
 pub mod report;
 pub mod runner;

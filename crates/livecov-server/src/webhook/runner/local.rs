@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use super::{short, FileRow, Job, Outcome, Patch};
+use super::{short, Job, Outcome};
 
 /// Where and how local jobs run.
 #[derive(Debug, Clone)]
@@ -135,42 +133,6 @@ impl Cmd {
         }
         Ok(out)
     }
-}
-
-/// `livecov diff --format json`, the fields the report uses.
-#[derive(Deserialize)]
-struct DiffJson {
-    #[serde(default)]
-    base: Option<String>,
-    #[serde(default)]
-    base_reason: Option<String>,
-    patch: DiffPatch,
-    #[serde(default)]
-    total: Option<DiffTotal>,
-    #[serde(default)]
-    files: Vec<DiffFile>,
-}
-
-#[derive(Deserialize)]
-struct DiffPatch {
-    lines: u64,
-    covered: u64,
-    #[serde(default)]
-    percent: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct DiffTotal {
-    percent: f64,
-}
-
-#[derive(Deserialize)]
-struct DiffFile {
-    path: String,
-    lines: u64,
-    covered: u64,
-    #[serde(default)]
-    uncovered_lines: Vec<u64>,
 }
 
 impl LocalRunner {
@@ -294,39 +256,22 @@ impl LocalRunner {
         let (_, json) = diff.run(timeout, None).await?;
         std::fs::write(artifacts.join("diff.json"), &json)
             .map_err(|e| format!("{}: {e}", artifacts.display()))?;
-        let d: DiffJson = serde_json::from_slice(&json)
-            .map_err(|e| format!("{}: not livecov diff's JSON: {e}", diff.shown()))?;
-        outcome.patch = Some(Patch {
-            lines: d.patch.lines,
-            covered: d.patch.covered,
-            percent: d.patch.percent.unwrap_or(if d.patch.lines == 0 {
-                100.0
-            } else {
-                100.0 * d.patch.covered as f64 / d.patch.lines as f64
-            }),
-        });
-        outcome.base = d.base;
-        outcome.base_reason = d.base_reason;
-        outcome.files = d
-            .files
-            .into_iter()
-            .map(|f| FileRow {
-                path: f.path,
-                lines: f.lines,
-                covered: f.covered,
-                uncovered_lines: f.uncovered_lines,
-            })
-            .collect();
-        outcome.total = match d.total {
-            Some(t) => Some(t.percent),
-            None => Some(
+        let figures =
+            Outcome::from_diff_json(&json, passed).map_err(|e| format!("{}: {e}", diff.shown()))?;
+        let total = figures.total;
+        *outcome = Outcome {
+            artifacts: outcome.artifacts.take(),
+            ..figures
+        };
+        if total.is_none() {
+            outcome.total = Some(
                 livecov_formats::goprofile::parse(&text)
                     .map_err(|e| format!("{}: {e}", profile.display()))?
                     .0
                     .totals()
                     .percent(),
-            ),
-        };
+            );
+        }
 
         Cmd::new(&livecov, &src)
             .args(["render", "--go-profile"])

@@ -9,7 +9,7 @@
 pub mod local;
 pub mod prowjob;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::Resolved;
 use super::event::PullRequest;
@@ -87,6 +87,78 @@ pub struct Outcome {
     pub error: Option<String>,
     /// Where the artifacts are.
     pub artifacts: Option<String>,
+}
+
+/// `livecov diff --format json`, the fields a job's report uses.
+#[derive(Deserialize)]
+struct DiffJson {
+    #[serde(default)]
+    base: Option<String>,
+    #[serde(default)]
+    base_reason: Option<String>,
+    patch: DiffPatch,
+    #[serde(default)]
+    total: Option<DiffTotal>,
+    #[serde(default)]
+    files: Vec<DiffFile>,
+}
+
+#[derive(Deserialize)]
+struct DiffPatch {
+    lines: u64,
+    covered: u64,
+    #[serde(default)]
+    percent: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct DiffTotal {
+    percent: f64,
+}
+
+#[derive(Deserialize)]
+struct DiffFile {
+    path: String,
+    lines: u64,
+    covered: u64,
+    #[serde(default)]
+    uncovered_lines: Vec<u64>,
+}
+
+impl Outcome {
+    /// The figures of `livecov diff --format json` output; `tests_passed` says how the
+    /// tests ended. One reading for the local runner and for a job reporting itself.
+    pub fn from_diff_json(json: &[u8], tests_passed: bool) -> Result<Outcome, String> {
+        let d: DiffJson =
+            serde_json::from_slice(json).map_err(|e| format!("not livecov diff's JSON: {e}"))?;
+        Ok(Outcome {
+            tests_passed,
+            patch: Some(Patch {
+                lines: d.patch.lines,
+                covered: d.patch.covered,
+                percent: d.patch.percent.unwrap_or(if d.patch.lines == 0 {
+                    100.0
+                } else {
+                    100.0 * d.patch.covered as f64 / d.patch.lines as f64
+                }),
+            }),
+            total: d.total.map(|t| t.percent),
+            base: d.base,
+            base_reason: d.base_reason,
+            files: d
+                .files
+                .into_iter()
+                .map(|f| FileRow {
+                    path: f.path,
+                    lines: f.lines,
+                    covered: f.covered,
+                    uncovered_lines: f.uncovered_lines,
+                })
+                .collect(),
+            error: None,
+            artifacts: None,
+        })
+    }
 }
 
 /// Patch coverage.

@@ -10,7 +10,10 @@
 //!
 //! Prow runs the pod; its script posts the final status and the comment itself (the
 //! ProwJob's `report: false`, the plugin's `SkipReport: true`), so this runner only
-//! submits.
+//! submits. A job script that ends with `livecov diff … --github-report` does that with
+//! the server's own status and comment ([`crate::webhook::inside`]), from Prow's
+//! environment plus `COVERAGE_THRESHOLD`, `PATCH_COVERAGE_THRESHOLD` and
+//! `LIVECOV_REPORT_URL` set here.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,6 +34,9 @@ pub const DEFAULT_COMMAND: &[&str] = &["/usr/local/bin/entrypoint.sh", "/bin/sh"
 pub const DEFAULT_ARGS: &[&str] = &["/usr/local/bin/coverage-report.sh"];
 /// Where the plugin mounts the commenter's GitHub token.
 pub const TOKEN_MOUNT: &str = "/etc/github-commenter";
+/// The token file inside the job: the secret's `oauth` key under [`TOKEN_MOUNT`] (the
+/// commenter's convention), read by `livecov diff --github-report`.
+pub const TOKEN_FILE: &str = "/etc/github-commenter/oauth";
 /// The plugin's default token secret.
 pub const DEFAULT_TOKEN_SECRET: &str = "commenter-oauth-token";
 
@@ -109,6 +115,12 @@ pub fn prowjob(job: &Job, namespace: &str) -> Value {
     );
     if let Some(p) = s.patch_threshold {
         env.push(json!({"name": "PATCH_COVERAGE_THRESHOLD", "value": format!("{p}")}));
+    }
+    // The link the status and comment carry, resolved here, for a job that reports
+    // itself (`livecov diff --github-report`); absent without `reportUrl`, so the object
+    // stays the plugin's.
+    if let Some(link) = job.link() {
+        env.push(json!({"name": "LIVECOV_REPORT_URL", "value": link}));
     }
     let command: Vec<String> = if s.command.is_empty() {
         DEFAULT_COMMAND.iter().map(|c| c.to_string()).collect()
