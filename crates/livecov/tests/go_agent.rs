@@ -832,7 +832,8 @@ fn the_agents_go_unit_tests_pass() {
     }
     for args in [&["vet", "."][..], &["test", "-count=1", "."][..]] {
         let mut cmd = go_cmd();
-        cmd.args(args).current_dir(workspace_root().join("agents/go"));
+        cmd.args(args)
+            .current_dir(workspace_root().join("agents/go"));
         let output = cmd.output().expect("running go");
         assert!(
             output.status.success(),

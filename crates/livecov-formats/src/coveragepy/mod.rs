@@ -19,6 +19,7 @@
 //! Statements and missing lines are not in the data file (coverage.py derives them by
 //! compiling the source with Python); they are not computed here.
 
+mod btree;
 mod combine;
 mod data;
 mod names;
