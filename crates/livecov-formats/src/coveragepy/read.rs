@@ -40,18 +40,24 @@ pub struct DataFile {
 /// [`Error::Corrupt`] for rows coverage.py could not have written (a numbits value that
 /// is not a blob, a path with a NUL byte, a row pointing at no file…).
 pub fn read_data_file(path: &Path) -> Result<DataFile, Error> {
-    let mut file = read_data_file_at(path, 0)?;
+    let mut file = read_data_file_at(path, None, 0)?;
     file.data.normalize();
     Ok(file)
 }
 
 /// [`read_data_file`], recording `input` as the first-seen order of every file in it, and
-/// leaving the arc lists unsorted (combining sorts once, at the end).
-pub(crate) fn read_data_file_at(path: &Path, input: u32) -> Result<DataFile, Error> {
+/// leaving the arc lists unsorted (combining sorts once, at the end). `bytes`, when the
+/// caller has read the file already, are its contents (the arc table is read from them).
+pub(crate) fn read_data_file_at(
+    path: &Path,
+    bytes: Option<&[u8]>,
+    input: u32,
+) -> Result<DataFile, Error> {
     let conn = open_immutable(path)?;
     let mut reader = Reader {
         path,
         conn: &conn,
+        bytes,
         input,
     };
     reader.read()
@@ -130,6 +136,8 @@ fn path_bytes(p: &Path) -> std::borrow::Cow<'_, [u8]> {
 struct Reader<'a> {
     path: &'a Path,
     conn: &'a Connection,
+    /// The file's contents, when the caller read them.
+    bytes: Option<&'a [u8]>,
     input: u32,
 }
 
@@ -351,8 +359,15 @@ impl Reader<'_> {
         if columns != ["file_id", "context_id", "fromno", "tono"] {
             return None;
         }
-        let bytes = fs::read(self.path).ok()?;
-        let db = Database::new(&bytes).ok()?;
+        let read;
+        let bytes = match self.bytes {
+            Some(bytes) => bytes,
+            None => {
+                read = fs::read(self.path).ok()?;
+                &read
+            }
+        };
+        let db = Database::new(bytes).ok()?;
         let mut rows = Vec::new();
         db.for_each_int_row::<4>(u32::try_from(root).ok()?, |row| rows.push(row))
             .ok()?;
@@ -491,6 +506,7 @@ mod tests {
                 let reader = Reader {
                     path: &path,
                     conn: &conn,
+                    bytes: None,
                     input: 0,
                 };
                 if reader
