@@ -138,6 +138,7 @@ impl<'a> Database<'a> {
     }
 
     /// The `N` integer columns of the leaf cell at offset `at` of `page`.
+    #[inline]
     fn leaf_record<const N: usize>(&self, page: &[u8], at: usize) -> Result<[i64; N], Unsupported> {
         let cell = page.get(at..).ok_or(Unsupported("cell beyond the page"))?;
         let (payload_len, a) = varint(cell)?;
@@ -156,6 +157,25 @@ impl<'a> Database<'a> {
             .ok_or(Unsupported("record header beyond the cell"))?;
         let mut body = header_len;
         let mut out = [0i64; N];
+        // The common case: one byte per serial type, so the header is the types.
+        if header_len == N + 1 && header[1..].iter().all(|&t| t < 0x80) {
+            for (value, &serial) in out.iter_mut().zip(&header[1..]) {
+                *value = match serial {
+                    8 => 0,
+                    9 => 1,
+                    1..=6 => {
+                        let size = [0, 1, 2, 3, 4, 6, 8][usize::from(serial)];
+                        let bytes = payload
+                            .get(body..body + size)
+                            .ok_or(Unsupported("a value beyond the cell"))?;
+                        body += size;
+                        be_int(bytes)
+                    }
+                    _ => return Err(Unsupported("a value that is not an integer")),
+                };
+            }
+            return Ok(out);
+        }
         for value in &mut out {
             if h >= header.len() {
                 return Err(Unsupported("a row with fewer columns"));
@@ -180,12 +200,7 @@ impl<'a> Database<'a> {
                 .get(body..body + size)
                 .ok_or(Unsupported("a value beyond the cell"))?;
             body += size;
-            // Big-endian two's complement of `size` bytes, sign-extended.
-            let mut v: i64 = if bytes[0] & 0x80 != 0 { -1 } else { 0 };
-            for &byte in bytes {
-                v = (v << 8) | i64::from(byte);
-            }
-            *value = v;
+            *value = be_int(bytes);
         }
         if h != header.len() {
             return Err(Unsupported("a row with more columns"));
@@ -194,8 +209,27 @@ impl<'a> Database<'a> {
     }
 }
 
+/// A big-endian two's complement integer of 1 to 8 bytes, sign-extended.
+#[inline]
+fn be_int(bytes: &[u8]) -> i64 {
+    let negative = bytes.first().is_some_and(|&b| b & 0x80 != 0);
+    let mut v: i64 = if negative { -1 } else { 0 };
+    for &byte in bytes {
+        v = (v << 8) | i64::from(byte);
+    }
+    v
+}
+
 /// SQLite's varint: 1 to 9 bytes, big-endian groups of 7 bits, all 8 bits of a 9th.
+#[inline]
 fn varint(bytes: &[u8]) -> Result<(u64, usize), Unsupported> {
+    match bytes.first() {
+        Some(&b) if b < 0x80 => Ok((u64::from(b), 1)),
+        _ => varint_long(bytes),
+    }
+}
+
+fn varint_long(bytes: &[u8]) -> Result<(u64, usize), Unsupported> {
     let mut v: u64 = 0;
     for (i, &b) in bytes.iter().take(9).enumerate() {
         if i == 8 {

@@ -79,9 +79,15 @@ impl FileData {
 /// (file, context) are unique already), and from the second on every arc goes through
 /// a hash set, so combining a thousand inputs costs one hash probe per row and one sort
 /// per list at the end, not a sort per input (bench/README.md, "Issue 10").
+///
+/// Inputs of one service mostly record the same arcs for a file, written in the same
+/// order; an added list equal to the first one taken (`items[..first]`, arcs all in the
+/// set) adds nothing and is skipped after one comparison, without hashing.
 #[derive(Clone, Debug, Default)]
 struct ArcList {
     items: Vec<Arc>,
+    /// `items[..first]` is a list once added as it was (see above).
+    first: usize,
     /// The arcs in `items`, once a second list was added; empty otherwise.
     seen: HashSet<Arc, BuildHasherDefault<ArcHasher>>,
     /// Whether `items` is sorted and unique.
@@ -100,14 +106,23 @@ impl ArcList {
     fn add(&mut self, arcs: &[Arc]) {
         if self.items.is_empty() {
             self.items.extend_from_slice(arcs);
+            self.first = arcs.len();
             self.sorted = arcs.len() <= 1;
+            return;
+        }
+        if arcs == &self.items[..self.first] {
             return;
         }
         if self.seen.is_empty() {
             // A second list: index the first, dropping any duplicates it had.
             self.seen.reserve(self.items.len() + arcs.len());
             let seen = &mut self.seen;
+            let before = self.items.len();
             self.items.retain(|&a| seen.insert(a));
+            if self.items.len() != before {
+                // Duplicates dropped: the first list is no longer a prefix as it was.
+                self.first = 0;
+            }
         }
         for &a in arcs {
             if self.seen.insert(a) {
@@ -133,6 +148,7 @@ impl ArcList {
             self.items.dedup();
             self.sorted = true;
         }
+        self.first = self.items.len();
     }
 }
 
@@ -470,6 +486,28 @@ mod tests {
             [(-1, 1), (1, 2), (1, 3), (2, -1), (3, -1)]
         );
         assert_eq!(data.lines("m.py").unwrap(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn arc_lists_union_whatever_the_order_and_repeats() {
+        let mut list = ArcList::default();
+        list.add(&[(3, 4), (1, 2), (3, 4)]);
+        list.add(&[(3, 4), (1, 2), (3, 4)]);
+        list.add(&[(5, 6), (1, 2)]);
+        list.add(&[(3, 4), (1, 2), (3, 4)]);
+        let mut other = ArcList::default();
+        other.add(&[(7, 8)]);
+        other.add(&[(9, -1), (7, 8)]);
+        list.add_list(other);
+        list.normalize();
+        assert_eq!(list.items, [(1, 2), (3, 4), (5, 6), (7, 8), (9, -1)]);
+        list.add(&[(1, 2), (3, 4), (5, 6), (7, 8), (9, -1)]);
+        list.add(&[(0, 1)]);
+        list.normalize();
+        assert_eq!(list.items, [(0, 1), (1, 2), (3, 4), (5, 6), (7, 8), (9, -1)]);
+        let mut empty = ArcList::default();
+        empty.add_list(list.clone());
+        assert_eq!(empty, list);
     }
 
     #[test]
