@@ -316,39 +316,78 @@ func (a *livecovAgentState) snapshotJSON(withMeta bool) ([]byte, error) {
 	return livecovAgentEncodeSnapshot(s, metaB64, counters)
 }
 
+// writeSnapshot answers GET /coverage with the body in three writes, the cached meta's
+// base64 written as it is: no copy of it into a fresh body, which for an 80,000-block
+// program was a 1.5 MB allocation per full snapshot (and GC work to match).
+func (a *livecovAgentState) writeSnapshot(w livecovHTTP.ResponseWriter, withMeta bool) error {
+	s, metaB64, counters, err := a.snapshot(withMeta)
+	if err != nil {
+		return err
+	}
+	head, tail, err := livecovAgentSnapshotParts(s, counters)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", livecovStrconv.Itoa(len(head)+len(metaB64)+len(tail)))
+	w.WriteHeader(livecovHTTP.StatusOK)
+	for _, part := range [][]byte{head, metaB64, tail} {
+		if _, err := w.Write(part); err != nil {
+			return nil // the collector went away; nothing to answer
+		}
+	}
+	return nil
+}
+
 // livecovAgentEncodeSnapshot writes the JSON body of a snapshot, byte for byte what
 // json.Marshal(s) gives followed by a newline, with the meta's base64 (metaB64, already
-// encoded) copied and the counters' base64 encoded straight into the body. json.Marshal would scan those strings byte by byte
-// for characters to escape (base64 has none), and in a -coverpkg=all build every
-// step of that scan bumps a coverage counter: for an 80,000-block program it was
-// about half the CPU of a snapshot with the meta (issue 9's bench, bench/README.md).
+// encoded) copied and the counters' base64 encoded straight into the body. json.Marshal
+// would scan those strings byte by byte for characters to escape (base64 has none),
+// and in a -coverpkg=all build every step of that scan bumps a coverage counter: for
+// an 80,000-block program it was about half the CPU of a snapshot with the meta
+// (issue 9's bench, bench/README.md). GET /coverage writes the same bytes in three
+// parts (writeSnapshot); a push sends this body.
 func livecovAgentEncodeSnapshot(s livecovAgentSnapshot, metaB64, counters []byte) ([]byte, error) {
+	head, tail, err := livecovAgentSnapshotParts(s, counters)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(head)+len(metaB64)+len(tail))
+	b = append(b, head...)
+	b = append(b, metaB64...)
+	return append(b, tail...), nil
+}
+
+// livecovAgentSnapshotParts is the body around the meta's base64: everything before
+// it, and everything after it (the counters' base64 encoded straight in).
+func livecovAgentSnapshotParts(s livecovAgentSnapshot, counters []byte) (head, tail []byte, err error) {
 	enc := livecovBase64.StdEncoding
 	metaName, err := livecovJSON.Marshal(s.MetaFilename)
 	if err != nil {
-		return nil, livecovFmt.Errorf("encoding the snapshot: %v", err)
+		return nil, nil, livecovFmt.Errorf("encoding the snapshot: %v", err)
 	}
 	countersName, err := livecovJSON.Marshal(s.CountersFilename)
 	if err != nil {
-		return nil, livecovFmt.Errorf("encoding the snapshot: %v", err)
+		return nil, nil, livecovFmt.Errorf("encoding the snapshot: %v", err)
 	}
-	// 128: the fixed text (107 bytes with a 20-character timestamp), so the body is
-	// never copied to grow.
-	b := make([]byte, 0, 128+len(metaName)+len(countersName)+len(metaB64)+enc.EncodedLen(len(counters)))
-	b = append(b, `{"meta_filename":`...)
-	b = append(b, metaName...)
-	b = append(b, `,"meta_data":"`...)
-	b = append(b, metaB64...)
-	b = append(b, `","counters_filename":`...)
-	b = append(b, countersName...)
-	b = append(b, `,"counters_data":"`...)
-	n := len(b)
-	b = b[:n+enc.EncodedLen(len(counters))]
-	enc.Encode(b[n:], counters)
-	b = append(b, `","timestamp":`...)
-	b = livecovStrconv.AppendInt(b, s.Timestamp, 10)
-	b = append(b, "}\n"...)
-	return b, nil
+	head = make([]byte, 0, 32+len(metaName))
+	head = append(head, `{"meta_filename":`...)
+	head = append(head, metaName...)
+	head = append(head, `,"meta_data":"`...)
+	// 96: the fixed text after the meta (75 bytes with a 20-character timestamp), so
+	// the tail is never copied to grow.
+	tail = make([]byte, 0, 96+len(countersName)+enc.EncodedLen(len(counters)))
+	tail = append(tail, `","counters_filename":`...)
+	tail = append(tail, countersName...)
+	tail = append(tail, `,"counters_data":"`...)
+	n := len(tail)
+	tail = tail[:n+enc.EncodedLen(len(counters))]
+	enc.Encode(tail[n:], counters)
+	tail = append(tail, `","timestamp":`...)
+	tail = livecovStrconv.AppendInt(tail, s.Timestamp, 10)
+	tail = append(tail, "}\n"...)
+	return head, tail, nil
 }
 
 // --- HTTP server -------------------------------------------------------------------
@@ -410,12 +449,9 @@ func (a *livecovAgentState) route(w livecovHTTP.ResponseWriter, r *livecovHTTP.R
 			livecovAgentMethodNotAllowed(w, "GET, HEAD")
 			return
 		}
-		body, err := a.snapshotJSON(r.URL.Query().Get("nometa") != "1")
-		if err != nil {
+		if err := a.writeSnapshot(w, r.URL.Query().Get("nometa") != "1"); err != nil {
 			livecovAgentWrite(w, livecovHTTP.StatusInternalServerError, "text/plain; charset=utf-8", []byte(err.Error()+"\n"))
-			return
 		}
-		livecovAgentWrite(w, livecovHTTP.StatusOK, "application/json", body)
 	case "/coverage/reset":
 		if r.Method != livecovHTTP.MethodPost {
 			livecovAgentMethodNotAllowed(w, "POST")

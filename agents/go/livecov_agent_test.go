@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -284,6 +285,9 @@ func TestResetAndFlushWorkWithTheMetaCached(t *testing.T) {
 	}
 	w = httptest.NewRecorder()
 	a.route(w, httptest.NewRequest("GET", "/coverage", nil))
+	if w.Code != 200 || w.Header().Get("Content-Length") != strconv.Itoa(w.Body.Len()) || w.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /coverage: %d, Content-Length %q for %d bytes", w.Code, w.Header().Get("Content-Length"), w.Body.Len())
+	}
 	after := livecovDecodeSnapshot(t, w.Body.Bytes())
 	if after.MetaData != base64.StdEncoding.EncodeToString(fake.meta) {
 		t.Fatal("the meta changed across a reset")
