@@ -52,7 +52,7 @@ impl<'a> Database<'a> {
         }
         let reserved = usize::from(bytes[20]);
         // The format requires at least 480 usable bytes per page.
-        if page_size - reserved < 480 || bytes.len() % page_size != 0 {
+        if page_size - reserved < 480 || !bytes.len().is_multiple_of(page_size) {
             return Err(Unsupported("bad page layout"));
         }
         Ok(Database {
