@@ -504,7 +504,10 @@ mod tests {
         list.add(&[(1, 2), (3, 4), (5, 6), (7, 8), (9, -1)]);
         list.add(&[(0, 1)]);
         list.normalize();
-        assert_eq!(list.items, [(0, 1), (1, 2), (3, 4), (5, 6), (7, 8), (9, -1)]);
+        assert_eq!(
+            list.items,
+            [(0, 1), (1, 2), (3, 4), (5, 6), (7, 8), (9, -1)]
+        );
         let mut empty = ArcList::default();
         empty.add_list(list.clone());
         assert_eq!(empty, list);
