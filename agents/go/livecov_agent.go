@@ -59,8 +59,14 @@ type livecovAgentState struct {
 	log     *livecovLog.Logger
 	// mu serialises snapshots and resets, so a reset never lands inside a snapshot.
 	mu livecovSync.Mutex
-	// Sizes of the last snapshot's meta and counters (guarded by mu).
-	metaLen, countersLen int
+	// The base64 of the meta-data, made on the first snapshot that asks for it
+	// (guarded by mu). The meta-data of a process never changes, so every later
+	// snapshot with the meta costs its counters plus a copy: encoding the meta
+	// (WriteMeta, then base64) was about two thirds of a full snapshot's CPU
+	// (bench/README.md, "Go agent: the meta encoded once").
+	metaB64 []byte
+	// Size of the last snapshot's counters (guarded by mu).
+	countersLen int
 }
 
 // livecovAgentSnapshot is the JSON body of GET /coverage and of a push. Field names
@@ -76,6 +82,14 @@ type livecovAgentSnapshot struct {
 }
 
 var livecovAgent *livecovAgentState
+
+// The runtime's coverage calls, as variables so the unit tests can stand in for them:
+// runtime/coverage emits no meta-data inside a test binary until it exits.
+var (
+	livecovAgentWriteMetaTo     = livecovCoverage.WriteMeta
+	livecovAgentWriteCountersTo = livecovCoverage.WriteCounters
+	livecovAgentClearCounters   = livecovCoverage.ClearCounters
+)
 
 // The compiler appends runtime/coverage's start-up hook to main's variable
 // initialisation, which runs before any init function, so WriteMeta already works here.
@@ -105,7 +119,7 @@ func (p *livecovAgentHeaderProbe) Write(b []byte) (int, error) {
 // ok=false when it was not built with -cover (WriteMeta then fails before writing).
 func livecovAgentReadHeader() (hash string, mode byte, ok bool) {
 	var probe livecovAgentHeaderProbe
-	_ = livecovCoverage.WriteMeta(&probe)
+	_ = livecovAgentWriteMetaTo(&probe)
 	return livecovAgentParseHeader(probe.head[:probe.n])
 }
 
@@ -242,22 +256,27 @@ func livecovAgentWritable(dir string) string {
 
 // --- snapshots -------------------------------------------------------------------
 
-// snapshot reads the counters (and the meta when withMeta) in one step.
+// snapshot reads the counters and, when withMeta, returns the meta-data's base64
+// beside them, in one step. The base64 is shared with later snapshots: read only.
 func (a *livecovAgentState) snapshot(withMeta bool) (livecovAgentSnapshot, []byte, []byte, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// Sized from the last snapshot (the meta never changes, the counters hardly), so
-	// the buffers are not grown by doubling: less garbage for the GC to chase.
-	var meta, counters livecovBytes.Buffer
+	var metaB64 []byte
 	if withMeta {
-		meta.Grow(a.metaLen)
-		if err := livecovCoverage.WriteMeta(&meta); err != nil {
-			return livecovAgentSnapshot{}, nil, nil, livecovFmt.Errorf("Failed to collect metadata: %v", err)
+		if a.metaB64 == nil {
+			raw, err := livecovAgentWriteMeta()
+			if err != nil {
+				return livecovAgentSnapshot{}, nil, nil, err
+			}
+			a.metaB64 = livecovAgentBase64(raw)
 		}
-		a.metaLen = meta.Len()
+		metaB64 = a.metaB64
 	}
+	// Sized from the last snapshot (the counters hardly change in size), so the buffer
+	// is not grown by doubling: less garbage for the GC to chase.
+	var counters livecovBytes.Buffer
 	counters.Grow(a.countersLen + a.countersLen/8)
-	if err := livecovCoverage.WriteCounters(&counters); err != nil {
+	if err := livecovAgentWriteCountersTo(&counters); err != nil {
 		return livecovAgentSnapshot{}, nil, nil, livecovFmt.Errorf("Failed to collect counters: %v", err)
 	}
 	a.countersLen = counters.Len()
@@ -271,54 +290,104 @@ func (a *livecovAgentState) snapshot(withMeta bool) (livecovAgentSnapshot, []byt
 	if withMeta {
 		s.MetaFilename = "covmeta." + a.hash
 	}
-	return s, meta.Bytes(), counters.Bytes(), nil
+	return s, metaB64, counters.Bytes(), nil
+}
+
+// livecovAgentWriteMeta returns the meta-data file of the running binary.
+func livecovAgentWriteMeta() ([]byte, error) {
+	var meta livecovBytes.Buffer
+	if err := livecovAgentWriteMetaTo(&meta); err != nil {
+		return nil, livecovFmt.Errorf("Failed to collect metadata: %v", err)
+	}
+	return meta.Bytes(), nil
+}
+
+func livecovAgentBase64(raw []byte) []byte {
+	b := make([]byte, livecovBase64.StdEncoding.EncodedLen(len(raw)))
+	livecovBase64.StdEncoding.Encode(b, raw)
+	return b
 }
 
 func (a *livecovAgentState) snapshotJSON(withMeta bool) ([]byte, error) {
-	s, meta, counters, err := a.snapshot(withMeta)
+	s, metaB64, counters, err := a.snapshot(withMeta)
 	if err != nil {
 		return nil, err
 	}
-	return livecovAgentEncodeSnapshot(s, meta, counters)
+	return livecovAgentEncodeSnapshot(s, metaB64, counters)
+}
+
+// writeSnapshot answers GET /coverage with the body in three writes, the cached meta's
+// base64 written as it is: no copy of it into a fresh body, which for an 80,000-block
+// program was a 1.5 MB allocation per full snapshot (and GC work to match).
+func (a *livecovAgentState) writeSnapshot(w livecovHTTP.ResponseWriter, withMeta bool) error {
+	s, metaB64, counters, err := a.snapshot(withMeta)
+	if err != nil {
+		return err
+	}
+	head, tail, err := livecovAgentSnapshotParts(s, counters)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", livecovStrconv.Itoa(len(head)+len(metaB64)+len(tail)))
+	w.WriteHeader(livecovHTTP.StatusOK)
+	for _, part := range [][]byte{head, metaB64, tail} {
+		if _, err := w.Write(part); err != nil {
+			return nil // the collector went away; nothing to answer
+		}
+	}
+	return nil
 }
 
 // livecovAgentEncodeSnapshot writes the JSON body of a snapshot, byte for byte what
-// json.Marshal(s) gives followed by a newline, with the base64 of meta and counters
-// encoded straight into the body. json.Marshal would scan those strings byte by byte
-// for characters to escape (base64 has none), and in a -coverpkg=all build every
-// step of that scan bumps a coverage counter: for an 80,000-block program it was
-// about half the CPU of a snapshot with the meta (issue 9's bench, bench/README.md).
-func livecovAgentEncodeSnapshot(s livecovAgentSnapshot, meta, counters []byte) ([]byte, error) {
+// json.Marshal(s) gives followed by a newline, with the meta's base64 (metaB64, already
+// encoded) copied and the counters' base64 encoded straight into the body. json.Marshal
+// would scan those strings byte by byte for characters to escape (base64 has none),
+// and in a -coverpkg=all build every step of that scan bumps a coverage counter: for
+// an 80,000-block program it was about half the CPU of a snapshot with the meta
+// (issue 9's bench, bench/README.md). GET /coverage writes the same bytes in three
+// parts (writeSnapshot); a push sends this body.
+func livecovAgentEncodeSnapshot(s livecovAgentSnapshot, metaB64, counters []byte) ([]byte, error) {
+	head, tail, err := livecovAgentSnapshotParts(s, counters)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(head)+len(metaB64)+len(tail))
+	b = append(b, head...)
+	b = append(b, metaB64...)
+	return append(b, tail...), nil
+}
+
+// livecovAgentSnapshotParts is the body around the meta's base64: everything before
+// it, and everything after it (the counters' base64 encoded straight in).
+func livecovAgentSnapshotParts(s livecovAgentSnapshot, counters []byte) (head, tail []byte, err error) {
 	enc := livecovBase64.StdEncoding
 	metaName, err := livecovJSON.Marshal(s.MetaFilename)
 	if err != nil {
-		return nil, livecovFmt.Errorf("encoding the snapshot: %v", err)
+		return nil, nil, livecovFmt.Errorf("encoding the snapshot: %v", err)
 	}
 	countersName, err := livecovJSON.Marshal(s.CountersFilename)
 	if err != nil {
-		return nil, livecovFmt.Errorf("encoding the snapshot: %v", err)
+		return nil, nil, livecovFmt.Errorf("encoding the snapshot: %v", err)
 	}
-	// 128: the fixed text (107 bytes with a 20-character timestamp), so the body is
-	// never copied to grow.
-	b := make([]byte, 0, 128+len(metaName)+len(countersName)+enc.EncodedLen(len(meta))+enc.EncodedLen(len(counters)))
-	data := func(b, raw []byte) []byte {
-		n := len(b)
-		b = b[:n+enc.EncodedLen(len(raw))]
-		enc.Encode(b[n:], raw)
-		return b
-	}
-	b = append(b, `{"meta_filename":`...)
-	b = append(b, metaName...)
-	b = append(b, `,"meta_data":"`...)
-	b = data(b, meta)
-	b = append(b, `","counters_filename":`...)
-	b = append(b, countersName...)
-	b = append(b, `,"counters_data":"`...)
-	b = data(b, counters)
-	b = append(b, `","timestamp":`...)
-	b = livecovStrconv.AppendInt(b, s.Timestamp, 10)
-	b = append(b, "}\n"...)
-	return b, nil
+	head = make([]byte, 0, 32+len(metaName))
+	head = append(head, `{"meta_filename":`...)
+	head = append(head, metaName...)
+	head = append(head, `,"meta_data":"`...)
+	// 96: the fixed text after the meta (75 bytes with a 20-character timestamp), so
+	// the tail is never copied to grow.
+	tail = make([]byte, 0, 96+len(countersName)+enc.EncodedLen(len(counters)))
+	tail = append(tail, `","counters_filename":`...)
+	tail = append(tail, countersName...)
+	tail = append(tail, `,"counters_data":"`...)
+	n := len(tail)
+	tail = tail[:n+enc.EncodedLen(len(counters))]
+	enc.Encode(tail[n:], counters)
+	tail = append(tail, `","timestamp":`...)
+	tail = livecovStrconv.AppendInt(tail, s.Timestamp, 10)
+	tail = append(tail, "}\n"...)
+	return head, tail, nil
 }
 
 // --- HTTP server -------------------------------------------------------------------
@@ -380,12 +449,9 @@ func (a *livecovAgentState) route(w livecovHTTP.ResponseWriter, r *livecovHTTP.R
 			livecovAgentMethodNotAllowed(w, "GET, HEAD")
 			return
 		}
-		body, err := a.snapshotJSON(r.URL.Query().Get("nometa") != "1")
-		if err != nil {
+		if err := a.writeSnapshot(w, r.URL.Query().Get("nometa") != "1"); err != nil {
 			livecovAgentWrite(w, livecovHTTP.StatusInternalServerError, "text/plain; charset=utf-8", []byte(err.Error()+"\n"))
-			return
 		}
-		livecovAgentWrite(w, livecovHTTP.StatusOK, "application/json", body)
 	case "/coverage/reset":
 		if r.Method != livecovHTTP.MethodPost {
 			livecovAgentMethodNotAllowed(w, "POST")
@@ -404,7 +470,7 @@ func (a *livecovAgentState) reset(w livecovHTTP.ResponseWriter) {
 		return
 	}
 	a.mu.Lock()
-	err := livecovCoverage.ClearCounters()
+	err := livecovAgentClearCounters()
 	ts := livecovTime.Now().UnixNano()
 	a.mu.Unlock()
 	if err != nil {
@@ -636,14 +702,20 @@ func (a *livecovAgentState) onSignal(sig livecovOS.Signal, grace livecovTime.Dur
 
 // flushDir writes covmeta.<hash> (when missing) and a counter snapshot into dir. Each
 // file goes to a temporary name first and is renamed, so a process that exits during
-// the flush never leaves a truncated file for `go tool covdata` to trip on.
+// the flush never leaves a truncated file for `go tool covdata` to trip on. The
+// meta-data is written fresh (the cache holds its base64, and this runs once, at exit).
 func (a *livecovAgentState) flushDir(dir string) (string, error) {
-	s, meta, counters, err := a.snapshot(true)
+	s, _, counters, err := a.snapshot(false)
 	if err != nil {
 		return "", err
 	}
-	if _, err := livecovOS.Stat(livecovFilepath.Join(dir, s.MetaFilename)); err != nil {
-		if err := livecovAgentWriteFile(dir, s.MetaFilename, meta); err != nil {
+	metaName := "covmeta." + a.hash
+	if _, err := livecovOS.Stat(livecovFilepath.Join(dir, metaName)); err != nil {
+		meta, err := livecovAgentWriteMeta()
+		if err != nil {
+			return "", err
+		}
+		if err := livecovAgentWriteFile(dir, metaName, meta); err != nil {
 			return "", err
 		}
 	}

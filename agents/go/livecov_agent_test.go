@@ -1,15 +1,19 @@
 package main
 
-// Unit tests of the agent's pieces that need no -cover build. The end-to-end tests
-// (real builds, signals, push) are crates/livecov/tests/go_agent.rs.
+// Unit tests of the agent's pieces that need no -cover build (where the runtime's
+// coverage calls are needed, a stand-in replaces them). The end-to-end tests (real
+// builds, signals, push) are crates/livecov/tests/go_agent.rs.
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,7 +147,7 @@ func TestEncodeSnapshotIsWhatJSONMarshalGives(t *testing.T) {
 		{"empty counters", "covmeta.x", "covcounters.x.1.2", meta[:3], nil},
 	} {
 		s := livecovAgentSnapshot{MetaFilename: tc.metaName, CountersFilename: tc.countsName, Timestamp: -5}
-		got, err := livecovAgentEncodeSnapshot(s, tc.meta, tc.counters)
+		got, err := livecovAgentEncodeSnapshot(s, livecovAgentBase64(tc.meta), tc.counters)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -156,5 +160,161 @@ func TestEncodeSnapshotIsWhatJSONMarshalGives(t *testing.T) {
 		if string(got) != string(want)+"\n" {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, want)
 		}
+	}
+}
+
+// livecovFakeCoverage stands in for runtime/coverage: a 1 MiB meta-data file, and
+// counters that say how many snapshots were taken since the last clear.
+type livecovFakeCoverage struct {
+	meta                  []byte
+	metaCalls, sinceClear int
+	clears, countersCalls int
+}
+
+func livecovUseFakeCoverage(t *testing.T) *livecovFakeCoverage {
+	f := &livecovFakeCoverage{meta: make([]byte, 1<<20)}
+	for i := range f.meta {
+		f.meta[i] = byte(i*131 + i>>9)
+	}
+	oldMeta, oldCounters, oldClear := livecovAgentWriteMetaTo, livecovAgentWriteCountersTo, livecovAgentClearCounters
+	t.Cleanup(func() {
+		livecovAgentWriteMetaTo, livecovAgentWriteCountersTo, livecovAgentClearCounters = oldMeta, oldCounters, oldClear
+	})
+	livecovAgentWriteMetaTo = func(w io.Writer) error {
+		f.metaCalls++
+		_, err := w.Write(f.meta)
+		return err
+	}
+	livecovAgentWriteCountersTo = func(w io.Writer) error {
+		f.countersCalls++
+		f.sinceClear++
+		_, err := w.Write([]byte{0x00, 0x63, 0x77, 0x6d, byte(f.sinceClear)})
+		return err
+	}
+	livecovAgentClearCounters = func() error {
+		f.clears++
+		f.sinceClear = 0
+		return nil
+	}
+	return f
+}
+
+func livecovDecodeSnapshot(t *testing.T, body []byte) livecovAgentSnapshot {
+	t.Helper()
+	var s livecovAgentSnapshot
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatalf("snapshot body: %v", err)
+	}
+	// Byte for byte what json.Marshal writes for the decoded fields.
+	again, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(body) != string(again)+"\n" {
+		t.Fatal("the body is not what json.Marshal gives")
+	}
+	return s
+}
+
+// The meta's base64 is made on the first full snapshot and reused: later bodies equal
+// those of an agent with no cache, and WriteMeta runs once.
+func TestCachedMetaGivesTheSameBodyAsAFreshEncoding(t *testing.T) {
+	fake := livecovUseFakeCoverage(t)
+	const hash = "00112233445566778899aabbccddeeff"
+	a := &livecovAgentState{hash: hash, mode: livecovAgentModeAtomic, pid: 42}
+	wantMeta := base64.StdEncoding.EncodeToString(fake.meta)
+	for i := 1; i <= 3; i++ {
+		body, err := a.snapshotJSON(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := livecovDecodeSnapshot(t, body)
+		fresh := &livecovAgentState{hash: hash, mode: livecovAgentModeAtomic, pid: 42}
+		fs, fmeta, fcounters, err := fresh.snapshot(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs.CountersFilename, fs.Timestamp = got.CountersFilename, got.Timestamp
+		freshBody, err := livecovAgentEncodeSnapshot(fs, fmeta, fcounters)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The fresh agent's counters are one snapshot further on; their last byte aside,
+		// the bodies are equal.
+		got.CountersData = ""
+		fromFresh := livecovDecodeSnapshot(t, freshBody)
+		fromFresh.CountersData = ""
+		if got != fromFresh || got.MetaData == "" {
+			t.Fatalf("snapshot %d: cached and fresh bodies differ", i)
+		}
+		if !strings.Contains(string(body), `"meta_data":"`+wantMeta+`"`) || got.MetaFilename != "covmeta."+hash {
+			t.Fatalf("snapshot %d: not the meta's base64", i)
+		}
+	}
+	// One WriteMeta for the cached agent, one per fresh agent.
+	if fake.metaCalls != 1+3 {
+		t.Fatalf("WriteMeta ran %d times, want 4", fake.metaCalls)
+	}
+	// nometa: meta fields empty, nothing encoded.
+	body, err := a.snapshotJSON(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := livecovDecodeSnapshot(t, body); s.MetaData != "" || s.MetaFilename != "" || s.CountersData == "" {
+		t.Fatalf("nometa: %+v", s)
+	}
+	if fake.metaCalls != 4 {
+		t.Fatal("a nometa snapshot read the meta")
+	}
+}
+
+// With the meta cached, reset still clears the counters and leaves the meta alone,
+// and the flush writes the full meta file (fresh) beside the counters.
+func TestResetAndFlushWorkWithTheMetaCached(t *testing.T) {
+	fake := livecovUseFakeCoverage(t)
+	a := &livecovAgentState{hash: "00112233445566778899aabbccddeeff", mode: livecovAgentModeAtomic, pid: 42}
+	for i := 0; i < 2; i++ {
+		if _, err := a.snapshotJSON(true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := httptest.NewRecorder()
+	a.route(w, httptest.NewRequest("POST", "/coverage/reset", nil))
+	if w.Code != 200 || fake.clears != 1 || !strings.HasPrefix(w.Body.String(), `{"reset":true,"timestamp":`) {
+		t.Fatalf("reset: %d %q, %d clears", w.Code, w.Body.String(), fake.clears)
+	}
+	w = httptest.NewRecorder()
+	a.route(w, httptest.NewRequest("GET", "/coverage", nil))
+	if w.Code != 200 || w.Header().Get("Content-Length") != strconv.Itoa(w.Body.Len()) || w.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /coverage: %d, Content-Length %q for %d bytes", w.Code, w.Header().Get("Content-Length"), w.Body.Len())
+	}
+	after := livecovDecodeSnapshot(t, w.Body.Bytes())
+	if after.MetaData != base64.StdEncoding.EncodeToString(fake.meta) {
+		t.Fatal("the meta changed across a reset")
+	}
+	if after.CountersData != base64.StdEncoding.EncodeToString([]byte{0x00, 0x63, 0x77, 0x6d, 1}) {
+		t.Fatalf("counters after the reset: %q", after.CountersData)
+	}
+
+	dir := t.TempDir()
+	name, err := a.flushDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := os.ReadFile(filepath.Join(dir, "covmeta."+a.hash))
+	if !bytes.Equal(meta, fake.meta) {
+		t.Fatalf("flushed meta: %d bytes, want the %d of the meta-data", len(meta), len(fake.meta))
+	}
+	counters, _ := os.ReadFile(filepath.Join(dir, name))
+	if !bytes.Equal(counters, []byte{0x00, 0x63, 0x77, 0x6d, 2}) || !strings.HasPrefix(name, "covcounters."+a.hash+".42.") {
+		t.Fatalf("flushed counters %s: %v", name, counters)
+	}
+	// A second flush finds the meta file and writes counters only.
+	calls := fake.metaCalls
+	if _, err := a.flushDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if fake.metaCalls != calls {
+		t.Fatal("the second flush wrote the meta again")
 	}
 }

@@ -513,6 +513,8 @@ fn serves_the_deployed_protocol_with_the_real_meta_hash() {
     let reset = http(agent, "POST", "/coverage/reset");
     assert_eq!(reset.status, 200, "{}", reset.text());
     let cleared = parse_snapshot(&http(agent, "GET", "/coverage").body);
+    // The meta's base64 is cached after the first full snapshot: still the same bytes.
+    assert_eq!(cleared.field("meta_data"), snap.field("meta_data"));
     assert_eq!(func_count(meta, &cleared.counters, "handleWork"), 0);
     assert_eq!(func_count(meta, &cleared.counters, "work"), 0);
     // And counting resumes afterwards.
@@ -601,6 +603,8 @@ fn a_signal_without_a_program_handler_still_terminates_after_the_flush() {
             true,
         );
         http(&svc.addr, "GET", "/work?n=10");
+        // A full snapshot first, so the agent holds the meta's base64 when it flushes.
+        let served = parse_snapshot(&http(svc.agent(), "GET", "/coverage").body);
         svc.signal(sig);
         let status = svc.wait();
         // Killed by the signal, as without the agent.
@@ -617,9 +621,9 @@ fn a_signal_without_a_program_handler_still_terminates_after_the_flush() {
         assert_eq!(counters.len(), 1, "{counters:?}");
         let bytes = std::fs::read(dir.path().join(&counters[0])).unwrap();
         let (file, _) = decode_counter_file(&bytes).unwrap();
-        let meta = decode_meta_file(&std::fs::read(dir.path().join(&metas[0])).unwrap())
-            .unwrap()
-            .0;
+        let meta_bytes = std::fs::read(dir.path().join(&metas[0])).unwrap();
+        assert_eq!(meta_bytes, base64_decode(served.field("meta_data")));
+        let meta = decode_meta_file(&meta_bytes).unwrap().0;
         assert!(func_count(&meta, &file, "handleWork") > 0);
         let percent = covdata_percent(dir.path());
         assert!(percent.contains(FIXTURE_PKG), "{percent}");
@@ -815,4 +819,27 @@ fn a_binary_built_without_cover_opens_no_port_and_keeps_its_signals() {
     svc.signal(libc::SIGTERM);
     assert_eq!(svc.wait().signal(), Some(libc::SIGTERM));
     assert!(!svc.stderr().contains("livecov agent"), "{}", svc.stderr());
+}
+
+/// The agent's Go unit tests (`agents/go/livecov_agent_test.go`: the hand-written JSON
+/// body, the meta cache, reset and flush with stand-ins for runtime/coverage), run here
+/// so a suite run covers them too.
+#[test]
+fn the_agents_go_unit_tests_pass() {
+    let found = go_available().then_some(());
+    if external::require("`go` on PATH", found).is_none() {
+        return;
+    }
+    for args in [&["vet", "."][..], &["test", "-count=1", "."][..]] {
+        let mut cmd = go_cmd();
+        cmd.args(args)
+            .current_dir(workspace_root().join("agents/go"));
+        let output = cmd.output().expect("running go");
+        assert!(
+            output.status.success(),
+            "{cmd:?} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }

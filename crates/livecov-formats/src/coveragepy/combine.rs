@@ -2,7 +2,9 @@
 //! (spec §1.10; upstream `data.py` `combine_parallel_data`, `sqldata.py` `update`), but
 //! reading the inputs in parallel and never writing a file.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::path::{Path, PathBuf, MAIN_SEPARATOR_STR};
 
 use rayon::prelude::*;
@@ -44,24 +46,17 @@ pub fn combine(
     combine_files(&files, aliases)
 }
 
-/// How coverage.py recognises a duplicate input.
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum DuplicateKey {
-    /// The hash in a 7.13.1+ file name.
-    Name(String),
-    /// A digest of the whole file (coverage.py uses SHA3-256): XXH3-128, fast; a match is
-    /// confirmed byte for byte before an input is skipped, so a crafted collision cannot
-    /// drop a file.
-    Content(u128),
+/// A digest of a whole input, to find inputs with the same bytes (coverage.py uses
+/// SHA3-256): XXH3-128, fast; a match is confirmed byte for byte before an input is
+/// skipped, so a crafted collision cannot drop a file.
+fn content_digest(bytes: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(bytes)
 }
 
-fn duplicate_key(path: &Path) -> Option<DuplicateKey> {
-    let name = path.file_name()?.to_str();
-    if let Some(hash) = name.and_then(hash_in_name) {
-        return Some(DuplicateKey::Name(hash.to_owned()));
-    }
-    let bytes = std::fs::read(path).ok()?;
-    Some(DuplicateKey::Content(xxhash_rust::xxh3::xxh3_128(&bytes)))
+thread_local! {
+    /// One read buffer per thread, reused from input to input (a fresh 600 KB buffer
+    /// per file cost page faults on every input).
+    static READ_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Whether two files hold the same bytes (confirms a digest match).
@@ -79,6 +74,8 @@ struct Partial {
     first_lines: Option<u32>,
     first_arcs: Option<u32>,
     combined: Vec<u32>,
+    /// The content digest of each input read (inputs without a hash in their name).
+    digests: Vec<(u32, u128)>,
     errors: Vec<(u32, Error)>,
     warnings: Vec<(u32, String)>,
     conflicts: Vec<(u32, MergeConflict)>,
@@ -96,6 +93,7 @@ impl Partial {
         self.first_lines = min_opt(self.first_lines, other.first_lines);
         self.first_arcs = min_opt(self.first_arcs, other.first_arcs);
         self.combined.extend(other.combined);
+        self.digests.extend(other.digests);
         self.errors.extend(other.errors);
         self.warnings.extend(other.warnings);
         self.conflicts.extend(other.conflicts);
@@ -121,36 +119,46 @@ pub fn combine_files(
     files: &[PathBuf],
     aliases: &mut PathAliases,
 ) -> Result<CombineOutcome, Error> {
-    let keys: Vec<Option<DuplicateKey>> = files.par_iter().map(|p| duplicate_key(p)).collect();
-    let mut seen: HashMap<DuplicateKey, Vec<usize>> = HashMap::new();
+    // Duplicates by the hash in the name are known before reading anything.
+    let mut seen_names: HashSet<&str> = HashSet::new();
     let mut to_read = Vec::new();
-    let mut skipped = Vec::new();
-    for (index, key) in keys.into_iter().enumerate() {
-        let duplicate = key.is_some_and(|k| {
-            let same = seen.entry(k.clone()).or_default();
-            let dup = match k {
-                DuplicateKey::Name(_) => !same.is_empty(),
-                DuplicateKey::Content(_) => {
-                    same.iter().any(|&j| same_bytes(&files[j], &files[index]))
-                }
-            };
-            if !dup {
-                same.push(index);
-            }
-            dup
-        });
-        if duplicate {
-            skipped.push(files[index].clone());
-        } else {
-            to_read.push(index);
+    let mut skipped: Vec<usize> = Vec::new();
+    for (index, path) in files.iter().enumerate() {
+        let hash = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(hash_in_name);
+        match hash {
+            Some(hash) if !seen_names.insert(hash) => skipped.push(index),
+            _ => to_read.push((index, hash.is_none())),
         }
     }
 
+    // Each input is read once: its bytes give the content digest and the arc table.
+    // Duplicates by content are only known once every digest is, so a duplicate is
+    // combined too and dropped from the lists afterwards; its data is byte for byte an
+    // earlier input's, so the union is the same.
     let mut partial = to_read
         .par_iter()
-        .fold(Partial::default, |mut acc, &index| {
+        .fold(Partial::default, |mut acc, &(index, by_content)| {
             let input = index as u32;
-            match read_data_file_at(&files[index], input) {
+            let result = READ_BUFFER.with_borrow_mut(|buf| {
+                buf.clear();
+                // Regular files only: opening a FIFO would block (the reader then
+                // says what the file is).
+                let path = &files[index];
+                let read = std::fs::metadata(path)
+                    .is_ok_and(|m| m.is_file())
+                    .then(|| std::fs::File::open(path)?.read_to_end(buf))
+                    .and_then(Result::ok);
+                let bytes = read.map(|_| buf.as_slice());
+                if let (Some(bytes), true) = (bytes, by_content) {
+                    acc.digests.push((input, content_digest(bytes)));
+                }
+                // An unreadable file: the reader reports why, naming it.
+                read_data_file_at(&files[index], bytes, input)
+            });
+            match result {
                 Err(e) => acc.errors.push((input, e)),
                 Ok(file) => {
                     match file.data.measurement() {
@@ -172,6 +180,25 @@ pub fn combine_files(
             acc
         })
         .reduce(Partial::default, Partial::merge);
+
+    // The first input with given bytes is combined, later ones are skipped.
+    partial.digests.sort_unstable();
+    let mut by_digest: HashMap<u128, Vec<u32>> = HashMap::new();
+    let mut duplicates: HashSet<u32> = HashSet::new();
+    for &(input, digest) in &partial.digests {
+        let same = by_digest.entry(digest).or_default();
+        let path = &files[input as usize];
+        if same.iter().any(|&j| same_bytes(&files[j as usize], path)) {
+            duplicates.insert(input);
+        } else {
+            same.push(input);
+        }
+    }
+    skipped.extend(duplicates.iter().map(|&i| i as usize));
+    skipped.sort_unstable();
+    partial.combined.retain(|i| !duplicates.contains(i));
+    partial.errors.retain(|(i, _)| !duplicates.contains(i));
+    partial.warnings.retain(|(i, _)| !duplicates.contains(i));
 
     if let (Some(lines), Some(arcs)) = (partial.first_lines, partial.first_arcs) {
         return Err(Error::CantCombine {
@@ -244,7 +271,7 @@ pub fn combine_files(
             .iter()
             .map(|&i| files[i as usize].clone())
             .collect(),
-        skipped,
+        skipped: skipped.into_iter().map(|i| files[i].clone()).collect(),
         errors: partial.errors.into_iter().map(|(_, e)| e).collect(),
         warnings: partial.warnings.into_iter().map(|(_, w)| w).collect(),
         paths: PathsExplanation::new(aliases, results),

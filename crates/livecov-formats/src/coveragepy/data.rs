@@ -1,6 +1,7 @@
 //! The in-memory form of coverage.py data: executed lines or arcs per (file, context).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::numbits::Numbits;
 
@@ -73,30 +74,108 @@ impl FileData {
     }
 }
 
-/// A set of arcs kept as a vector: appended to while merging, sorted and deduplicated
-/// when it has doubled and once merging is over, so that combining thousands of inputs
-/// costs a few sorts per file rather than one full pass per input.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A set of arcs. Outside merging, `items` is sorted and unique. While merging it is
+/// in no order: the first list added is taken as it is (one data file's rows for a
+/// (file, context) are unique already), and from the second on every arc goes through
+/// a hash set, so combining a thousand inputs costs one hash probe per row and one sort
+/// per list at the end, not a sort per input (bench/README.md, "Issue 10").
+///
+/// Inputs of one service mostly record the same arcs for a file, written in the same
+/// order; an added list equal to the first one taken (`items[..first]`, arcs all in the
+/// set) adds nothing and is skipped after one comparison, without hashing.
+#[derive(Clone, Debug, Default)]
 struct ArcList {
     items: Vec<Arc>,
-    /// How many leading items are sorted and unique; all of them outside merging.
-    sorted: usize,
+    /// `items[..first]` is a list once added as it was (see above).
+    first: usize,
+    /// The arcs in `items`, once a second list was added; empty otherwise.
+    seen: HashSet<Arc, BuildHasherDefault<ArcHasher>>,
+    /// Whether `items` is sorted and unique.
+    sorted: bool,
 }
+
+impl PartialEq for ArcList {
+    fn eq(&self, other: &ArcList) -> bool {
+        self.items == other.items
+    }
+}
+
+impl Eq for ArcList {}
 
 impl ArcList {
     fn add(&mut self, arcs: &[Arc]) {
-        self.items.extend_from_slice(arcs);
-        if self.items.len() > 2 * self.sorted + 4096 {
-            self.normalize();
+        if self.items.is_empty() {
+            self.items.extend_from_slice(arcs);
+            self.first = arcs.len();
+            self.sorted = arcs.len() <= 1;
+            return;
+        }
+        if arcs == &self.items[..self.first] {
+            return;
+        }
+        if self.seen.is_empty() {
+            // A second list: index the first, dropping any duplicates it had.
+            self.seen.reserve(self.items.len() + arcs.len());
+            let seen = &mut self.seen;
+            let before = self.items.len();
+            self.items.retain(|&a| seen.insert(a));
+            if self.items.len() != before {
+                // Duplicates dropped: the first list is no longer a prefix as it was.
+                self.first = 0;
+            }
+        }
+        for &a in arcs {
+            if self.seen.insert(a) {
+                self.items.push(a);
+            }
+        }
+        self.sorted = false;
+    }
+
+    /// [`ArcList::add`], taking `other` as it is when this list is empty.
+    fn add_list(&mut self, other: ArcList) {
+        if self.items.is_empty() {
+            *self = other;
+        } else {
+            self.add(&other.items);
         }
     }
 
     fn normalize(&mut self) {
-        if self.sorted != self.items.len() {
+        self.seen = HashSet::default();
+        if !self.sorted {
             self.items.sort_unstable();
             self.items.dedup();
+            self.sorted = true;
         }
-        self.sorted = self.items.len();
+        self.first = self.items.len();
+    }
+}
+
+/// A multiplicative hash for arcs (two small integers): the default SipHash costs more
+/// than the rest of a row's combining; hash flooding is no concern for line numbers a
+/// data file holds (a crafted file can only slow its own combine down).
+#[derive(Default)]
+struct ArcHasher(u64);
+
+impl Hasher for ArcHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(u64::from(n as u32));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // FxHash's step (rustc's hasher).
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
@@ -288,7 +367,10 @@ impl CoverageData {
             mine.add_numbits(remap[ctx as usize], &numbits);
         }
         for (ctx, arcs) in theirs.arcs {
-            mine.add_arcs(remap[ctx as usize], &arcs.items);
+            mine.arcs
+                .entry(remap[ctx as usize])
+                .or_default()
+                .add_list(arcs);
         }
     }
 
@@ -404,6 +486,31 @@ mod tests {
             [(-1, 1), (1, 2), (1, 3), (2, -1), (3, -1)]
         );
         assert_eq!(data.lines("m.py").unwrap(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn arc_lists_union_whatever_the_order_and_repeats() {
+        let mut list = ArcList::default();
+        list.add(&[(3, 4), (1, 2), (3, 4)]);
+        list.add(&[(3, 4), (1, 2), (3, 4)]);
+        list.add(&[(5, 6), (1, 2)]);
+        list.add(&[(3, 4), (1, 2), (3, 4)]);
+        let mut other = ArcList::default();
+        other.add(&[(7, 8)]);
+        other.add(&[(9, -1), (7, 8)]);
+        list.add_list(other);
+        list.normalize();
+        assert_eq!(list.items, [(1, 2), (3, 4), (5, 6), (7, 8), (9, -1)]);
+        list.add(&[(1, 2), (3, 4), (5, 6), (7, 8), (9, -1)]);
+        list.add(&[(0, 1)]);
+        list.normalize();
+        assert_eq!(
+            list.items,
+            [(0, 1), (1, 2), (3, 4), (5, 6), (7, 8), (9, -1)]
+        );
+        let mut empty = ArcList::default();
+        empty.add_list(list.clone());
+        assert_eq!(empty, list);
     }
 
     #[test]

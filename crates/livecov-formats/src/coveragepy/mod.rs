@@ -9,7 +9,9 @@
 //! A data file is opened read-only and immutable (`?mode=ro&immutable=1`, as coverage.py
 //! 7.17 opens the files it combines): SQLite takes no lock, replays no journal and writes
 //! nothing beside the user's file. Anything that is not a schema-7 coverage.py file is an
-//! [`Error`] naming the file; nothing here panics on a file's contents.
+//! [`Error`] naming the file; nothing here panics on a file's contents. The `arc` table,
+//! most of a branch-mode file, is read straight from the file's B-tree pages
+//! (`btree.rs`); SQLite reads it instead whenever that reader declines the file.
 //!
 //! coverage.py data are sets: executed lines per (file, context) and, in branch mode,
 //! arcs per (file, context). Combining is set union, so the result does not depend on the
@@ -19,6 +21,7 @@
 //! Statements and missing lines are not in the data file (coverage.py derives them by
 //! compiling the source with Python); they are not computed here.
 
+mod btree;
 mod combine;
 mod data;
 mod names;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
+use super::btree::Database;
 use super::data::{CoverageData, Measurement};
 use super::numbits::Numbits;
 use super::{Error, SCHEMA_VERSION};
@@ -39,15 +40,24 @@ pub struct DataFile {
 /// [`Error::Corrupt`] for rows coverage.py could not have written (a numbits value that
 /// is not a blob, a path with a NUL byte, a row pointing at no file…).
 pub fn read_data_file(path: &Path) -> Result<DataFile, Error> {
-    read_data_file_at(path, 0)
+    let mut file = read_data_file_at(path, None, 0)?;
+    file.data.normalize();
+    Ok(file)
 }
 
-/// [`read_data_file`], recording `input` as the first-seen order of every file in it.
-pub(crate) fn read_data_file_at(path: &Path, input: u32) -> Result<DataFile, Error> {
+/// [`read_data_file`], recording `input` as the first-seen order of every file in it, and
+/// leaving the arc lists unsorted (combining sorts once, at the end). `bytes`, when the
+/// caller has read the file already, are its contents (the arc table is read from them).
+pub(crate) fn read_data_file_at(
+    path: &Path,
+    bytes: Option<&[u8]>,
+    input: u32,
+) -> Result<DataFile, Error> {
     let conn = open_immutable(path)?;
     let mut reader = Reader {
         path,
         conn: &conn,
+        bytes,
         input,
     };
     reader.read()
@@ -126,6 +136,8 @@ fn path_bytes(p: &Path) -> std::borrow::Cow<'_, [u8]> {
 struct Reader<'a> {
     path: &'a Path,
     conn: &'a Connection,
+    /// The file's contents, when the caller read them.
+    bytes: Option<&'a [u8]>,
     input: u32,
 }
 
@@ -267,28 +279,23 @@ impl Reader<'_> {
             )?;
         }
         if wanted == Some("arc") {
-            // Rows first, grouped by sorting: a branch-mode file has many more arc rows
-            // than (file, context) pairs, and a sort is cheaper than hashing each row.
-            let mut rows: Vec<(i64, u32, i32, i32)> = Vec::new();
-            self.rows(
-                "reading the arc table",
-                "select file_id, context_id, fromno, tono from arc",
-                |row| {
-                    let file_id = self.int(row[0], "arc.file_id")?;
-                    let ctx = context_of(self.int(row[1], "arc.context_id")?, "arc")?;
-                    let from = self.line(row[2], "arc.fromno", file_id)?;
-                    let to = self.line(row[3], "arc.tono", file_id)?;
-                    rows.push((file_id, ctx, from, to));
-                    Ok(())
-                },
-            )?;
-            rows.sort_unstable();
+            let rows = match self.arc_rows_from_pages() {
+                Some(rows) => rows,
+                None => self.arc_rows_through_sql()?,
+            };
+            // One add per run of rows of one (file, context): coverage.py writes each
+            // file's arcs together, so the rows need no sorting.
             let mut arcs = Vec::new();
-            for group in rows.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
-                let (file_id, ctx) = (group[0].0, group[0].1);
+            for run in rows.chunk_by(|x, y| (x[0], x[1]) == (y[0], y[1])) {
+                let file_id = run[0][0];
+                let ctx = context_of(run[0][1], "arc")?;
                 let path = file_of(file_id, "arc")?;
                 arcs.clear();
-                arcs.extend(group.iter().map(|&(_, _, from, to)| (from, to)));
+                for row in run {
+                    let from = self.line(row[2], "arc.fromno", file_id)?;
+                    let to = self.line(row[3], "arc.tono", file_id)?;
+                    arcs.push((from, to));
+                }
                 data.file_mut(path, (self.input, file_id))
                     .add_arcs(ctx, &arcs);
             }
@@ -320,13 +327,69 @@ impl Reader<'_> {
                 Ok(())
             },
         )?;
-        data.normalize();
         Ok(DataFile {
             path: self.path.to_owned(),
             meta,
             data,
             warnings,
         })
+    }
+
+    /// The arc table's rows (file_id, context_id, fromno, tono) read from the file's
+    /// B-tree pages, or `None` when that reader declines (see [`super::btree`]) or the
+    /// table is not coverage.py's; then SQLite reads them.
+    fn arc_rows_from_pages(&self) -> Option<Vec<[i64; 4]>> {
+        let root: i64 = self
+            .conn
+            .query_row(
+                "select rootpage from sqlite_schema where type = 'table' and name = 'arc'",
+                [],
+                |row| row.get(0),
+            )
+            .ok()?;
+        let mut columns = Vec::with_capacity(4);
+        let mut stmt = self
+            .conn
+            .prepare("select name from pragma_table_info('arc') order by cid")
+            .ok()?;
+        let mut names = stmt.query([]).ok()?;
+        while let Some(row) = names.next().ok()? {
+            columns.push(row.get::<_, String>(0).ok()?);
+        }
+        if columns != ["file_id", "context_id", "fromno", "tono"] {
+            return None;
+        }
+        let read;
+        let bytes = match self.bytes {
+            Some(bytes) => bytes,
+            None => {
+                read = fs::read(self.path).ok()?;
+                &read
+            }
+        };
+        let db = Database::new(bytes).ok()?;
+        let mut rows = Vec::new();
+        db.for_each_int_row::<4>(u32::try_from(root).ok()?, |row| rows.push(row))
+            .ok()?;
+        Some(rows)
+    }
+
+    fn arc_rows_through_sql(&self) -> Result<Vec<[i64; 4]>, Error> {
+        let mut rows = Vec::new();
+        self.rows(
+            "reading the arc table",
+            "select file_id, context_id, fromno, tono from arc",
+            |row| {
+                rows.push([
+                    self.int(row[0], "arc.file_id")?,
+                    self.int(row[1], "arc.context_id")?,
+                    self.int(row[2], "arc.fromno")?,
+                    self.int(row[3], "arc.tono")?,
+                ]);
+                Ok(())
+            },
+        )?;
+        Ok(rows)
     }
 
     fn check_schema(&self) -> Result<(), Error> {
@@ -387,8 +450,7 @@ impl Reader<'_> {
         }
     }
 
-    fn line(&self, v: ValueRef<'_>, column: &str, file_id: i64) -> Result<i32, Error> {
-        let n = self.int(v, column)?;
+    fn line(&self, n: i64, column: &str, file_id: i64) -> Result<i32, Error> {
         i32::try_from(n).map_err(|_| {
             self.corrupt(format!(
                 "{column} of file id {file_id} is {n}, beyond any line number"
@@ -421,6 +483,54 @@ fn type_name(v: ValueRef<'_>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page reader is taken for real coverage.py files, and gives exactly the rows
+    /// SQLite gives, in the same order.
+    #[test]
+    fn arcs_from_pages_equal_arcs_through_sql_on_coverage_py_files() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/coveragepy");
+        let mut checked = 0;
+        for case in [
+            "branch",
+            "contexts",
+            "parallel/parts",
+            "paths/container/app",
+        ] {
+            for entry in fs::read_dir(data.join(case)).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_str().unwrap();
+                if !name.starts_with(".coverage") || name == ".coveragerc" {
+                    continue;
+                }
+                let conn = open_immutable(&path).unwrap();
+                let reader = Reader {
+                    path: &path,
+                    conn: &conn,
+                    bytes: None,
+                    input: 0,
+                };
+                if reader
+                    .read_meta()
+                    .unwrap()
+                    .get("has_arcs")
+                    .map(String::as_str)
+                    != Some("1")
+                {
+                    continue;
+                }
+                let sql = reader.arc_rows_through_sql().unwrap();
+                assert!(!sql.is_empty(), "{}", path.display());
+                assert_eq!(
+                    reader.arc_rows_from_pages(),
+                    Some(sql),
+                    "{}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 1, "no branch-mode fixture");
+    }
 
     #[test]
     fn uri_escapes_query_and_fragment_characters() {
