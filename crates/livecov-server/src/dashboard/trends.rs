@@ -239,6 +239,7 @@ async fn report(
         b: input(&q.b)?,
         changes: None,
         strip_prefixes: Vec::new(),
+        python: Default::default(),
     };
     let (a, b) = (q.a.clone(), q.b.clone());
     let mut r = blocking(move || {
