@@ -31,6 +31,10 @@ enum Answer {
 
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
+        // A body refused for its size was not read to its end, so the connection cannot
+        // carry another request: say so, or a client that pools connections sends its next
+        // request into a socket the server is closing and loses it.
+        let close = matches!(self, Answer::TooLarge(_));
         let (status, body) = match self {
             Answer::Queued(id) => (StatusCode::OK, json!({"result": "queued", "delivery": id})),
             Answer::Duplicate(id) => (
@@ -64,7 +68,14 @@ impl IntoResponse for Answer {
                 json!({"result": "refused", "reason": "the server is shutting down; redeliver later"}),
             ),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if close {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 
