@@ -220,6 +220,14 @@ impl Profile {
         self.files.iter().map(|f| f.units.len()).sum()
     }
 
+    /// Reads the counters as plain counts ([`CounterMode::Count`]): a set-mode 0 or 1
+    /// stays 0 or 1 (the unit ran or not, as coverage.py's own LCOV and Cobertura write a
+    /// line that ran), an atomic count is a count. For line formats that take profiles
+    /// of several modes at once; Go's text format keeps one mode and must not use it.
+    pub fn read_as_counts(&mut self) {
+        self.mode = CounterMode::Count;
+    }
+
     /// True when the profile has no units.
     pub fn is_empty(&self) -> bool {
         self.files.iter().all(|f| f.units.is_empty())

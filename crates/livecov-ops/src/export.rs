@@ -262,12 +262,15 @@ pub fn export_profile(
     settings: &ExportSettings,
     reporter: &dyn Reporter,
 ) -> Result<(Profile, ExportSummary)> {
-    let source = ExportSource::open(
+    let mut source = ExportSource::open(
         &settings.collection,
         &settings.store,
         settings.sources.clone(),
         reporter,
     )?;
+    if settings.format == ExportFormat::Go {
+        source = source.one_mode();
+    }
     let chosen = source.select(&settings.selection)?;
     let style = match (settings.paths, settings.format) {
         (PathStyle::Auto, ExportFormat::Go) | (PathStyle::Recorded, _) => PathStyle::Recorded,
@@ -286,6 +289,9 @@ pub struct ExportSource {
     owners: Vec<OwnerRow>,
     origins: BTreeMap<i64, (String, String)>,
     sources_dir: PathBuf,
+    /// Builds of another mode than the first are left out (Go's text format has one
+    /// mode line); otherwise the export counts.
+    one_mode: bool,
 }
 
 /// Owners picked for an export, grouped by build id.
@@ -340,7 +346,15 @@ impl ExportSource {
             owners,
             origins,
             sources_dir: sources.unwrap_or_else(|| collection.join("sources")),
+            one_mode: false,
         })
+    }
+
+    /// Keeps the export in its first build's mode, leaving builds of other modes out
+    /// with a warning: Go's text format has one `mode:` line for the whole profile.
+    pub fn one_mode(mut self) -> ExportSource {
+        self.one_mode = true;
+        self
     }
 
     /// Every owner group, in key order.
@@ -381,6 +395,7 @@ impl ExportSource {
 
         let mut summary = ExportSummary::default();
         let mut total: Option<Profile> = None;
+        let mut mixed = false;
         // Mapped file → the build whose copy is in `total`, for conflict messages.
         let mut first_of: BTreeMap<String, String> = BTreeMap::new();
         let hex_of: BTreeMap<i64, String> =
@@ -424,6 +439,21 @@ impl ExportSource {
                 total = Some(profile);
                 continue;
             };
+            if total.mode() != profile.mode() && !self.one_mode {
+                // A line format takes builds of every mode: counts stay counts and a
+                // set-mode build's 0/1 says whether a line ran, as its own tool writes it.
+                if !mixed {
+                    mixed = true;
+                    reporter.note(&format!(
+                        "build {hex} counts in {} mode and the export so far in {} mode: \
+                             the export counts, a set-mode line that ran counting 1",
+                        profile.mode(),
+                        total.mode()
+                    ));
+                }
+                total.read_as_counts();
+                profile.read_as_counts();
+            }
             if total.mode() != profile.mode() {
                 reporter.diagnostic(
                     Severity::Warning,

@@ -934,7 +934,33 @@ fn paths_entries_of_metadata_remap_lcov_and_coverage_py_paths_like_coverage_py()
         "{}",
         text(&out)
     );
-    // The two copies of a.c are one file: 2 of its 2 lines covered.
+    // The two copies of a.c are one file: 2 of its 2 lines covered. The export holds the
+    // set-mode Python build and the counting LCOV build together, whichever compile
+    // stored first (it once left the second out).
     let files = exported_files(&c);
     assert_eq!(files.get("src/a.c"), Some(&(2, 2)), "{files:?}");
+    assert_eq!(files.get("/elsewhere/b.c"), Some(&(1, 1)), "{files:?}");
+    assert_eq!(files.get("pkg/lines_prog.py"), Some(&(12, 12)), "{files:?}");
+    // LCOV keeps the C counts (1+2 and 0+3) and a Python line that ran counts 1.
+    let out = livecov(&[
+        "export",
+        "--collection",
+        c.to_str().unwrap(),
+        "--format",
+        "lcov",
+        "--paths",
+        "recorded",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let lcov = String::from_utf8(out.stdout).unwrap();
+    let a = lcov.split("SF:src/a.c\n").nth(1).unwrap();
+    assert!(a.starts_with("DA:1,3\nDA:2,3\n"), "{lcov}");
+    let py = lcov.split("SF:pkg/lines_prog.py\n").nth(1).unwrap();
+    let py = &py[..py.find("end_of_record").unwrap()];
+    assert!(
+        py.lines()
+            .filter(|l| l.starts_with("DA:"))
+            .all(|l| l.ends_with(",1") || l.ends_with(",0")),
+        "{py}"
+    );
 }
