@@ -306,7 +306,7 @@ async fn file(
         tokio::task::spawn_blocking(move || write_file(&dir.join("coverage"), &rel, &bytes))
             .await
             .map_err(|e| Failure::internal(e.to_string()))?
-            .map_err(|e| refused(StatusCode::CONFLICT, e))?;
+            .map_err(|(status, e)| refused(status, e))?;
     if changed {
         d.schedule_compile(&name);
     }
@@ -320,23 +320,45 @@ async fn file(
     ))
 }
 
+/// Why a file could not be written: the answer's status and the reason.
+type WriteError = (StatusCode, String);
+
+/// The status of an I/O error: 507 when the disk is full, else 500.
+fn io_status(e: &std::io::Error) -> StatusCode {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        StatusCode::INSUFFICIENT_STORAGE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
 /// Writes `bytes` at `root/rel` unless it holds them already (then `false`). Every
 /// directory on the way must be a real directory (created when missing), never a link;
-/// the file goes through a temporary name and a rename.
-fn write_file(root: &FsPath, rel: &FsPath, bytes: &[u8]) -> Result<bool, String> {
+/// the file goes through a temporary name and a rename, and a failed write leaves
+/// nothing (a full disk is 507).
+fn write_file(root: &FsPath, rel: &FsPath, bytes: &[u8]) -> Result<bool, WriteError> {
     let shown = |p: &FsPath| p.display().to_string();
-    std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", shown(root)))?;
+    let fail = |p: &FsPath, e: std::io::Error| {
+        let why = if io_status(&e) == StatusCode::INSUFFICIENT_STORAGE {
+            "no space left on the dashboard's disk; nothing was written".to_owned()
+        } else {
+            e.to_string()
+        };
+        (io_status(&e), format!("{}: {why}", shown(p)))
+    };
+    let conflict = |m: String| (StatusCode::CONFLICT, m);
+    std::fs::create_dir_all(root).map_err(|e| fail(root, e))?;
     let mut dir = root.to_path_buf();
     let parent = rel.parent().unwrap_or(FsPath::new(""));
     for part in parent.components() {
         dir.push(part);
         match std::fs::symlink_metadata(&dir) {
             Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(format!("{} is not a directory", shown(&dir))),
+            Ok(_) => return Err(conflict(format!("{} is not a directory", shown(&dir)))),
             Err(_) => match std::fs::create_dir(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(format!("{}: {e}", shown(&dir))),
+                Err(e) => return Err(fail(&dir, e)),
             },
         }
     }
@@ -348,7 +370,12 @@ fn write_file(root: &FsPath, rel: &FsPath, bytes: &[u8]) -> Result<bool, String>
                 return Ok(false);
             }
         }
-        Ok(_) => return Err(format!("{} is not a regular file", shown(&target))),
+        Ok(_) => {
+            return Err(conflict(format!(
+                "{} is not a regular file",
+                shown(&target)
+            )))
+        }
         Err(_) => {}
     }
     let tmp = dir.join(format!(
@@ -367,7 +394,7 @@ fn write_file(root: &FsPath, rel: &FsPath, bytes: &[u8]) -> Result<bool, String>
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(format!("{}: {e}", shown(&target)));
+        return Err(fail(&target, e));
     }
     Ok(true)
 }
@@ -506,7 +533,8 @@ mod tests {
         let outside = tmp.path().join("outside");
         std::fs::create_dir(&outside).unwrap();
         std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
-        let e = write_file(&root, FsPath::new("link/f"), b"x").unwrap_err();
+        let (status, e) = write_file(&root, FsPath::new("link/f"), b"x").unwrap_err();
+        assert_eq!(status, StatusCode::CONFLICT);
         assert!(e.contains("is not a directory"), "{e}");
         assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
     }
