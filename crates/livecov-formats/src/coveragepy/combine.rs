@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf, MAIN_SEPARATOR_STR};
 
 use rayon::prelude::*;
 
+use super::btree::LeafCache;
 use super::data::{tracer_conflict, CoverageData, Measurement, MergeConflict};
 use super::names::{combinable_files, hash_in_name};
 use super::paths::{PathAliases, PathsExplanation};
@@ -138,6 +139,8 @@ pub fn combine_files(
     // Duplicates by content are only known once every digest is, so a duplicate is
     // combined too and dropped from the lists afterwards; its data is byte for byte an
     // earlier input's, so the union is the same.
+    // About 32 bytes a row kept (16 of row, the rest the map's): 128 MiB at most.
+    let leaves = LeafCache::new(4 << 20);
     let mut partial = to_read
         .par_iter()
         .fold(Partial::default, |mut acc, &(index, by_content)| {
@@ -156,7 +159,7 @@ pub fn combine_files(
                     acc.digests.push((input, content_digest(bytes)));
                 }
                 // An unreadable file: the reader reports why, naming it.
-                read_data_file_at(&files[index], bytes, input)
+                read_data_file_at(&files[index], bytes, Some(&leaves), input)
             });
             match result {
                 Err(e) => acc.errors.push((input, e)),

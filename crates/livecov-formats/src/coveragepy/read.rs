@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::btree::Database;
+use super::btree::{Database, LeafCache};
 use super::data::{CoverageData, Measurement};
 use super::numbits::Numbits;
 use super::{Error, SCHEMA_VERSION};
@@ -40,17 +40,19 @@ pub struct DataFile {
 /// [`Error::Corrupt`] for rows coverage.py could not have written (a numbits value that
 /// is not a blob, a path with a NUL byte, a row pointing at no file…).
 pub fn read_data_file(path: &Path) -> Result<DataFile, Error> {
-    let mut file = read_data_file_at(path, None, 0)?;
+    let mut file = read_data_file_at(path, None, None, 0)?;
     file.data.normalize();
     Ok(file)
 }
 
 /// [`read_data_file`], recording `input` as the first-seen order of every file in it, and
 /// leaving the arc lists unsorted (combining sorts once, at the end). `bytes`, when the
-/// caller has read the file already, are its contents (the arc table is read from them).
+/// caller has read the file already, are its contents (the arc table is read from them);
+/// `leaves` holds the arc table's leaf pages other inputs had.
 pub(crate) fn read_data_file_at(
     path: &Path,
     bytes: Option<&[u8]>,
+    leaves: Option<&LeafCache<4>>,
     input: u32,
 ) -> Result<DataFile, Error> {
     let conn = open_immutable(path)?;
@@ -58,6 +60,7 @@ pub(crate) fn read_data_file_at(
         path,
         conn: &conn,
         bytes,
+        leaves,
         input,
     };
     reader.read()
@@ -138,6 +141,8 @@ struct Reader<'a> {
     conn: &'a Connection,
     /// The file's contents, when the caller read them.
     bytes: Option<&'a [u8]>,
+    /// Leaf pages of the arc table decoded for other inputs.
+    leaves: Option<&'a LeafCache<4>>,
     input: u32,
 }
 
@@ -369,8 +374,10 @@ impl Reader<'_> {
         };
         let db = Database::new(bytes).ok()?;
         let mut rows = Vec::new();
-        db.for_each_int_row::<4>(u32::try_from(root).ok()?, |row| rows.push(row))
-            .ok()?;
+        db.for_each_int_row_cached::<4>(u32::try_from(root).ok()?, self.leaves, |row| {
+            rows.push(row)
+        })
+        .ok()?;
         Some(rows)
     }
 
@@ -507,6 +514,7 @@ mod tests {
                     path: &path,
                     conn: &conn,
                     bytes: None,
+                    leaves: None,
                     input: 0,
                 };
                 if reader
