@@ -834,3 +834,151 @@ fn history_and_compare_follow_report_and_compare() {
     );
     assert_eq!(get(addr, "/compare?a=n2&b=nope").status, 404);
 }
+
+/// The PostgreSQL store restarted while the dashboard compiles an ingested collection:
+/// the compile fails and says so, nothing of it is visible, the dashboard keeps serving
+/// once the database is back, and the retried compile lands once (issue 12's fault).
+#[test]
+fn a_database_restarted_mid_ingest_shows_nothing_half_written_and_the_retry_lands_once() {
+    let Some(pg) = pgserver::Postgres::start() else {
+        return;
+    };
+    let url = pg.create_database("restarted");
+    let tmp = tempfile::tempdir().unwrap();
+    // The schema first: a compile of another collection.
+    let warm = cluster::collection(&tmp.path().join("warm"), 0..1);
+    ok(livecov()
+        .args(["cluster", "compile", "--store", &url, "--collection"])
+        .arg(&warm)
+        .output()
+        .unwrap());
+    let data = tmp.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    let token = tmp.path().join("token");
+    fs::write(&token, TOKEN).unwrap();
+    let served = serve(&[
+        "--store",
+        &url,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--ingest-token-file",
+        token.to_str().unwrap(),
+    ]);
+    let addr = &served.addr;
+
+    // A transaction of the test's own holds the layout row of the build only pod 7
+    // runs, so every compile that meets pod 7 waits on it, inside its write.
+    let mut blocker = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut held = blocker.transaction().unwrap();
+    let lone: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&cluster::LONE_BUILD[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    held.execute(
+        "INSERT INTO layouts (hash, format, mode, units, layout) VALUES ($1, 'held', 'set', 0, '')",
+        &[&lone],
+    )
+    .unwrap();
+    // Pod 7 first, so even the first debounced compile meets it.
+    let pods: Vec<usize> = std::iter::once(7)
+        .chain((0..12).filter(|&i| i != 7))
+        .collect();
+    for &i in &pods {
+        let (dir, _, _) = cluster::pod(i);
+        for (f, bytes) in cluster::pod_files(i) {
+            let r = put_file(addr, "pg-fault", &format!("{dir}/{f}"), &bytes, &auth());
+            assert_eq!(r.status, 201, "{}", r.text());
+        }
+    }
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'livecov' \
+                   AND wait_event_type = 'Lock'";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pg.psql("restarted", waiting) != "1" {
+        assert!(
+            Instant::now() < deadline,
+            "no compile reached the held build\n{}",
+            pg.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // While it waits, nothing of the collection is visible.
+    let listed = get(addr, "/api/collections").json();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "pg-fault" || c["builds"].as_u64() == Some(0)),
+        "{listed}"
+    );
+    pg.restart();
+    drop(held);
+    drop(blocker);
+    // The waiting compile lost its database and says so.
+    let failed = served
+        .log_line("compiling pg-fault:", Duration::from_secs(60))
+        .expect("the compile's failure is logged");
+    assert!(
+        failed.contains("postgres://livecov:***@127.0.0.1:")
+            && !failed.contains(pgserver::PASSWORD),
+        "{failed}"
+    );
+
+    // The dashboard serves again once the database is back, and still shows nothing
+    // of the failed compile.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let listed = loop {
+        let r = get(addr, "/api/collections");
+        if r.status == 200 {
+            break r.json();
+        }
+        assert!(Instant::now() < deadline, "{} {}", r.status, r.text());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"warm"), "{listed}");
+    if names.contains(&"pg-fault") {
+        let r = get(addr, "/api/collections/pg-fault/builds");
+        assert!(
+            r.status != 200 || r.json().as_array().unwrap().is_empty(),
+            "a failed compile is visible: {}",
+            r.text()
+        );
+    }
+
+    // The retry lands once: the builds of the same pods compiled by hand, no duplicate.
+    let r = request(
+        addr,
+        "POST",
+        "/api/ingest/pg-fault/compile",
+        &[("Authorization", &auth())],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let by_hand = tmp.path().join("by-hand");
+    for &i in &pods {
+        cluster::collection(&by_hand, i..i + 1);
+    }
+    compile(&by_hand);
+    assert_eq!(
+        api_builds(addr, "pg-fault"),
+        report_builds(&report(&by_hand))
+    );
+    let duplicates = pg.psql(
+        "restarted",
+        "SELECT (SELECT count(*) FROM (SELECT input_id, build_id, pid FROM processes \
+         GROUP BY 1, 2, 3 HAVING count(*) > 1) d) || ',' || \
+         (SELECT count(*) FROM inputs i JOIN collections c ON c.id = i.collection_id \
+         WHERE c.name = 'pg-fault')",
+    );
+    assert_eq!(duplicates, format!("0,{}", pods.len()));
+    let page = get(
+        addr,
+        &format!("/c/pg-fault/b/{}/index.html", cluster::LONE_BUILD),
+    );
+    assert_eq!(page.status, 200, "{}", page.text());
+}

@@ -71,6 +71,24 @@ pub fn serve(args: &[&str]) -> Served {
     served
 }
 
+impl Served {
+    /// The first line of its log from here on that contains `needle`, waiting up to
+    /// `within`; `None` when none came.
+    #[allow(dead_code)]
+    pub fn log_line(&self, needle: &str, within: Duration) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let line = self
+                ._log
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .ok()?;
+            if line.contains(needle) {
+                return Some(line);
+            }
+        }
+    }
+}
+
 /// An answer: status, headers (lower-case names), body.
 pub struct Response {
     pub status: u16,
