@@ -648,6 +648,24 @@ func main() {
     );
 }
 
+/// `livecov serve --store URL` taking ingest into `<tmp>/data` (returned) with the
+/// tests' token.
+fn serve_pg(url: &str, tmp: &Path) -> (Served, std::path::PathBuf) {
+    let data = tmp.join("data");
+    fs::create_dir_all(&data).unwrap();
+    let token = tmp.join("token");
+    fs::write(&token, TOKEN).unwrap();
+    let served = serve(&[
+        "--store",
+        url,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--ingest-token-file",
+        token.to_str().unwrap(),
+    ]);
+    (served, data)
+}
+
 #[test]
 fn a_postgresql_store_is_served_the_same_and_takes_ingest() {
     let Some(pg) = pgserver::Postgres::start() else {
@@ -664,18 +682,7 @@ fn a_postgresql_store_is_served_the_same_and_takes_ingest() {
             .output()
             .unwrap());
     }
-    let data = tmp.path().join("data");
-    fs::create_dir_all(&data).unwrap();
-    let token = tmp.path().join("token");
-    fs::write(&token, TOKEN).unwrap();
-    let served = serve(&[
-        "--store",
-        &url,
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--ingest-token-file",
-        token.to_str().unwrap(),
-    ]);
+    let (served, data) = serve_pg(&url, tmp.path());
     let addr = &served.addr;
     let list = get(addr, "/api/collections").json();
     let names: Vec<&str> = list
@@ -852,32 +859,12 @@ fn a_database_restarted_mid_ingest_shows_nothing_half_written_and_the_retry_land
         .arg(&warm)
         .output()
         .unwrap());
-    let data = tmp.path().join("data");
-    fs::create_dir_all(&data).unwrap();
-    let token = tmp.path().join("token");
-    fs::write(&token, TOKEN).unwrap();
-    let served = serve(&[
-        "--store",
-        &url,
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--ingest-token-file",
-        token.to_str().unwrap(),
-    ]);
+    let (served, data) = serve_pg(&url, tmp.path());
     let addr = &served.addr;
 
     // A transaction of the test's own holds the layout row of the build only pod 7
     // runs, so every compile that meets pod 7 waits on it, inside its write.
-    let mut blocker = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let mut held = blocker.transaction().unwrap();
-    let lone: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&cluster::LONE_BUILD[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
-    held.execute(
-        "INSERT INTO layouts (hash, format, mode, units, layout) VALUES ($1, 'held', 'set', 0, '')",
-        &[&lone],
-    )
-    .unwrap();
+    let held = pgserver::hold_layout(&url, cluster::LONE_BUILD);
     // Pod 7 first, so even the first debounced compile meets it.
     let pods: Vec<usize> = std::iter::once(7)
         .chain((0..12).filter(|&i| i != 7))
@@ -912,7 +899,6 @@ fn a_database_restarted_mid_ingest_shows_nothing_half_written_and_the_retry_land
     );
     pg.restart();
     drop(held);
-    drop(blocker);
     // The waiting compile lost its database and says so.
     let failed = served
         .log_line("compiling pg-fault:", Duration::from_secs(60))
@@ -959,6 +945,7 @@ fn a_database_restarted_mid_ingest_shows_nothing_half_written_and_the_retry_land
         b"",
     );
     assert_eq!(r.status, 200, "{}", r.text());
+    assert!(data.join("pg-fault/coverage").is_dir());
     let by_hand = tmp.path().join("by-hand");
     for &i in &pods {
         cluster::collection(&by_hand, i..i + 1);

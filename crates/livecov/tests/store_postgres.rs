@@ -285,16 +285,7 @@ fn a_database_restarted_mid_ingest_leaves_nothing_half_written_and_the_rerun_lan
     // ingest, until the restart.
     let warm = collection(&tmp.path().join("warm"), 0..1);
     ok(compile(&warm, Some(&url)));
-    let mut blocker = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let mut held = blocker.transaction().unwrap();
-    let lone: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&LONE_BUILD[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
-    held.execute(
-        "INSERT INTO layouts (hash, format, mode, units, layout) VALUES ($1, 'held', 'set', 0, '')",
-        &[&lone],
-    )
-    .unwrap();
+    let held = pgserver::hold_layout(&url, LONE_BUILD);
     let child = livecov()
         .args([
             "cluster",
@@ -322,7 +313,6 @@ fn a_database_restarted_mid_ingest_leaves_nothing_half_written_and_the_rerun_lan
     }
     pg.restart();
     drop(held);
-    drop(blocker);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -8,7 +8,8 @@
 //! `postgres` user (`runuser`), in a directory owned by it.
 //!
 //! Shared by the store tests and the workspace tests with
-//! `#[path = …] mod pgserver;` beside `mod external;` (std only).
+//! `#[path = …] mod pgserver;` beside `mod external;` (std, and the postgres client for
+//! [`hold_layout`]).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -278,4 +279,23 @@ impl Drop for Postgres {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A connection holding, in an open transaction, a layout row for the build `hash_hex`
+/// (hex): every compile that stores that build waits on it, inside its write, until the
+/// connection drops (the transaction then rolls back) or the server restarts.
+pub fn hold_layout(url: &str, hash_hex: &str) -> postgres::Client {
+    let hash: Vec<u8> = (0..hash_hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hash_hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client.batch_execute("BEGIN").unwrap();
+    client
+        .execute(
+            "INSERT INTO layouts (hash, format, mode, units, layout) \
+             VALUES ($1, 'held', 'set', 0, '')",
+            &[&hash],
+        )
+        .unwrap();
+    client
 }
