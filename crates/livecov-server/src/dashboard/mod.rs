@@ -329,7 +329,10 @@ async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
         "# HELP livecov_dashboard_pages_assembled_total Build pages assembled (cache misses).\n\
          # TYPE livecov_dashboard_pages_assembled_total counter\n\
          livecov_dashboard_pages_assembled_total {}\n\
-         # HELP livecov_dashboard_pages_evicted_total Build pages dropped for the budget.\n\
+         # HELP livecov_dashboard_pages_trimmed_total Build pages whose file scripts were dropped for the budget, their HTML kept.\n\
+         # TYPE livecov_dashboard_pages_trimmed_total counter\n\
+         livecov_dashboard_pages_trimmed_total {}\n\
+         # HELP livecov_dashboard_pages_evicted_total Build pages dropped whole for the budget.\n\
          # TYPE livecov_dashboard_pages_evicted_total counter\n\
          livecov_dashboard_pages_evicted_total {}\n\
          # HELP livecov_dashboard_pages_cached Build pages held.\n\
@@ -345,6 +348,7 @@ async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
          # TYPE livecov_dashboard_sites gauge\n\
          livecov_dashboard_sites {sites}\n",
         d.pages.assembled.load(Relaxed),
+        d.pages.trimmed.load(Relaxed),
         d.pages.evicted.load(Relaxed),
         d.prepared.load(Relaxed),
     );
@@ -410,7 +414,7 @@ async fn build_page(
     Path((name, build)): Path<(String, String)>,
     request: HeaderMap,
 ) -> Answer {
-    let page = page_of(&d, &name, &build).await?;
+    let page = page_of(&d, &name, &build, false).await?;
     Ok(packed(HTML, &page.html, &request))
 }
 
@@ -423,7 +427,7 @@ async fn build_chunk(
         .strip_suffix(".js")
         .and_then(|k| k.parse().ok())
         .ok_or_else(|| Failure::not_found("no such script"))?;
-    let page = page_of(&d, &name, &build).await?;
+    let page = page_of(&d, &name, &build, true).await?;
     let bytes = page
         .chunks
         .get(k)
@@ -431,10 +435,12 @@ async fn build_chunk(
     Ok(packed(JS, bytes, &request))
 }
 
+/// The page of `build`, with its file scripts when `scripts` (else maybe its HTML only).
 async fn page_of(
     d: &Arc<Dashboard>,
     name: &str,
     build: &str,
+    scripts: bool,
 ) -> Result<Arc<pages::Packed>, Failure> {
     let site = d.site(name).await?;
     let source = site
@@ -445,7 +451,7 @@ async fn page_of(
     let site = site.clone();
     let owned = build.to_owned();
     d.pages
-        .get(key, move || {
+        .get(key, scripts, move || {
             let source = site.site.page(&owned).ok_or("the build went away")?;
             let page = source.page()?;
             Ok(livecov_render::page_in_memory(
