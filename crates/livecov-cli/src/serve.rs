@@ -98,7 +98,8 @@ pub struct ServeArgs {
     /// each collection's sources/].
     #[arg(long, value_name = "DIR", help_heading = "Dashboard")]
     pub sources: Option<PathBuf>,
-    /// Dashboard: bytes of rendered build pages kept in memory.
+    /// Dashboard: bytes of rendered build pages kept in memory, gzipped. Over it, the
+    /// file scripts of the least recently used pages go first and their HTML stays.
     #[arg(long, value_name = "BYTES", default_value_t = 512 << 20, help_heading = "Dashboard")]
     pub cache_bytes: usize,
     /// Dashboard: a namespace prefix the index hides by default (repeatable) [default:
