@@ -1079,6 +1079,18 @@ pub fn compile(args: &CompileSettings, reporter: &dyn Reporter) -> Result<Summar
     dirs.sort();
     let at = args.store.location(&args.collection)?;
     let _lock = lock_collection(&args.collection, reporter)?;
+    // The collection's own store, like its lock, is never written through a link: in a
+    // served root that would be a write outside it. A store elsewhere is `--store PATH`.
+    let own = args.collection.join("livecov.db");
+    if args.store.url.is_none()
+        && fs::symlink_metadata(&own).is_ok_and(|m| m.file_type().is_symlink())
+    {
+        bail!(
+            "{}: is a symbolic link; the collection's store is written only in place \
+             (give the other file as --store PATH)",
+            own.display()
+        );
+    }
     let mut store = Store::open_at(&at, false)?;
     // A shared store: compiles of this collection from other machines take turns too.
     let _store_lock = store.lock_for_compile(&mut || {

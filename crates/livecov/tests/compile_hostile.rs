@@ -706,6 +706,29 @@ fn the_compile_lock_is_never_opened_through_a_link() {
     assert!(!victim.exists(), "nothing created outside the collection");
 }
 
+/// Attack finding (serve review, 2026-12-04): the collection's own store was created
+/// through a symbolic link, a write outside the collection (a served root's compile).
+#[test]
+fn the_collections_store_is_never_written_through_a_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path().join("c");
+    add_dir(&c, "a", "count", "web-0");
+    let victim = tmp.path().join("victim.db");
+    std::os::unix::fs::symlink(&victim, c.join("livecov.db")).unwrap();
+    let out = compile(&c, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("livecov.db: is a symbolic link"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!victim.exists(), "nothing created outside the collection");
+    // The same file given as --store is the user's choice: it is written.
+    let out = compile(&c, &["--store", victim.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(victim.is_file());
+}
+
 /// Attack finding F10: names that are not UTF-8 were converted lossily and then opened
 /// under the converted name ("missing", "No such file").
 #[test]

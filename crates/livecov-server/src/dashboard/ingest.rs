@@ -347,7 +347,26 @@ fn write_file(root: &FsPath, rel: &FsPath, bytes: &[u8]) -> Result<bool, WriteEr
         (io_status(&e), format!("{}: {why}", shown(p)))
     };
     let conflict = |m: String| (StatusCode::CONFLICT, m);
-    std::fs::create_dir_all(root).map_err(|e| fail(root, e))?;
+    // `root` itself (`<collection>/coverage`) is checked like every directory below it:
+    // create_dir_all would follow a link there and write outside the collection.
+    match std::fs::symlink_metadata(root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(conflict(format!("{} is not a directory", shown(root)))),
+        Err(_) => {
+            if let Some(parent) = root.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| fail(parent, e))?;
+            }
+            match std::fs::create_dir(root) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if !std::fs::symlink_metadata(root).is_ok_and(|m| m.is_dir()) {
+                        return Err(conflict(format!("{} is not a directory", shown(root))));
+                    }
+                }
+                Err(e) => return Err(fail(root, e)),
+            }
+        }
+    }
     let mut dir = root.to_path_buf();
     let parent = rel.parent().unwrap_or(FsPath::new(""));
     for part in parent.components() {
@@ -537,5 +556,27 @@ mod tests {
         assert_eq!(status, StatusCode::CONFLICT);
         assert!(e.contains("is not a directory"), "{e}");
         assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
+    }
+
+    /// Attack finding (serve review, 2026-12-04): a link at `<collection>/coverage`
+    /// itself was followed, and the upload written outside the root.
+    #[test]
+    fn the_coverage_directory_itself_is_never_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let collection = tmp.path().join("c");
+        std::fs::create_dir(&collection).unwrap();
+        let root = collection.join("coverage");
+        std::os::unix::fs::symlink(&outside, &root).unwrap();
+        let (status, e) = write_file(&root, FsPath::new("p/x"), b"x").unwrap_err();
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(e.contains("is not a directory"), "{e}");
+        assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
+        // A dangling link is refused too, and nothing is made at its target.
+        std::fs::remove_file(&root).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("nowhere"), &root).unwrap();
+        assert!(write_file(&root, FsPath::new("p/x"), b"x").is_err());
+        assert!(!tmp.path().join("nowhere").exists());
     }
 }
