@@ -238,6 +238,7 @@ fn list(args: &ListArgs) -> Result<Exit> {
                         "builds": c.builds,
                         "statements": c.statements,
                         "covered": c.covered,
+                        "unreadable": c.unreadable,
                     })
                 })
                 .collect(),
@@ -256,9 +257,11 @@ fn list(args: &ListArgs) -> Result<Exit> {
             for c in &collections {
                 rows.push(vec![
                     c.name.clone(),
-                    c.compiled_at
-                        .clone()
-                        .unwrap_or_else(|| "(unfinished)".to_owned()),
+                    match (&c.unreadable, &c.compiled_at) {
+                        (Some(why), _) => format!("(unreadable: {why})"),
+                        (None, Some(at)) => at.clone(),
+                        (None, None) => "(unfinished)".to_owned(),
+                    },
                     c.builds.to_string(),
                     format!("{}%", percent_1dp(c.covered, c.statements)),
                     format!("{}/{}", c.covered, c.statements),

@@ -68,7 +68,9 @@ pub fn history(
         .with_context(|| format!("listing the collections of {}", catalog.display()))?;
     let mut points = Vec::new();
     // Newest first, so a limit reads only the collections it keeps.
-    for info in collections.into_iter().filter(|c| c.matches(label_filter)) {
+    // A collection whose store cannot be read has no point (the list shows why).
+    let readable = collections.into_iter().filter(|c| c.unreadable.is_none());
+    for info in readable.filter(|c| c.matches(label_filter)) {
         if limit != 0 && points.len() == limit {
             break;
         }

@@ -76,6 +76,8 @@ pub fn prune(catalog: &Catalog, settings: &PruneSettings) -> Result<PruneSummary
     let selected = catalog
         .list()?
         .into_iter()
+        // A store that cannot be read is never pruned: what it holds is not known.
+        .filter(|c| c.unreadable.is_none())
         .filter(|c| c.matches(&settings.labels));
     for (i, c) in selected.enumerate() {
         let time = c.time().to_owned();

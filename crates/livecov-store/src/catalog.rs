@@ -72,6 +72,9 @@ pub struct CollectionInfo {
     pub statements: u64,
     /// Statements covered, summed the same way.
     pub covered: u64,
+    /// Why its store could not be read (a directory catalog lists such a collection
+    /// with no figures instead of failing the whole list); `None` when it was read.
+    pub unreadable: Option<String>,
 }
 
 impl CollectionInfo {
@@ -163,7 +166,24 @@ impl Catalog {
             Catalog::Directory(dir) => {
                 let mut out = Vec::new();
                 for (name, db) in sqlite_files(dir)? {
-                    out.push(sqlite_info(&name, &db)?);
+                    // One damaged or foreign file does not hide the others.
+                    out.push(sqlite_info(&name, &db).unwrap_or_else(|e| {
+                        CollectionInfo {
+                            name: name.clone(),
+                            created_at: std::fs::metadata(&db)
+                                .and_then(|m| m.modified())
+                                .map_or_else(
+                                    |_| utc_timestamp(SystemTime::UNIX_EPOCH),
+                                    utc_timestamp,
+                                ),
+                            compiled_at: None,
+                            labels: Vec::new(),
+                            builds: 0,
+                            statements: 0,
+                            covered: 0,
+                            unreadable: Some(format!("{e:#}")),
+                        }
+                    }));
                 }
                 out
             }
@@ -308,6 +328,7 @@ fn sqlite_info(name: &str, db: &Path) -> Result<CollectionInfo> {
         builds,
         statements,
         covered,
+        unreadable: None,
     })
 }
 
@@ -506,6 +527,7 @@ fn pg_list(url: &str) -> Result<Vec<CollectionInfo>> {
                 builds: r.get::<_, i64>(4) as u64,
                 statements: r.get::<_, i64>(5) as u64,
                 covered: r.get::<_, i64>(6) as u64,
+                unreadable: None,
             })
             .collect())
     })

@@ -969,3 +969,57 @@ fn a_database_restarted_mid_ingest_shows_nothing_half_written_and_the_retry_land
     );
     assert_eq!(page.status, 200, "{}", page.text());
 }
+
+/// Attack finding (serve review, 2026-12-04): one damaged `livecov.db` in the root made
+/// the list of collections, the API's list and the history answer 500, hiding every
+/// other collection. It is now listed as unreadable, and the rest is served.
+#[test]
+fn a_damaged_store_in_the_root_hides_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let good = cluster::collection(&root.join("good"), 0..2);
+    compile(&good);
+    fs::create_dir_all(root.join("empty")).unwrap();
+    fs::write(root.join("empty/livecov.db"), b"").unwrap();
+    fs::create_dir_all(root.join("junk")).unwrap();
+    fs::write(root.join("junk/livecov.db"), b"not a database, not at all").unwrap();
+    let served = serve(&["--root", root.to_str().unwrap()]);
+    let addr = &served.addr;
+    let list = get(addr, "/api/collections");
+    assert_eq!(list.status, 200, "{}", list.text());
+    let list = list.json();
+    let by_name: BTreeMap<&str, &Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c))
+        .collect();
+    assert_eq!(
+        by_name.keys().copied().collect::<Vec<_>>(),
+        ["empty", "good", "junk"]
+    );
+    assert!(by_name["good"].get("unreadable").is_none());
+    assert!(by_name["good"]["builds"].as_u64().unwrap() > 0);
+    for bad in ["empty", "junk"] {
+        let why = by_name[bad]["unreadable"].as_str().unwrap();
+        assert!(why.contains(&format!("{bad}/livecov.db")), "{why}");
+        assert_eq!(by_name[bad]["builds"], 0);
+    }
+    let page = get(addr, "/");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("unreadable store"));
+    assert!(page.text().contains("href=\"/c/good/\""));
+    // The history has the one readable collection's point.
+    let history = get(addr, "/api/history");
+    assert_eq!(history.status, 200, "{}", history.text());
+    assert_eq!(get(addr, "/history").status, 200);
+    // `store list` says the same.
+    let out = ok(livecov()
+        .args(["store", "list", "--root"])
+        .arg(&root)
+        .args(["--format", "json"])
+        .output()
+        .unwrap());
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+}

@@ -16,6 +16,9 @@ pub(crate) struct Listed {
     pub builds: u64,
     pub statements: u64,
     pub covered: u64,
+    /// Why its store could not be read; absent when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 impl Listed {
@@ -28,6 +31,7 @@ impl Listed {
             builds: c.builds,
             statements: c.statements,
             covered: c.covered,
+            unreadable: c.unreadable.clone(),
         }
     }
 }
@@ -86,10 +90,15 @@ pub(crate) fn collections(list: &[Listed]) -> String {
             .map(|(k, v)| format!("<span class=\"badge\">{}={}</span>", esc(k), esc(v)))
             .collect();
         let when = c.compiled_at.as_deref().unwrap_or(&c.created_at);
-        let note = if c.compiled_at.is_none() {
-            " <span class=\"badge level-medium\">not compiled to the end</span>"
-        } else {
-            ""
+        let note = match (&c.unreadable, &c.compiled_at) {
+            (Some(why), _) => format!(
+                " <span class=\"badge level-high\" title=\"{}\">unreadable store</span>",
+                esc(why)
+            ),
+            (None, None) => {
+                " <span class=\"badge level-medium\">not compiled to the end</span>".to_owned()
+            }
+            (None, Some(_)) => String::new(),
         };
         rows.push_str(&format!(
             "<tr data-name=\"{name}\"><td><a href=\"{link}\">{name}</a>{note}</td>\
