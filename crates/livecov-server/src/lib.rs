@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod dashboard;
+pub mod listen;
 pub mod webhook;
 
 /// The router of every part a process serves, merged: `parts` are built by their

@@ -152,15 +152,31 @@ async fn admit(
             format!("the body is over the {limit}-byte limit"),
         )
     };
-    if headers
+    let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > limit as u64)
-    {
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_big());
     }
-    match http_body_util::Limited::new(body, limit).collect().await {
+    // A body that trickles in holds a connection: it must come at 64 KiB/s or better
+    // after 30 s of grace (a 256 MiB body: 71 minutes).
+    let bytes = declared.unwrap_or(limit as u64);
+    let deadline = Duration::from_secs(30) + Duration::from_secs(bytes / (64 << 10));
+    let read = tokio::time::timeout(
+        deadline,
+        http_body_util::Limited::new(body, limit).collect(),
+    );
+    let Ok(read) = read.await else {
+        return Err(refused(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} s (30 s, then 64 KiB/s); nothing was written",
+                deadline.as_secs()
+            ),
+        ));
+    };
+    match read {
         Ok(b) => Ok(b.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

@@ -663,9 +663,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, dashboard.router())
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::listen::serve(listener, dashboard.router(), shutdown).await
 }
 
 /// Serves the dashboard on `address` until SIGTERM or SIGINT: what `livecov serve`

@@ -400,11 +400,10 @@ pub async fn serve(
     let workers = hook.start();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = done_rx.await;
-            })
-            .await
+        crate::listen::serve(listener, router, async {
+            let _ = done_rx.await;
+        })
+        .await
     });
     stop.await;
     let report = hook.shutdown(workers).await;
