@@ -128,7 +128,7 @@ async fn admit(
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer)
         .unwrap_or("");
     if !same_secret(given.as_bytes(), settings.token.as_bytes()) {
         return Err(refused(
@@ -340,9 +340,19 @@ async fn file(
 type WriteError = (StatusCode, String);
 
 /// The status of an I/O error: 507 when the disk is full, else 500.
+/// The token of an `Authorization` value: the scheme `Bearer` in any case (RFC 7235
+/// scheme names are case-insensitive), one space, the token.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_at_checked(7)?;
+    scheme.eq_ignore_ascii_case("bearer ").then_some(token)
+}
+
 fn io_status(e: &std::io::Error) -> StatusCode {
     if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
         StatusCode::INSUFFICIENT_STORAGE
+    } else if e.kind() == std::io::ErrorKind::InvalidFilename || e.raw_os_error() == Some(36) {
+        // ENAMETOOLONG: the client's name, not the server's fault.
+        StatusCode::BAD_REQUEST
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     }
@@ -546,6 +556,23 @@ impl Dashboard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serve attack review, 2026-12-04: `bearer` was refused (the scheme is
+    /// case-insensitive), and a name too long for the file system gave 500.
+    #[test]
+    fn the_bearer_scheme_in_any_case_and_long_names_are_the_clients_error() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer abc"), Some("abc"));
+        assert_eq!(bearer("BEARER abc"), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("Bearé abc"), None);
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("coverage");
+        let long = format!("p/{}", "a".repeat(300));
+        let (status, _) = write_file(&root, FsPath::new(&long), b"x").unwrap_err();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
 
     #[test]
     fn only_plain_relative_paths() {
