@@ -167,22 +167,15 @@ impl Catalog {
                 let mut out = Vec::new();
                 for (name, db) in sqlite_files(dir)? {
                     // One damaged or foreign file does not hide the others.
-                    out.push(sqlite_info(&name, &db).unwrap_or_else(|e| {
-                        CollectionInfo {
-                            name: name.clone(),
-                            created_at: std::fs::metadata(&db)
-                                .and_then(|m| m.modified())
-                                .map_or_else(
-                                    |_| utc_timestamp(SystemTime::UNIX_EPOCH),
-                                    utc_timestamp,
-                                ),
-                            compiled_at: None,
-                            labels: Vec::new(),
-                            builds: 0,
-                            statements: 0,
-                            covered: 0,
-                            unreadable: Some(format!("{e:#}")),
-                        }
+                    out.push(sqlite_info(&name, &db).unwrap_or_else(|e| CollectionInfo {
+                        name: name.clone(),
+                        created_at: file_time(&db),
+                        compiled_at: None,
+                        labels: Vec::new(),
+                        builds: 0,
+                        statements: 0,
+                        covered: 0,
+                        unreadable: Some(format!("{e:#}")),
                     }));
                 }
                 out
@@ -314,11 +307,7 @@ fn sqlite_info(name: &str, db: &Path) -> Result<CollectionInfo> {
     let created_at = match store.setting(CREATED_AT)? {
         Some(t) => t,
         // A store compiled before the catalog: the file's time stands in.
-        None => compiled_at.clone().unwrap_or_else(|| {
-            std::fs::metadata(db)
-                .and_then(|m| m.modified())
-                .map_or_else(|_| utc_timestamp(SystemTime::UNIX_EPOCH), utc_timestamp)
-        }),
+        None => compiled_at.clone().unwrap_or_else(|| file_time(db)),
     };
     Ok(CollectionInfo {
         name: name.to_owned(),
@@ -330,6 +319,14 @@ fn sqlite_info(name: &str, db: &Path) -> Result<CollectionInfo> {
         covered,
         unreadable: None,
     })
+}
+
+/// The modification time of `db` (the epoch when it has none): the time of a store
+/// that does not say when it was made.
+fn file_time(db: &Path) -> String {
+    std::fs::metadata(db)
+        .and_then(|m| m.modified())
+        .map_or_else(|_| utc_timestamp(SystemTime::UNIX_EPOCH), utc_timestamp)
 }
 
 /// Size and modification time of a store's files, for a store without a generation.

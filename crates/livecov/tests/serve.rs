@@ -405,6 +405,17 @@ fn ingest_server(root: &Path, max: usize) -> Served {
     ])
 }
 
+/// `POST /api/ingest/NAME/compile` with the tests' token.
+fn compile_now(addr: &str, name: &str) -> Response {
+    request(
+        addr,
+        "POST",
+        &format!("/api/ingest/{name}/compile"),
+        &[("Authorization", &auth())],
+        b"",
+    )
+}
+
 fn put_file(addr: &str, name: &str, rel: &str, body: &[u8], auth: &str) -> Response {
     request(
         addr,
@@ -467,13 +478,7 @@ fn ingest_takes_files_once_with_the_token_and_refuses_the_rest() {
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json()["stored"], false);
     }
-    let r = request(
-        addr,
-        "POST",
-        "/api/ingest/ci/compile",
-        &[("Authorization", &auth())],
-        b"",
-    );
+    let r = compile_now(addr, "ci");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["failed"], 0);
     // The same files compiled by hand report the same.
@@ -731,13 +736,7 @@ fn a_postgresql_store_is_served_the_same_and_takes_ingest() {
             assert_eq!(r.status, 201, "{}", r.text());
         }
     }
-    let r = request(
-        addr,
-        "POST",
-        "/api/ingest/pg-new/compile",
-        &[("Authorization", &auth())],
-        b"",
-    );
+    let r = compile_now(addr, "pg-new");
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(data.join("pg-new/coverage").is_dir());
     assert!(
@@ -937,13 +936,7 @@ fn a_database_restarted_mid_ingest_shows_nothing_half_written_and_the_retry_land
     }
 
     // The retry lands once: the builds of the same pods compiled by hand, no duplicate.
-    let r = request(
-        addr,
-        "POST",
-        "/api/ingest/pg-fault/compile",
-        &[("Authorization", &auth())],
-        b"",
-    );
+    let r = compile_now(addr, "pg-fault");
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(data.join("pg-fault/coverage").is_dir());
     let by_hand = tmp.path().join("by-hand");

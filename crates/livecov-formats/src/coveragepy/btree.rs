@@ -357,30 +357,19 @@ mod tests {
         assert!(varint(&[]).is_err());
     }
 
-    /// Rows written by SQLite itself: many pages (an interior level), negative and large
-    /// integers, 0 and 1 (serial types 8 and 9), and rows deleted in the middle.
-    #[test]
-    fn reads_what_sqlite_wrote() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "pragma page_size=1024; create table t (a integer, b integer, c integer);",
-        )
+    /// The bytes of the database `path` that `fill` writes into a table `t` of
+    /// `columns` (1 KiB pages), and the root page of `t`.
+    fn table_image(
+        path: &std::path::Path,
+        columns: &str,
+        fill: impl FnOnce(&rusqlite::Connection),
+    ) -> (Vec<u8>, u32) {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch(&format!(
+            "pragma page_size=1024; create table t ({columns});"
+        ))
         .unwrap();
-        let mut want = Vec::new();
-        conn.execute_batch("begin").unwrap();
-        for i in 0..20_000i64 {
-            let row = [i % 7 - 3, -i * 1_000_003, (i << 40) ^ i];
-            conn.execute("insert into t values (?1, ?2, ?3)", row)
-                .unwrap();
-            want.push((i + 1, row));
-        }
-        conn.execute_batch("commit").unwrap();
-        conn.execute("delete from t where rowid % 5 = 0", [])
-            .unwrap();
-        want.retain(|(rowid, _)| rowid % 5 != 0);
-        let want: Vec<[i64; 3]> = want.into_iter().map(|(_, row)| row).collect();
+        fill(&conn);
         let root: u32 = conn
             .query_row(
                 "select rootpage from sqlite_schema where name = 't'",
@@ -389,7 +378,30 @@ mod tests {
             )
             .unwrap();
         drop(conn);
-        let bytes = std::fs::read(&path).unwrap();
+        (std::fs::read(path).unwrap(), root)
+    }
+
+    /// Rows written by SQLite itself: many pages (an interior level), negative and large
+    /// integers, 0 and 1 (serial types 8 and 9), and rows deleted in the middle.
+    #[test]
+    fn reads_what_sqlite_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut want = Vec::new();
+        let (bytes, root) = table_image(&path, "a integer, b integer, c integer", |conn| {
+            conn.execute_batch("begin").unwrap();
+            for i in 0..20_000i64 {
+                let row = [i % 7 - 3, -i * 1_000_003, (i << 40) ^ i];
+                conn.execute("insert into t values (?1, ?2, ?3)", row)
+                    .unwrap();
+                want.push((i + 1, row));
+            }
+            conn.execute_batch("commit").unwrap();
+            conn.execute("delete from t where rowid % 5 = 0", [])
+                .unwrap();
+        });
+        want.retain(|(rowid, _)| rowid % 5 != 0);
+        let want: Vec<[i64; 3]> = want.into_iter().map(|(_, row)| row).collect();
         let db = Database::new(&bytes).unwrap();
         let mut got = Vec::new();
         db.for_each_int_row::<3>(root, |r| got.push(r)).unwrap();
@@ -411,32 +423,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut images = Vec::new();
         for name in ["a.db", "b.db"] {
-            let path = dir.path().join(name);
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            conn.execute_batch(
-                "pragma page_size=1024; create table t (a integer, b integer, c integer, d integer);",
-            )
-            .unwrap();
-            conn.execute_batch("begin").unwrap();
-            for i in 0..5_000i64 {
-                // Rows 4,000 on carry a value past i32.
-                let wide = if i >= 4_000 { 1 << 33 } else { i };
-                conn.execute(
-                    "insert into t values (?1, ?2, ?3, ?4)",
-                    [i % 13, -1, i * 7, wide],
-                )
-                .unwrap();
-            }
-            conn.execute_batch("commit").unwrap();
-            let root: u32 = conn
-                .query_row(
-                    "select rootpage from sqlite_schema where name = 't'",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            drop(conn);
-            images.push((std::fs::read(&path).unwrap(), root));
+            let columns = "a integer, b integer, c integer, d integer";
+            images.push(table_image(&dir.path().join(name), columns, |conn| {
+                conn.execute_batch("begin").unwrap();
+                for i in 0..5_000i64 {
+                    // Rows 4,000 on carry a value past i32.
+                    let wide = if i >= 4_000 { 1 << 33 } else { i };
+                    conn.execute(
+                        "insert into t values (?1, ?2, ?3, ?4)",
+                        [i % 13, -1, i * 7, wide],
+                    )
+                    .unwrap();
+                }
+                conn.execute_batch("commit").unwrap();
+            }));
         }
         let cache = LeafCache::<4>::new(1 << 20);
         let mut kept = Vec::new();

@@ -373,38 +373,30 @@ fn write_file(root: &FsPath, rel: &FsPath, bytes: &[u8]) -> Result<bool, WriteEr
         (io_status(&e), format!("{}: {why}", shown(p)))
     };
     let conflict = |m: String| (StatusCode::CONFLICT, m);
-    // `root` itself (`<collection>/coverage`) is checked like every directory below it:
-    // create_dir_all would follow a link there and write outside the collection.
-    match std::fs::symlink_metadata(root) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(conflict(format!("{} is not a directory", shown(root)))),
-        Err(_) => {
-            if let Some(parent) = root.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| fail(parent, e))?;
-            }
-            match std::fs::create_dir(root) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if !std::fs::symlink_metadata(root).is_ok_and(|m| m.is_dir()) {
-                        return Err(conflict(format!("{} is not a directory", shown(root))));
-                    }
-                }
-                Err(e) => return Err(fail(root, e)),
-            }
-        }
-    }
-    let mut dir = root.to_path_buf();
+    // The walk starts above `root` (`<collection>/coverage`), so `root` is checked like
+    // every directory below it: create_dir_all would follow a link there and write
+    // outside the collection.
+    let (Some(base), Some(own)) = (root.parent(), root.file_name()) else {
+        return Err(conflict(format!("{} is not a directory", shown(root))));
+    };
+    std::fs::create_dir_all(base).map_err(|e| fail(base, e))?;
+    let mut dir = base.to_path_buf();
     let parent = rel.parent().unwrap_or(FsPath::new(""));
-    for part in parent.components() {
+    for part in FsPath::new(own).join(parent).components() {
         dir.push(part);
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(conflict(format!("{} is not a directory", shown(&dir)))),
+        let made = match std::fs::symlink_metadata(&dir) {
+            Ok(m) => m.is_dir(),
             Err(_) => match std::fs::create_dir(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Ok(()) => true,
+                // Made by a request at the same time: what it is decides.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir())
+                }
                 Err(e) => return Err(fail(&dir, e)),
             },
+        };
+        if !made {
+            return Err(conflict(format!("{} is not a directory", shown(&dir))));
         }
     }
     let target = root.join(rel);

@@ -121,32 +121,23 @@ impl PageCache {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         let entry = {
             let mut inner = self.inner.lock().expect("page cache");
-            let fresh = || {
-                Arc::new(Entry {
-                    cell: tokio::sync::OnceCell::new(),
-                    used: AtomicU64::new(tick),
-                })
-            };
             let held = inner.entries.get(&key).cloned();
+            // A page that kept only its HTML, asked for its scripts: this request
+            // assembles it again, and the requests after it wait for that.
+            let trimmed = |e: &Entry| match e.cell.get() {
+                Some(Ok(p)) if !p.whole => Some(p.size()),
+                _ => None,
+            };
             match held {
-                // Only the HTML is left: this request assembles the page again, and the
-                // requests after it wait for that.
-                Some(e)
-                    if scripts
-                        && e.cell
-                            .get()
-                            .is_some_and(|r| r.as_ref().is_ok_and(|p| !p.whole)) =>
-                {
-                    if let Some(Ok(p)) = e.cell.get() {
-                        inner.bytes = inner.bytes.saturating_sub(p.size());
+                Some(e) if !scripts || trimmed(&e).is_none() => e,
+                held => {
+                    if let Some(size) = held.as_deref().and_then(trimmed) {
+                        inner.bytes = inner.bytes.saturating_sub(size);
                     }
-                    let e = fresh();
-                    inner.entries.insert(key.clone(), e.clone());
-                    e
-                }
-                Some(e) => e,
-                None => {
-                    let e = fresh();
+                    let e = Arc::new(Entry {
+                        cell: tokio::sync::OnceCell::new(),
+                        used: AtomicU64::new(tick),
+                    });
                     inner.entries.insert(key.clone(), e.clone());
                     e
                 }
